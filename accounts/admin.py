@@ -1,0 +1,51 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count
+
+from accounts.models import Client, User
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "timezone", "user_count", "has_twilio_subaccount", "daily_call_limit", "created_at"]
+    list_filter = ["timezone", "disclosure_enabled"]
+    search_fields = ["name", "slug", "twilio_subaccount_sid"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["created_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "timezone", "created_at"]}),
+        ("Twilio subaccount", {"fields": ["twilio_subaccount_sid", "twilio_auth_token"]}),
+        (
+            "Call policy",
+            {"fields": ["transfer_phone_number", "daily_call_limit", "disclosure_enabled", "disclosure_text"]},
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_users=Count("users"))
+
+    @admin.display(description="Users", ordering="_users")
+    def user_count(self, obj: Client) -> int:
+        return obj._users
+
+    @admin.display(description="Own Twilio", boolean=True)
+    def has_twilio_subaccount(self, obj: Client) -> bool:
+        return obj.has_twilio_subaccount
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "client", "role", "is_staff", "is_active", "date_joined"]
+    list_filter = ["role", "is_staff", "is_active"]
+    list_select_related = ["client"]
+    search_fields = ["email", "full_name", "client__name"]
+    autocomplete_fields = ["client"]
+    readonly_fields = ["last_login", "date_joined"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Profile", {"fields": ["full_name", "client", "role"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "client", "role", "password1", "password2"]})]

@@ -1,0 +1,130 @@
+"""Call sessions and the turns of their conversation."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from agents.models import AIAgent
+from callbacks.models import ScheduledCallback
+from customers.models import CustomerProfile
+
+
+class CallSession(models.Model):
+    class CallType(models.TextChoices):
+        INBOUND = "inbound", "Inbound"
+        OUTBOUND = "outbound", "Outbound"
+        SCHEDULED = "scheduled", "Scheduled callback"
+        FOLLOWUP = "followup", "Follow-up"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RINGING = "ringing", "Ringing"
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+        BUSY = "busy", "Busy"
+        NO_ANSWER = "no_answer", "No answer"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    class Outcome(models.TextChoices):
+        ANSWERED = "answered", "Answered"
+        INTERESTED = "interested", "Interested"
+        NOT_INTERESTED = "not_interested", "Not interested"
+        CONVERTED = "converted", "Converted"
+        CALLBACK_REQUESTED = "callback_requested", "Callback requested"
+        VOICEMAIL = "voicemail", "Voicemail"
+        DO_NOT_CALL = "do_not_call", "Do not call"
+        NO_ANSWER = "no_answer", "No answer"
+        FAILED = "failed", "Failed"
+
+    FINAL_STATUSES = (Status.COMPLETED, Status.BUSY, Status.NO_ANSWER, Status.FAILED, Status.CANCELED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="calls")
+    customer_profile = models.ForeignKey(CustomerProfile, on_delete=models.CASCADE, related_name="calls")
+    callback = models.ForeignKey(
+        ScheduledCallback, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls",
+        help_text="The scheduled callback or follow-up that caused this call.",
+    )  # fmt: skip
+    call_type = models.CharField(max_length=10, choices=CallType.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    context = models.TextField(blank=True, help_text="Why the call was placed.")
+    conversation_transcript = models.TextField(blank=True)
+    sentiment_analysis = models.JSONField(default=dict, blank=True)
+    customer_response = models.TextField(blank=True)
+    conversation_notes = models.TextField(blank=True)
+    followup_scheduled = models.BooleanField(default=False)
+    followup_datetime = models.DateTimeField(null=True, blank=True)
+    twilio_call_sid = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # Twilio's SequenceNumber of the last status event applied; older events are ignored.
+    status_sequence = models.IntegerField(default=-1)
+    recording_url = models.URLField(max_length=500, blank=True)
+    recording_duration = models.PositiveIntegerField(null=True, blank=True)
+    answered_by = models.CharField(max_length=30, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    customer_satisfaction = models.PositiveSmallIntegerField(null=True, blank=True)
+    llm_fallbacks = models.PositiveSmallIntegerField(default=0)
+    outcome_learned = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = "call"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(customer_satisfaction__isnull=True)
+                | Q(customer_satisfaction__gte=1, customer_satisfaction__lte=5),
+                name="call_satisfaction_1_5",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="call_ends_after_start",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["ai_agent", "-started_at"], name="call_agent_time_idx"),
+            models.Index(fields=["customer_profile", "-started_at"], name="call_customer_time_idx"),
+            models.Index(fields=["ai_agent", "updated_at"], name="call_agent_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_call_type_display()} call {self.twilio_call_sid or self.id}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+
+class CallTurn(models.Model):
+    """One thing said on a call. ``sequence`` orders the turns and keys replayed webhooks."""
+
+    class Speaker(models.TextChoices):
+        AGENT = "agent", "Agent"
+        CALLER = "caller", "Caller"
+        SYSTEM = "system", "System"
+
+    call = models.ForeignKey(CallSession, on_delete=models.CASCADE, related_name="turns")
+    sequence = models.PositiveIntegerField()
+    speaker = models.CharField(max_length=10, choices=Speaker.choices)
+    text = models.TextField(blank=True)
+    spoken_at = models.DateTimeField(default=timezone.now)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Time to produce this agent turn.")
+    provider = models.CharField(max_length=20, blank=True)
+    actions = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["call", "sequence"]
+        verbose_name = "transcript turn"
+        constraints = [models.UniqueConstraint(fields=["call", "sequence"], name="turn_unique_sequence")]
+
+    def __str__(self) -> str:
+        return f"{self.speaker}: {self.text[:60]}"

@@ -1,0 +1,44 @@
+"""One JSON error shape for the whole API: ``{"error": {"code", "message", "fields"?, ...}}``."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from core.errors import DomainError
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    if isinstance(detail, dict) and detail:
+        key, value = next(iter(detail.items()))
+        inner = _first_message(value)
+        return inner if key in ("non_field_errors", "detail") else f"{key}: {inner}"
+    return str(detail)
+
+
+def api_exception_handler(exc, context):
+    """Render every error in one shape so a frontend needs one code path for all of them."""
+    if isinstance(exc, DomainError):
+        body = {"code": exc.code, "message": exc.message, **exc.details}
+        return Response({"error": body}, status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        body = {"code": "invalid", "message": _first_message(exc.detail), "fields": exc.detail}
+        response.status_code = status.HTTP_400_BAD_REQUEST
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+        body = {"code": code, "message": _first_message(detail)}
+    response.data = {"error": body}
+    return response

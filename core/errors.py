@@ -1,0 +1,48 @@
+"""Domain errors. Services raise these; the API layer turns them into one JSON error shape."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class DomainError(Exception):
+    """A rule of the business refused the request. ``status`` is the HTTP status the API uses."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details or {}
+
+
+class NotFound(DomainError):
+    """The object does not exist *or belongs to another client*: callers cannot tell which."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class ValidationFailed(DomainError):
+    status = 422
+    code = "validation_failed"
+
+
+class CallNotAllowed(DomainError):
+    """A call may not be placed now; ``next_allowed_at`` says when it may, if ever."""
+
+    status = 409
+    code = "call_not_allowed"
+
+    def __init__(self, message: str, *, next_allowed_at: datetime | None = None, code: str | None = None):
+        details = {"next_allowed_at": next_allowed_at.isoformat() if next_allowed_at else None}
+        super().__init__(message, code=code, details=details)
+        self.next_allowed_at = next_allowed_at

@@ -1,0 +1,70 @@
+"""The people an agent talks to, one profile per agent and phone number."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone as dj_timezone
+
+from agents.models import AIAgent
+from core.timezones import validate_timezone_name
+from core.validators import validate_e164
+
+
+class CustomerProfile(models.Model):
+    class InterestLevel(models.TextChoices):
+        COLD = "cold", "Cold"
+        WARM = "warm", "Warm"
+        HOT = "hot", "Hot"
+        CONVERTED = "converted", "Converted"
+
+    class PreferredTime(models.TextChoices):
+        ANY = "", "Any time"
+        MORNING = "morning", "Morning"
+        AFTERNOON = "afternoon", "Afternoon"
+        EVENING = "evening", "Evening"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="customers")
+    phone_number = models.CharField(max_length=16, validators=[validate_e164])
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    # Derived from the number when it is unambiguous; empty means "unknown", never a guess.
+    timezone = models.CharField(max_length=64, blank=True, validators=[validate_timezone_name])
+    interest_level = models.CharField(max_length=10, choices=InterestLevel.choices, default=InterestLevel.COLD)
+    call_preference_time = models.CharField(max_length=10, choices=PreferredTime.choices, blank=True, default="")
+    total_calls = models.PositiveIntegerField(default=0)
+    successful_calls = models.PositiveIntegerField(default=0)
+    conversation_notes = models.JSONField(default=list, blank=True)  # [{"at": iso, "text": str, "call": id}]
+    preferences = models.JSONField(default=dict, blank=True)
+    objections = models.JSONField(default=list, blank=True)  # [{"key": str, "text": str, "at": iso}]
+    is_do_not_call = models.BooleanField(default=False)
+    is_converted = models.BooleanField(default=False)
+    last_contacted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "customer"
+        constraints = [
+            models.UniqueConstraint(fields=["ai_agent", "phone_number"], name="customer_unique_phone_per_agent"),
+            models.CheckConstraint(
+                condition=Q(successful_calls__lte=F("total_calls")), name="customer_successful_lte_total"
+            ),
+            # is_converted is the flag the seed API filters on; it must agree with the level.
+            models.CheckConstraint(
+                condition=Q(is_converted=True, interest_level="converted")
+                | (Q(is_converted=False) & ~Q(interest_level="converted")),
+                name="customer_converted_matches_level",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["ai_agent", "-created_at"], name="customer_agent_created_idx"),
+            models.Index(fields=["ai_agent", "interest_level"], name="customer_agent_interest_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or 'Unknown'} {self.phone_number}"

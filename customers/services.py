@@ -1,0 +1,112 @@
+"""Writes to customer profiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from agents.models import AIAgent
+from core.errors import Conflict, ValidationFailed
+from core.phone import normalize_e164, timezone_for_number
+from core.timezones import is_timezone_name
+from customers.models import CustomerProfile
+
+EDITABLE_FIELDS = {"name", "email", "timezone", "interest_level", "call_preference_time", "preferences", "phone_number"}
+
+
+def _apply_level(customer: CustomerProfile, level: str) -> None:
+    if level not in CustomerProfile.InterestLevel.values:
+        raise ValidationFailed(f"'{level}' is not an interest level (cold, warm, hot, converted).")
+    customer.interest_level = level
+    customer.is_converted = level == CustomerProfile.InterestLevel.CONVERTED
+
+
+def _check_timezone(value: str) -> None:
+    if value and not is_timezone_name(value):
+        raise ValidationFailed(f"'{value}' is not a known timezone (use an IANA name like America/New_York).")
+
+
+def customer_create(
+    *,
+    agent: AIAgent,
+    phone_number: str,
+    name: str = "",
+    email: str = "",
+    timezone: str = "",
+    interest_level: str = CustomerProfile.InterestLevel.COLD,
+    call_preference_time: str = "",
+    preferences: dict | None = None,
+) -> CustomerProfile:
+    phone = normalize_e164(phone_number)
+    _check_timezone(timezone)
+    customer = CustomerProfile(
+        ai_agent=agent,
+        phone_number=phone,
+        name=name.strip(),
+        email=email.strip(),
+        timezone=timezone or timezone_for_number(phone),
+        call_preference_time=call_preference_time,
+        preferences=preferences or {},
+    )
+    _apply_level(customer, interest_level)
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError:
+        raise Conflict(f"A customer with the number {phone} already exists.", code="customer_exists") from None
+    return customer
+
+
+def customer_get_or_create(*, agent: AIAgent, phone_number: str) -> tuple[CustomerProfile, bool]:
+    """The profile for a number, created on first contact (an inbound caller, a dialled number)."""
+    phone = normalize_e164(phone_number)
+    existing = CustomerProfile.objects.filter(ai_agent=agent, phone_number=phone).first()
+    if existing:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return (
+                CustomerProfile.objects.create(ai_agent=agent, phone_number=phone, timezone=timezone_for_number(phone)),
+                True,
+            )
+    except IntegrityError:  # created concurrently by another webhook
+        return CustomerProfile.objects.get(ai_agent=agent, phone_number=phone), False
+
+
+def customer_update(*, customer: CustomerProfile, **changes: Any) -> CustomerProfile:
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise ValidationFailed(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    if "phone_number" in changes:
+        changes["phone_number"] = normalize_e164(changes["phone_number"])
+    if "timezone" in changes:
+        _check_timezone(changes["timezone"])
+    level = changes.pop("interest_level", None)
+    for field, value in changes.items():
+        setattr(customer, field, value)
+    if level:
+        _apply_level(customer, level)
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError:
+        raise Conflict("Another customer already has that phone number.", code="customer_exists") from None
+    return customer
+
+
+def customer_set_interest(*, customer: CustomerProfile, level: str) -> CustomerProfile:
+    _apply_level(customer, level)
+    customer.save(update_fields=["interest_level", "is_converted", "updated_at"])
+    return customer
+
+
+def customer_mark_do_not_call(*, customer: CustomerProfile, do_not_call: bool = True) -> CustomerProfile:
+    """A customer on the do-not-call list is never dialled again (callbacks check it too)."""
+    customer.is_do_not_call = do_not_call
+    customer.save(update_fields=["is_do_not_call", "updated_at"])
+    return customer
+
+
+def customer_delete(*, customer: CustomerProfile) -> None:
+    customer.delete()

@@ -1,0 +1,128 @@
+"""The conversation-provider contract shared by every LLM backend.
+
+The engine in ``calls`` builds a :class:`ConversationContext` from the database and hands
+it to a provider; the provider answers with a :class:`Reply` (what to say and what to do).
+Both are frozen plain values so providers stay free of Django and trivially testable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+INTEREST_LEVELS = ("cold", "warm", "hot", "converted")
+END_OUTCOMES = (
+    "answered",
+    "interested",
+    "not_interested",
+    "converted",
+    "callback_requested",
+    "voicemail",
+    "do_not_call",
+)
+
+
+@dataclass(frozen=True)
+class Turn:
+    speaker: str  # "agent" | "caller"
+    text: str
+
+
+@dataclass(frozen=True)
+class CustomerSnapshot:
+    name: str = ""
+    phone_number: str = ""
+    interest_level: str = "cold"
+    objections: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    previous_calls: int = 0
+    call_preference_time: str = ""
+
+
+@dataclass(frozen=True)
+class ConversationContext:
+    """Everything a provider may use to answer one caller utterance."""
+
+    agent_name: str
+    company_name: str
+    now_local: datetime  # aware, in the customer's timezone (or the client's when unknown)
+    script: str = ""
+    personality_type: str = "friendly"
+    language: str = "en-US"
+    product_info: dict = field(default_factory=dict)  # features, pricing, benefits, description
+    objection_responses: dict[str, str] = field(default_factory=dict)  # key -> trained answer
+    faq: dict[str, str] = field(default_factory=dict)  # question -> answer
+    sales_techniques: tuple[str, ...] = ()
+    client_instructions: str = ""
+    business_info: dict = field(default_factory=dict)
+    # Learned memory: e.g. {"objection_answers": {key: {"uses": n, "converted": n, "interested": n}},
+    # "pickup_hours": {"14": {"attempts": n, "answered": n}}, ...}
+    memory: dict = field(default_factory=dict)
+    customer: CustomerSnapshot = field(default_factory=CustomerSnapshot)
+    call_type: str = "inbound"
+    call_purpose: str = ""
+    transcript: tuple[Turn, ...] = ()
+    caller_utterance: str | None = None  # None on the opening turn
+
+
+@dataclass(frozen=True)
+class ScheduleCallback:
+    when: datetime  # aware; the engine moves it into a time the customer may be called
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class MarkDoNotCall:
+    reason: str = "caller asked not to be called"
+
+
+@dataclass(frozen=True)
+class SetInterestLevel:
+    level: str  # one of INTEREST_LEVELS
+
+
+@dataclass(frozen=True)
+class RecordObjection:
+    key: str  # the trained objection key it matched, or a short slug of a new one
+    text: str = ""  # what the caller said
+
+
+@dataclass(frozen=True)
+class TransferToHuman:
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class EndCall:
+    outcome: str = "answered"  # one of END_OUTCOMES
+
+
+Action = ScheduleCallback | MarkDoNotCall | SetInterestLevel | RecordObjection | TransferToHuman | EndCall
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    actions: tuple[Action, ...] = ()
+    provider: str = ""
+    # Set when the configured provider failed and another one answered (shown as an alert).
+    fallback_reason: str = ""
+    # The trained objection key whose answer was used, so learning can credit it.
+    answered_objection: str = ""
+
+
+class ProviderError(Exception):
+    """A provider could not produce a reply (time-out, bad response, unreachable)."""
+
+
+@runtime_checkable
+class ConversationProvider(Protocol):
+    name: str
+
+    def reply(self, context: ConversationContext) -> Reply: ...
+
+    def stream(self, context: ConversationContext) -> Iterator[str]:
+        """Yield the reply text in pieces so a streaming transport can start speaking early."""
+        ...

@@ -1,0 +1,256 @@
+"""A time budget and a circuit breaker around a conversation provider.
+
+Twilio waits at most 15 s for a webhook answer and a caller hangs up long before that, so a
+turn may not wait on a slow model. :class:`FallbackProvider` gives the primary provider a
+fixed budget in a worker thread and answers from the fallback (the scripted provider) when
+it is late, fails, or has been failing: the rule it protects is "a caller never hears
+silence". :class:`CircuitBreaker` stops sending turns to a primary that keeps failing, so
+every caller does not pay the full budget while the model server is down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
+
+from integrations.llm.base import ConversationContext, ConversationProvider, Reply
+
+logger = logging.getLogger(__name__)
+
+# One small pool for every primary call in the process. A primary that hangs forever holds
+# a worker only until the SDK's own request time-out, and the breaker stops new submissions
+# after a few of those, so a handful of workers is enough and the pool cannot grow unbounded.
+_PRIMARY_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="llm-primary")
+
+_REASON_MAX_CHARS = 200
+
+_STREAM_DONE = object()
+
+
+class CircuitBreaker:
+    """Closed -> open after ``failure_threshold`` consecutive failures -> half-open.
+
+    While open every call is refused; after ``reset_after_s`` exactly one trial call is let
+    through (half-open). Its success closes the breaker, its failure opens it again for
+    another ``reset_after_s``. All transitions happen under one lock, so concurrent turns
+    never let two trials through. ``clock`` is injectable so tests need not sleep.
+    """
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+    def __init__(
+        self,
+        failure_threshold: int = 3,
+        reset_after_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if failure_threshold < 1:
+            raise ValueError("failure_threshold must be at least 1")
+        self.failure_threshold = failure_threshold
+        self.reset_after_s = reset_after_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._state = self.CLOSED
+        self._failures = 0
+        self._opened_at = 0.0
+
+    @property
+    def state(self) -> str:
+        """The state as a caller would see it now (an expired open state reads half-open)."""
+        with self._lock:
+            if self._state == self.OPEN and self._reset_elapsed():
+                return self.HALF_OPEN
+            return self._state
+
+    @property
+    def consecutive_failures(self) -> int:
+        with self._lock:
+            return self._failures
+
+    def allow(self) -> bool:
+        """May a call go to the primary now? In half-open, only the first asker gets a yes."""
+        with self._lock:
+            if self._state == self.CLOSED:
+                return True
+            if self._state == self.OPEN and self._reset_elapsed():
+                self._state = self.HALF_OPEN  # this caller is the one trial
+                return True
+            return False
+
+    def record_success(self) -> None:
+        with self._lock:
+            self._state = self.CLOSED
+            self._failures = 0
+
+    def record_failure(self) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._state == self.HALF_OPEN or self._failures >= self.failure_threshold:
+                self._state = self.OPEN
+                self._opened_at = self._clock()
+
+    def _reset_elapsed(self) -> bool:
+        return self._clock() - self._opened_at >= self.reset_after_s
+
+
+_SHARED_BREAKERS: dict[str, CircuitBreaker] = {}
+_SHARED_BREAKERS_LOCK = threading.Lock()
+
+
+def shared_breaker(key: str, *, failure_threshold: int = 3, reset_after_s: float = 30.0) -> CircuitBreaker:
+    """The process-wide breaker for one primary endpoint (e.g. its base URL and model).
+
+    The engine may build a provider per turn; a breaker made per turn would never see three
+    failures in a row, so the breaker has to outlive the provider. The thresholds of the
+    first call for a key win.
+    """
+    with _SHARED_BREAKERS_LOCK:
+        breaker = _SHARED_BREAKERS.get(key)
+        if breaker is None:
+            breaker = CircuitBreaker(failure_threshold=failure_threshold, reset_after_s=reset_after_s)
+            _SHARED_BREAKERS[key] = breaker
+        return breaker
+
+
+class FallbackProvider:
+    """Ask ``primary`` within ``budget_s``; otherwise answer with ``fallback``.
+
+    The caller gets an answer within ``budget_s`` plus the fallback's own time even when the
+    primary never returns: the primary runs in a worker thread and is simply abandoned on
+    time-out (the SDK's request time-out frees the thread later). A fallback reply carries
+    ``fallback_reason`` so the dashboard can show an alert. The fallback itself is trusted to
+    answer (the scripted provider needs no network); its errors propagate.
+    """
+
+    def __init__(
+        self,
+        primary: ConversationProvider,
+        fallback: ConversationProvider,
+        *,
+        budget_s: float = 6.0,
+        breaker: CircuitBreaker | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        if budget_s <= 0:
+            raise ValueError("budget_s must be positive")
+        self.primary = primary
+        self.fallback = fallback
+        self.budget_s = budget_s
+        self.breaker = breaker if breaker is not None else CircuitBreaker()
+        self._executor = executor if executor is not None else _PRIMARY_POOL
+        self.name = primary.name
+
+    def reply(self, context: ConversationContext) -> Reply:
+        if not self.breaker.allow():
+            return self._fallback_reply(context, "circuit open")
+
+        future: Future[Reply] | None = None
+        try:
+            future = self._executor.submit(self.primary.reply, context)
+            reply = future.result(timeout=self.budget_s)
+        except FutureTimeoutError:
+            if future is not None:
+                future.cancel()  # only helps if it never started; a running call is abandoned
+            self.breaker.record_failure()
+            return self._fallback_reply(context, self._timeout_reason())
+        except Exception as exc:  # noqa: BLE001 - any primary failure must become a fallback, not silence
+            self.breaker.record_failure()
+            return self._fallback_reply(context, _error_reason(exc))
+
+        self.breaker.record_success()
+        if not reply.provider:
+            reply = dataclasses.replace(reply, provider=self.primary.name)
+        return reply
+
+    def stream(self, context: ConversationContext) -> Iterator[str]:
+        """Stream from the primary, or from the fallback if the first piece does not come.
+
+        Each piece must arrive within ``budget_s``. Before the first piece the stream switches
+        to the fallback; after it, the caller has already heard part of the primary's answer,
+        so a failure ends the stream (logged) rather than starting a second, different answer.
+        Even creating the primary's iterator happens in the worker, in case it blocks.
+        """
+        if not self.breaker.allow():
+            self._log_fallback("circuit open")
+            yield from self.fallback.stream(context)
+            return
+
+        pieces: list[Iterator[str]] = []  # filled by the worker on the first step
+
+        def advance() -> object:
+            if not pieces:
+                pieces.append(iter(self.primary.stream(context)))
+            return next(pieces[0], _STREAM_DONE)
+
+        first = True
+        future: Future[object] | None = None
+        try:
+            while True:
+                try:
+                    future = self._executor.submit(advance)
+                    piece = future.result(timeout=self.budget_s)
+                except FutureTimeoutError:
+                    if future is not None:
+                        future.cancel()
+                    reason = self._timeout_reason()
+                except Exception as exc:  # noqa: BLE001 - same rule as reply(): never silence
+                    reason = _error_reason(exc)
+                else:
+                    if piece is _STREAM_DONE:
+                        if first:  # an empty stream is as useless to a caller as an error
+                            self.breaker.record_failure()
+                            self._log_fallback("error: empty stream")
+                            yield from self.fallback.stream(context)
+                        return
+                    if first:
+                        # The primary answered in time; recorded now because the consumer
+                        # may stop reading early, and a half-open trial must always report.
+                        self.breaker.record_success()
+                        first = False
+                    yield str(piece)
+                    continue
+
+                self.breaker.record_failure()
+                if first:
+                    self._log_fallback(reason)
+                    yield from self.fallback.stream(context)
+                else:
+                    logger.warning("provider %s stream broke off after the first piece: %s", self.primary.name, reason)
+                return
+        finally:
+            # Close the primary's stream (and its HTTP response) unless a worker is still
+            # inside it: a generator cannot be closed while it is running.
+            idle = future is None or future.done()
+            close = getattr(pieces[0], "close", None) if pieces else None
+            if idle and close is not None:
+                close()
+
+    def _fallback_reply(self, context: ConversationContext, reason: str) -> Reply:
+        self._log_fallback(reason)
+        reply = self.fallback.reply(context)
+        return dataclasses.replace(reply, fallback_reason=reason, provider=reply.provider or self.fallback.name)
+
+    def _log_fallback(self, reason: str) -> None:
+        # Never log the context: it holds the caller's words and phone number.
+        logger.warning(
+            "provider %s fell back to %s: %s (breaker %s)",
+            self.primary.name,
+            self.fallback.name,
+            reason,
+            self.breaker.state,
+        )
+
+    def _timeout_reason(self) -> str:
+        return f"timeout after {self.budget_s:.1f}s"
+
+
+def _error_reason(exc: BaseException) -> str:
+    detail = str(exc).strip() or type(exc).__name__
+    return f"error: {detail[:_REASON_MAX_CHARS]}"

@@ -1,0 +1,452 @@
+"""The openai provider, driven through the real ``openai`` client against a local HTTP server.
+
+The server speaks just enough of the chat-completions protocol (JSON answers, SSE chunks for
+``stream=True``, error statuses, slow answers) to prove what goes over the wire and what
+comes back, without mocking our code or the SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from integrations.llm.base import (
+    ConversationContext,
+    CustomerSnapshot,
+    EndCall,
+    MarkDoNotCall,
+    ProviderError,
+    RecordObjection,
+    ScheduleCallback,
+    SetInterestLevel,
+    Turn,
+)
+from integrations.llm.openai_provider import OPENING_TURN_INSTRUCTION, OpenAIProvider
+
+NEW_YORK = ZoneInfo("America/New_York")
+TOOL_NAMES = {
+    "schedule_callback",
+    "mark_do_not_call",
+    "set_interest_level",
+    "record_objection",
+    "transfer_to_human",
+    "end_call",
+}
+
+
+# --- a tiny OpenAI-compatible server ---------------------------------------------------------
+
+
+@dataclass
+class Canned:
+    """One prepared answer: a JSON body, or SSE chunks, after an optional delay."""
+
+    status: int = 200
+    body: dict[str, Any] | None = None
+    sse: list[dict[str, Any]] | None = None
+    delay_s: float = 0.0
+
+
+class FakeOpenAIServer:
+    """``POST /v1/chat/completions`` on 127.0.0.1, answering from a queue, recording requests.
+
+    Slow answers wait on ``release`` so stopping the server frees them at once.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.queue: deque[Canned] = deque()
+        self.default = Canned(body=completion("Hello from the model."))
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    @property
+    def request_count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def respond(self, *answers: Canned) -> None:
+        self.queue.extend(answers)
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def _next_answer(self, body: dict[str, Any], headers: dict[str, str]) -> Canned:
+        with self._lock:
+            self.requests.append(body)
+            self.headers.append(headers)
+            return self.queue.popleft() if self.queue else self.default
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    self._send_json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                answer = server._next_answer(body, {k.lower(): v for k, v in self.headers.items()})
+                if answer.delay_s:
+                    server.release.wait(answer.delay_s)
+                try:
+                    if answer.sse is not None:
+                        self._send_sse(answer.sse)
+                    else:
+                        self._send_json(answer.status, answer.body or _error_body(answer.status))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting, which is what some tests want
+
+            def _send_json(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _send_sse(self, chunks: list[dict[str, Any]]) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.end_headers()
+                for chunk in chunks:
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+def _error_body(status: int) -> dict[str, Any]:
+    return {"error": {"message": f"upstream failed with {status}", "type": "server_error", "code": None}}
+
+
+def completion(text: str | None = None, tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 1_790_000_000,
+        "model": "test-model",
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": "tool_calls" if tool_calls else "stop", "logprobs": None}
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
+
+
+def tool_call(name: str, arguments: dict[str, Any] | str, call_id: str = "call_1") -> dict[str, Any]:
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": raw}}
+
+
+def stream_chunks(*pieces: str) -> list[dict[str, Any]]:
+    def chunk(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-test",
+            "object": "chat.completion.chunk",
+            "created": 1_790_000_000,
+            "model": "test-model",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+
+    first = [chunk({"role": "assistant", "content": ""}, None)]
+    return first + [chunk({"content": piece}, None) for piece in pieces] + [chunk({}, "stop")]
+
+
+def sales_context(**overrides: Any) -> ConversationContext:
+    values: dict[str, Any] = {
+        "agent_name": "Sarah",
+        "company_name": "Acme Solar",
+        "now_local": datetime(2026, 11, 21, 10, 30, tzinfo=NEW_YORK),  # a Saturday
+        "script": "Introduce Acme Solar panels and offer a free roof assessment.",
+        "personality_type": "friendly",
+        "product_info": {"description": "Rooftop solar panels", "pricing": "from $49/month"},
+        "objection_responses": {
+            "price": "Most customers pay nothing upfront: financing starts at $49 a month.",
+            "not_now": "No problem at all, when would be a better time to talk?",
+        },
+        "faq": {"Do you install?": "Yes, our own crews install within two weeks."},
+        "sales_techniques": ("ask open questions",),
+        "client_instructions": "Never promise a discount.",
+        "memory": {"objection_answers": {"price": {"uses": 10, "converted": 3, "interested": 5}}},
+        "customer": CustomerSnapshot(name="Dana Whitfield", phone_number="+14155550123", interest_level="warm"),
+        "call_type": "outbound",
+        "call_purpose": "follow up on a quote request",
+        "transcript": (
+            Turn("agent", "Hi Dana, this is Sarah from Acme Solar. Is now a good time?"),
+            Turn("caller", "Not really, I'm at work."),
+            Turn("agent", "Of course! When would suit you better?"),
+        ),
+        "caller_utterance": "Call me tomorrow afternoon.",
+    }
+    values.update(overrides)
+    return ConversationContext(**values)
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as running:
+        yield running
+
+
+@pytest.fixture
+def provider(server: FakeOpenAIServer) -> OpenAIProvider:
+    return OpenAIProvider(api_key="test-key", model="test-model", base_url=server.base_url, timeout_s=5.0)
+
+
+# --- reply ------------------------------------------------------------------------------------
+
+
+def test_schedule_callback_tool_call_becomes_an_aware_callback_in_the_customer_timezone(server, provider):
+    server.respond(
+        Canned(
+            body=completion(
+                "Sure, I'll call you tomorrow at 2 pm.",
+                [tool_call("schedule_callback", {"when": "2026-11-22T14:00:00", "reason": "at work now"})],
+            )
+        )
+    )
+
+    reply = provider.reply(sales_context())
+
+    assert reply.text == "Sure, I'll call you tomorrow at 2 pm."
+    assert reply.provider == "openai"
+    assert reply.actions == (
+        ScheduleCallback(when=datetime(2026, 11, 22, 14, 0, tzinfo=NEW_YORK), reason="at work now"),
+    )
+    when = reply.actions[0].when
+    assert when.utcoffset() == timedelta(hours=-5)
+    assert when.astimezone(ZoneInfo("UTC")) == datetime(2026, 11, 22, 19, 0, tzinfo=ZoneInfo("UTC"))
+
+
+def test_request_carries_model_tools_training_memory_time_and_transcript(server, provider):
+    provider.reply(sales_context())
+
+    assert server.request_count == 1
+    body = server.requests[0]
+    assert body["model"] == "test-model"
+    assert {tool["function"]["name"] for tool in body["tools"]} == TOOL_NAMES
+    assert "stream" not in body or body["stream"] is False
+    assert server.headers[0]["authorization"] == "Bearer test-key"
+
+    system = body["messages"][0]
+    assert system["role"] == "system"
+    prompt = system["content"]
+    assert "You are Sarah, a phone sales agent for Acme Solar" in prompt
+    assert "- price: Most customers pay nothing upfront: financing starts at $49 a month." in prompt
+    assert "- not_now: No problem at all" in prompt
+    assert "the answer to 'price' was used 10 times: 3 converted, 5 got interested" in prompt
+    assert "Do you install?" in prompt
+    assert "Never promise a discount." in prompt
+    assert "Dana Whitfield" in prompt
+    assert "follow up on a quote request" in prompt
+    assert "Saturday 2026-11-21T10:30-05:00" in prompt
+    assert "America/New_York" in prompt
+
+    assert body["messages"][1:] == [
+        {"role": "assistant", "content": "Hi Dana, this is Sarah from Acme Solar. Is now a good time?"},
+        {"role": "user", "content": "Not really, I'm at work."},
+        {"role": "assistant", "content": "Of course! When would suit you better?"},
+        {"role": "user", "content": "Call me tomorrow afternoon."},
+    ]
+
+
+def test_plain_text_answer_has_no_actions(server, provider):
+    server.respond(Canned(body=completion("Financing starts at $49 a month, would that work for you?")))
+
+    reply = provider.reply(sales_context(caller_utterance="How much is it?"))
+
+    assert reply.text == "Financing starts at $49 a month, would that work for you?"
+    assert reply.actions == ()
+    assert reply.fallback_reason == ""
+
+
+def test_tool_calls_without_text_still_give_the_caller_something_to_hear(server, provider):
+    server.respond(
+        Canned(
+            body=completion(
+                None,
+                [
+                    tool_call("mark_do_not_call", {"reason": "asked to stop"}, "call_1"),
+                    tool_call("end_call", {"outcome": "do_not_call"}, "call_2"),
+                ],
+            )
+        )
+    )
+
+    reply = provider.reply(sales_context(caller_utterance="Stop calling me."))
+
+    assert reply.actions == (MarkDoNotCall(reason="asked to stop"), EndCall(outcome="do_not_call"))
+    assert "won't call you again" in reply.text
+
+
+def test_callback_only_reply_confirms_the_time(server, provider):
+    server.respond(Canned(body=completion("", [tool_call("schedule_callback", {"when": "2026-11-22T14:00:00"})])))
+
+    reply = provider.reply(sales_context())
+
+    assert reply.text == "Perfect, I'll call you back tomorrow at 2:00 PM. Thank you!"
+
+
+def test_sloppy_tool_calls_are_dropped_or_coerced_never_fatal(server, provider):
+    server.respond(
+        Canned(
+            body=completion(
+                "Alright!",
+                [
+                    tool_call("schedule_callback", {"when": "sometime next week"}, "c1"),
+                    tool_call("set_interest_level", "{not json", "c2"),
+                    tool_call("set_interest_level", {"level": "lukewarm"}, "c3"),
+                    tool_call("launch_rocket", {}, "c4"),
+                    tool_call("schedule_callback", {"when": "2026-11-23T15:00:00Z"}, "c5"),
+                    tool_call("set_interest_level", {"level": "HOT"}, "c6"),
+                    tool_call("end_call", {"outcome": "bye"}, "c7"),
+                ],
+            )
+        )
+    )
+
+    reply = provider.reply(sales_context())
+
+    assert reply.actions == (
+        # an aware time from the model is converted into the customer's zone
+        ScheduleCallback(when=datetime(2026, 11, 23, 10, 0, tzinfo=NEW_YORK)),
+        SetInterestLevel(level="hot"),
+        EndCall(outcome="answered"),
+    )
+
+
+def test_recorded_objection_is_matched_to_the_trained_key_and_credited(server, provider):
+    server.respond(
+        Canned(
+            body=completion(
+                "Most customers pay nothing upfront.",
+                [tool_call("record_objection", {"key": "Price", "text": "too expensive"})],
+            )
+        )
+    )
+
+    reply = provider.reply(sales_context(caller_utterance="It's too expensive."))
+
+    assert reply.actions == (RecordObjection(key="price", text="too expensive"),)
+    assert reply.answered_objection == "price"
+
+
+def test_opening_turn_asks_the_model_for_the_greeting(server, provider):
+    server.respond(Canned(body=completion("Hi, this is Sarah from Acme Solar!")))
+
+    reply = provider.reply(sales_context(transcript=(), caller_utterance=None))
+
+    assert reply.text == "Hi, this is Sarah from Acme Solar!"
+    messages = server.requests[0]["messages"]
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert messages[1]["content"] == OPENING_TURN_INSTRUCTION
+
+
+def test_utterance_already_at_the_end_of_the_transcript_is_not_sent_twice(server, provider):
+    context = sales_context(
+        transcript=(Turn("agent", "Hello!"), Turn("caller", "Who is this?")), caller_utterance="Who is this?"
+    )
+
+    provider.reply(context)
+
+    assert [m["content"] for m in server.requests[0]["messages"][1:]] == ["Hello!", "Who is this?"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Canned(status=500),
+        Canned(status=429),
+        Canned(body={**completion("x"), "choices": []}),
+        Canned(body=completion(None)),
+    ],
+    ids=["server-error", "rate-limited", "no-choices", "no-text-no-tools"],
+)
+def test_bad_responses_raise_provider_error(server, provider, answer):
+    server.respond(answer)
+
+    with pytest.raises(ProviderError):
+        provider.reply(sales_context())
+
+    assert server.request_count == 1  # max_retries=0: the turn budget, not the SDK, decides
+
+
+def test_unreachable_server_raises_provider_error():
+    unreachable = OpenAIProvider(api_key="k", model="m", base_url="http://127.0.0.1:9/v1", timeout_s=1.0)
+
+    with pytest.raises(ProviderError):
+        unreachable.reply(sales_context())
+
+
+def test_missing_key_without_a_base_url_fails_fast():
+    with pytest.raises(ValueError, match="OPENAI_API_KEY"):
+        OpenAIProvider(api_key="", model="gpt-test")
+
+
+def test_local_server_needs_no_key(server):
+    local = OpenAIProvider(api_key="", model="llama3", base_url=server.base_url)
+
+    assert local.reply(sales_context()).text == "Hello from the model."
+
+
+# --- stream -----------------------------------------------------------------------------------
+
+
+def test_stream_yields_the_pieces_in_order(server, provider):
+    server.respond(Canned(sse=stream_chunks("Sure", ", I can", " call you", " tomorrow.")))
+
+    pieces = list(provider.stream(sales_context()))
+
+    assert pieces == ["Sure", ", I can", " call you", " tomorrow."]
+    body = server.requests[0]
+    assert body["stream"] is True
+    assert "tools" not in body
+    assert body["messages"][-1] == {"role": "user", "content": "Call me tomorrow afternoon."}
+
+
+def test_stream_failure_raises_provider_error(server, provider):
+    server.respond(Canned(status=503))
+
+    with pytest.raises(ProviderError):
+        list(provider.stream(sales_context()))
+
+
+def test_empty_stream_raises_provider_error(server, provider):
+    server.respond(Canned(sse=stream_chunks()))
+
+    with pytest.raises(ProviderError, match="no text"):
+        list(provider.stream(sales_context()))

@@ -1,0 +1,30 @@
+"""Twilio, behind plain values: place calls and send SMS, build TwiML, check webhook signatures.
+
+No Django and no models in here; callers pass the credentials of the account to act for.
+"""
+
+from integrations.twilio.errors import TelephonyError, TelephonyUnavailable
+from integrations.twilio.gateway import (
+    CallRequest,
+    PlacedCall,
+    SentMessage,
+    TelephonyGateway,
+    TwilioCredentials,
+    TwilioGateway,
+    credentials_for,
+)
+from integrations.twilio.signature import sign, signature_is_valid
+
+__all__ = [
+    "CallRequest",
+    "PlacedCall",
+    "SentMessage",
+    "TelephonyError",
+    "TelephonyGateway",
+    "TelephonyUnavailable",
+    "TwilioCredentials",
+    "TwilioGateway",
+    "credentials_for",
+    "sign",
+    "signature_is_valid",
+]

@@ -1,0 +1,226 @@
+"""Placing calls, hanging up and sending SMS through Twilio's REST API.
+
+Everything the rest of the project sees is a frozen dataclass or a :mod:`.errors` exception;
+``twilio`` SDK objects never leave this module. Nothing is read from Django settings or the
+environment: the caller hands in the credentials of the account to act for (a client's
+subaccount, or the platform's account), see :func:`credentials_for`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar, runtime_checkable
+
+import requests
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from integrations.twilio.errors import TelephonyError, TelephonyUnavailable
+
+# Well inside a Celery task's patience, and short enough that a stuck connection to Twilio
+# never pins a worker; Twilio's REST API normally answers in well under a second.
+DEFAULT_TIMEOUT_S = 10.0
+
+# Every call-progress event, so a session's state follows the call as it happens.
+STATUS_CALLBACK_EVENTS = ("initiated", "ringing", "answered", "completed")
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class TwilioCredentials:
+    """The account to act for: requests are authenticated and billed to ``account_sid``."""
+
+    account_sid: str
+    auth_token: str = field(repr=False)  # keep the token out of logs and tracebacks
+
+    def __post_init__(self) -> None:
+        # The SDK silently falls back to TWILIO_* environment variables for missing values;
+        # refusing blanks here means a client's call can never run on another account.
+        if not self.account_sid or not self.auth_token:
+            raise ValueError("Twilio credentials need both an account SID and an auth token.")
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """One outbound call. The callback URLs are required arguments (``None`` to opt out) so
+    that forgetting one is a visible choice, not a session that never learns its outcome."""
+
+    to: str
+    from_: str
+    url: str
+    status_callback: str | None
+    amd_status_callback: str | None
+    recording_status_callback: str | None
+    fallback_url: str | None
+    ring_timeout: int = 25
+    record: bool = True
+    machine_detection: bool = True
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    sid: str
+    status: str
+    to: str
+    from_: str
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    sid: str
+    status: str
+
+
+@runtime_checkable
+class TelephonyGateway(Protocol):
+    """What the calls app needs from a phone network: Twilio here, the simulated phone locally."""
+
+    def place_call(self, req: CallRequest) -> PlacedCall: ...
+
+    def hangup(self, call_sid: str) -> None: ...
+
+    def send_sms(self, to: str, from_: str, body: str, status_callback: str | None = None) -> SentMessage: ...
+
+
+def credentials_for(
+    subaccount_sid: str | None,
+    subaccount_token: str | None,
+    platform_sid: str | None,
+    platform_token: str | None,
+) -> TwilioCredentials | None:
+    """The client's own subaccount when it has one, else the platform account, else ``None``.
+
+    Both halves must be present to count: a subaccount SID with the platform's token would
+    fail authentication, and ``None`` tells the caller to use the simulated phone.
+    """
+    if subaccount_sid and subaccount_token:
+        return TwilioCredentials(subaccount_sid, subaccount_token)
+    if platform_sid and platform_token:
+        return TwilioCredentials(platform_sid, platform_token)
+    return None
+
+
+class TwilioGateway:
+    """:class:`TelephonyGateway` over the official ``twilio`` client.
+
+    ``http_client`` replaces the transport (tests point it at a local server); when given, it
+    carries its own timeout and ``timeout`` is ignored. The default transport never retries:
+    repeating a "create call" POST could dial a customer twice.
+    """
+
+    def __init__(
+        self,
+        credentials: TwilioCredentials,
+        *,
+        http_client: HttpClient | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self.account_sid = credentials.account_sid
+        self._client = Client(
+            credentials.account_sid,
+            credentials.auth_token,
+            account_sid=credentials.account_sid,
+            http_client=http_client or TwilioHttpClient(timeout=timeout),
+            # A non-empty mapping stops the SDK from reading TWILIO_* (credentials, region,
+            # edge) from os.environ: what we were handed is all that is used.
+            environment={
+                "TWILIO_ACCOUNT_SID": credentials.account_sid,
+                "TWILIO_AUTH_TOKEN": credentials.auth_token,
+            },
+        )
+
+    def place_call(self, req: CallRequest) -> PlacedCall:
+        """Ask Twilio to dial ``req.to``; the outcome arrives later on the callbacks.
+
+        Answering-machine detection runs asynchronously (``DetectMessageEnd``): the caller hears
+        the agent at once instead of waiting seconds in silence, and when a machine answers the
+        AMD callback fires after the greeting's beep, the right moment to leave a voicemail.
+        """
+        params: dict[str, object] = {
+            "to": req.to,
+            "from_": req.from_,
+            "url": req.url,
+            "method": "POST",
+            "timeout": req.ring_timeout,
+            "record": req.record,
+        }
+        if req.status_callback:
+            params |= {
+                "status_callback": req.status_callback,
+                "status_callback_method": "POST",
+                "status_callback_event": list(STATUS_CALLBACK_EVENTS),
+            }
+        if req.machine_detection:
+            params |= {"machine_detection": "DetectMessageEnd", "async_amd": "true"}
+            if req.amd_status_callback:
+                params |= {
+                    "async_amd_status_callback": req.amd_status_callback,
+                    "async_amd_status_callback_method": "POST",
+                }
+        if req.record and req.recording_status_callback:
+            params |= {
+                "recording_status_callback": req.recording_status_callback,
+                "recording_status_callback_method": "POST",
+            }
+        if req.fallback_url:
+            params |= {"fallback_url": req.fallback_url, "fallback_method": "POST"}
+
+        call = _translate(lambda: self._client.calls.create(**params))
+        return PlacedCall(
+            sid=call.sid,
+            status=str(call.status or "queued"),
+            to=call.to or req.to,
+            from_=req.from_,  # Twilio refuses the call unless it uses exactly this caller ID
+        )
+
+    def hangup(self, call_sid: str) -> None:
+        """End the call whatever its state (queued, ringing or in progress).
+
+        Idempotent: a call that has already ended (Twilio error 21220) is what we wanted.
+        """
+        try:
+            _translate(lambda: self._client.calls(call_sid).update(status="completed"))
+        except TelephonyError as exc:
+            if exc.code != 21220:
+                raise
+
+    def send_sms(self, to: str, from_: str, body: str, status_callback: str | None = None) -> SentMessage:
+        """Send one text message; delivery is reported later on ``status_callback``."""
+        params: dict[str, object] = {"to": to, "from_": from_, "body": body}
+        if status_callback:
+            params["status_callback"] = status_callback
+        message = _translate(lambda: self._client.messages.create(**params))
+        return SentMessage(sid=message.sid, status=str(message.status or "queued"))
+
+
+_SDK_PREFIX = re.compile(r"^Unable to \w+ record: ")
+
+
+def _translate(request: Callable[[], _T]) -> _T:
+    """Run one SDK request, turning SDK and transport exceptions into :mod:`.errors` ones.
+
+    429 and 5xx answers are transient on Twilio's side, so they become
+    :class:`TelephonyUnavailable` like a timeout does, keeping Twilio's code and status.
+    """
+    try:
+        return request()
+    except TwilioRestException as exc:
+        # The SDK prefixes Twilio's message ("Unable to create record: ...") and, for a body
+        # that is not JSON, uses the HTTP status as the code; undo both.
+        code = exc.code if exc.code != exc.status else None
+        raise _error_for(exc.status, code, _SDK_PREFIX.sub("", str(exc.msg))) from exc
+    except TwilioServiceException as exc:
+        raise _error_for(exc.status, exc.code, exc.detail or exc.title) from exc
+    except (requests.RequestException, OSError) as exc:
+        raise TelephonyUnavailable(f"Twilio could not be reached: {exc}") from exc
+
+
+def _error_for(status: int, code: int | None, message: str) -> TelephonyError:
+    transient = status == 429 or status >= 500
+    cls = TelephonyUnavailable if transient else TelephonyError
+    return cls(message, code=code, status=status)

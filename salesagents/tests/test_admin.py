@@ -1,0 +1,47 @@
+"""Every model's admin pages render for staff, and stay out of reach for client users."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from agents.tests.factories import AIAgentTrainingFactory
+from callbacks.tests.factories import CallbackFactory
+from calls.tests.factories import CallTurnFactory
+from customers.tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def populated(agent_a, user_a):
+    customer = CustomerFactory(ai_agent=agent_a)
+    AIAgentTrainingFactory(ai_agent=agent_a)
+    CallbackFactory(customer_profile=customer)
+    CallTurnFactory(call__customer_profile=customer)
+
+
+def test_staff_can_open_every_changelist_change_and_add_page(client, staff_user, populated):
+    client.force_login(staff_user)
+    walked = 0
+    for model in admin.site._registry:
+        meta = model._meta
+        if meta.app_label in ("auth", "authtoken", "django_celery_beat"):
+            continue
+        changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        assert client.get(changelist).status_code == 200, changelist
+        assert client.get(changelist, {"q": "a"}).status_code == 200, changelist
+        obj = model.objects.first()
+        assert obj is not None, f"no {meta.model_name} to open"
+        change = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+        assert client.get(change).status_code == 200, change
+        add = reverse(f"admin:{meta.app_label}_{meta.model_name}_add")
+        assert client.get(add).status_code == 200, add
+        walked += 1
+    assert walked >= 7
+
+
+def test_client_users_cannot_use_the_admin(client, user_a, populated):
+    client.force_login(user_a)
+    response = client.get(reverse("admin:customers_customerprofile_changelist"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
