@@ -1,9 +1,20 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from salesagents.health import health
 
 urlpatterns = [
     path("health", health, name="health"),
     path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("accounts.api_urls")),
+    path("api/", include("agents.api_urls")),
+    path("api/", include("customers.api_urls")),
+    path("api/", include("callbacks.api_urls")),
+    path("api/", include("calls.api_urls")),
+    path("api/", include("dashboard.api_urls")),
+    path("webhooks/twilio/", include("calls.webhook_urls")),
+    path("", include("dashboard.urls")),
 ]

@@ -1,0 +1,3 @@
+"""Twilio webhook routes, mounted at /webhooks/twilio/<agent public id>/."""
+
+urlpatterns: list = []

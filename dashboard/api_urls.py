@@ -1,0 +1,3 @@
+"""API routes of this app, mounted at /api/ (full sub-paths here keep the seed's exact URLs)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Dashboard pages, mounted at /."""
+
+urlpatterns: list = []
