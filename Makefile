@@ -44,5 +44,10 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Regenerate the committed OpenAPI document; salesagents/tests/test_openapi.py fails when it drifts.
+# The test settings need no .env or secrets, so this runs anywhere.
+schema: $(VENV)/.dev
+	DJANGO_SETTINGS_MODULE=salesagents.test_settings $(PY) manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
+
 clean:
 	rm -rf var/broker var/static

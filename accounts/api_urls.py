@@ -1,3 +1,13 @@
 """API routes of this app, mounted at /api/ (full sub-paths here keep the seed's exact URLs)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from accounts import api
+
+urlpatterns = [
+    path("auth/signup/", api.SignupApi.as_view(), name="api-auth-signup"),
+    path("auth/login/", api.LoginApi.as_view(), name="api-auth-login"),
+    path("auth/logout/", api.LogoutApi.as_view(), name="api-auth-logout"),
+    path("auth/me/", api.MeApi.as_view(), name="api-auth-me"),
+    path("account/settings/", api.ClientSettingsApi.as_view(), name="api-account-settings"),
+]

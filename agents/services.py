@@ -3,21 +3,45 @@
 from __future__ import annotations
 
 from datetime import time
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import Client
-from agents.knowledge import compile_knowledge, training_level
+from agents.knowledge import COMPANY_FIELDS, compile_knowledge, training_level
 from agents.models import ACTIVE_THRESHOLD, LEARNING_THRESHOLD, AIAgent, AIAgentTraining
 from core.errors import Conflict, ValidationFailed
 from core.phone import normalize_e164
 
-EDITABLE_FIELDS = {
-    "name", "personality_type", "voice_model", "language", "phone_number", "working_hours_start",
-    "working_hours_end", "business_info", "sales_goals", "voicemail_message", "followup_delay_minutes",
-    "followup_max_attempts", "status",
-}  # fmt: skip
+AGENT_EXISTS_MESSAGE = "This client already has an AI agent. Read it with GET and change it with PATCH /api/agents/ai/."
+PHONE_IN_USE_MESSAGE = "That phone number is already used by another agent."
+EMPTY_TRAINING_MESSAGE = (
+    "A training session needs some material: training_content, product_details, objection_responses, "
+    "sales_techniques, faq, company_info or client_instructions."
+)
+# The statuses a client sets by hand: pause the agent, or let it run again ("active" resumes,
+# and the level then decides whether it is training, learning or active).
+SETTABLE_STATUSES = (AIAgent.Status.PAUSED, AIAgent.Status.ACTIVE)
+
+
+class AgentChanges(TypedDict, total=False):
+    name: str
+    personality_type: str
+    voice_model: str
+    language: str
+    phone_number: str | None
+    working_hours_start: time
+    working_hours_end: time
+    business_info: dict[str, str]
+    sales_goals: dict[str, Any]
+    voicemail_message: str
+    followup_delay_minutes: int
+    followup_max_attempts: int
+    status: str
+
+
+EDITABLE_FIELDS = frozenset(AgentChanges.__annotations__)
 
 
 def status_for_level(level: int, current: str) -> str:
@@ -33,9 +57,42 @@ def status_for_level(level: int, current: str) -> str:
     return AIAgent.Status.TRAINING
 
 
+def _recompile(agent: AIAgent) -> None:
+    """Fold every training session into the agent's knowledge and move its level and status.
+
+    The set-up's business info counts as company material only once the agent has had a
+    training session: a freshly set-up agent is blank (level 0, nothing in its breakdown),
+    so the level always equals the sum of the breakdown the client sees.
+    """
+    trainings = list(agent.trainings.order_by("created_at"))
+    agent.knowledge = compile_knowledge(trainings, agent.business_info if trainings else {})
+    agent.training_level = training_level(agent.knowledge)
+    agent.status = status_for_level(agent.training_level, agent.status)
+
+
 def _check_hours(start: time, end: time) -> None:
+    # An agent whose day ends before it starts would never be allowed to call anyone.
     if start >= end:
-        raise ValidationFailed("working_hours_start must be before working_hours_end.")
+        raise ValidationFailed(
+            "working_hours_start must be before working_hours_end.",
+            details={"fields": {"working_hours_start": ["Must be before working_hours_end."]}},
+        )
+
+
+def _check_fields(agent: AIAgent) -> None:
+    """The model's field rules (choices, lengths, E.164), for callers that skip the API's checks."""
+    try:
+        agent.clean_fields(exclude=["client"])
+    except DjangoValidationError as exc:
+        fields = exc.message_dict
+        field, messages = next(iter(fields.items()))
+        raise ValidationFailed(f"{field}: {messages[0]}", details={"fields": fields}) from None
+
+
+def _phone(raw: str | None) -> str | None:
+    # An empty number means "no number", stored as NULL so the unique constraint ignores it.
+    text = (raw or "").strip()
+    return normalize_e164(text) if text else None
 
 
 def agent_setup(
@@ -51,15 +108,17 @@ def agent_setup(
     sales_goals: dict | None = None,
     phone_number: str | None = None,
 ) -> AIAgent:
-    """Create the client's one agent, blank: status training, level 0."""
+    """Create the client's one agent, blank: status training, level 0.
+
+    The business info is kept for the first training session to build on (see
+    ``_recompile``); until it has been taught, the agent may not take calls.
+    """
     _check_hours(working_hours_start, working_hours_end)
     if AIAgent.objects.filter(client=client).exists():
-        raise Conflict(
-            "This client already has an AI agent. Update it with PATCH /api/agents/ai/.", code="agent_exists"
-        )
+        raise Conflict(AGENT_EXISTS_MESSAGE, code="agent_exists")
     agent = AIAgent(
         client=client,
-        name=name,
+        name=name.strip(),
         personality_type=personality_type,
         voice_model=voice_model,
         language=language,
@@ -67,41 +126,102 @@ def agent_setup(
         working_hours_end=working_hours_end,
         business_info=business_info or {},
         sales_goals=sales_goals or {},
-        phone_number=normalize_e164(phone_number) if phone_number else None,
+        phone_number=_phone(phone_number),
+        status=AIAgent.Status.TRAINING,
+        training_level=0,
     )
-    agent.knowledge = compile_knowledge([], agent.business_info)
+    _check_fields(agent)
+    agent.knowledge = compile_knowledge([], {})
     try:
         with transaction.atomic():
             agent.save()
     except IntegrityError:
         # Two set-ups raced, or the number belongs to another agent.
         if AIAgent.objects.filter(client=client).exists():
-            raise Conflict("This client already has an AI agent.", code="agent_exists") from None
-        raise Conflict("That phone number is already used by another agent.", code="phone_in_use") from None
+            raise Conflict(AGENT_EXISTS_MESSAGE, code="agent_exists") from None
+        raise Conflict(PHONE_IN_USE_MESSAGE, code="phone_in_use") from None
     return agent
 
 
-def agent_update(*, agent: AIAgent, **changes: Any) -> AIAgent:
+def agent_update(*, agent: AIAgent, **changes: Unpack[AgentChanges]) -> AIAgent:
+    """Change the agent's settings; only the fields given change.
+
+    ``business_info`` and ``sales_goals`` are merged key by key (an update that names one
+    business fact must not erase the others). ``status`` may only be set to ``paused`` or
+    ``active``: the other statuses follow from the training level, so setting them by hand
+    would let an untrained agent take calls.
+    """
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise ValidationFailed(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
-    if changes.get("phone_number"):
-        changes["phone_number"] = normalize_e164(changes["phone_number"])
-    for field, value in changes.items():
-        setattr(agent, field, value)
-    _check_hours(agent.working_hours_start, agent.working_hours_end)
-    if "status" in changes and changes["status"] != AIAgent.Status.PAUSED:
-        agent.status = status_for_level(agent.training_level, AIAgent.Status.TRAINING)
-    if "business_info" in changes:
-        agent.knowledge = compile_knowledge(agent.trainings.order_by("created_at"), agent.business_info)
-        agent.training_level = training_level(agent.knowledge)
-        agent.status = status_for_level(agent.training_level, agent.status)
-    try:
-        with transaction.atomic():
-            agent.save()
-    except IntegrityError:
-        raise Conflict("That phone number is already used by another agent.", code="phone_in_use") from None
+    if "status" in changes and changes["status"] not in SETTABLE_STATUSES:
+        raise ValidationFailed(
+            "status can only be set to 'paused' (stop calling) or 'active' (resume); "
+            "the other statuses follow from the training level."
+        )
+    if "phone_number" in changes:
+        changes["phone_number"] = _phone(changes["phone_number"])
+    with transaction.atomic():
+        # Locked like training_add, so a concurrent training session's level is not overwritten.
+        agent = AIAgent.objects.select_for_update().get(pk=agent.pk)
+        if "business_info" in changes:
+            changes["business_info"] = {**agent.business_info, **(changes["business_info"] or {})}
+        if "sales_goals" in changes:
+            changes["sales_goals"] = {**agent.sales_goals, **(changes["sales_goals"] or {})}
+        for field, value in changes.items():
+            setattr(agent, field, value)
+        _check_hours(agent.working_hours_start, agent.working_hours_end)
+        _check_fields(agent)
+        if changes.get("status") == AIAgent.Status.ACTIVE:
+            agent.status = status_for_level(agent.training_level, AIAgent.Status.TRAINING)
+        if "business_info" in changes:
+            _recompile(agent)  # company facts count towards the training level
+        try:
+            with transaction.atomic():
+                agent.save()
+        except IntegrityError:
+            raise Conflict(PHONE_IN_USE_MESSAGE, code="phone_in_use") from None
     return agent
+
+
+def _text_map(value: Any, *, field: str) -> dict[str, str]:
+    """``{key: text}`` with blank keys and answers dropped; anything else is refused by name."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValidationFailed(f'{field} must map each key to a text answer, e.g. {{"price_too_high": "..."}}.')
+    return {str(k).strip(): v.strip() for k, v in value.items() if str(k).strip() and v.strip()}
+
+
+def _text_list(value: Any, *, field: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValidationFailed(f"{field} must be a list of texts.")
+    seen: list[str] = []
+    for item in (v.strip() for v in value):
+        if item and item not in seen:
+            seen.append(item)
+    return seen
+
+
+def _product(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationFailed("product_details must be an object with features, pricing and benefits.")
+    product: dict[str, Any] = {}
+    for key in ("features", "benefits"):
+        items = _text_list(value.get(key), field=f"product_details.{key}")
+        if items:
+            product[key] = items
+    for key in ("pricing", "description"):
+        text = value.get(key)
+        if text is not None and not isinstance(text, str):
+            raise ValidationFailed(f"product_details.{key} must be a text.")
+        if (text or "").strip():
+            product[key] = text.strip()
+    return product
 
 
 @transaction.atomic
@@ -118,35 +238,47 @@ def training_add(
     client_instructions: str = "",
     sales_goals: dict | None = None,
 ) -> AIAgentTraining:
-    """Record a training session, recompile the agent's knowledge and move its level/status."""
+    """Record a training session, recompile the agent's knowledge and move its level/status.
+
+    The level is recomputed from all the material the agent now has (agents.knowledge), so a
+    session that repeats what the agent already knows leaves the level where it was. The
+    material is cleaned first (blank answers, duplicate techniques dropped), and a session
+    with nothing left in it is refused rather than stored as an empty row.
+    """
+    if training_type not in AIAgentTraining.TrainingType.values:
+        raise ValidationFailed(
+            f"Unknown training_type '{training_type}'. Use one of: {', '.join(AIAgentTraining.TrainingType.values)}."
+        )
     data: dict[str, Any] = {}
-    if training_content.strip():
+    content = (training_content or "").strip()
+    if content:
         # Script sessions teach the greeting; other types keep their prose as notes.
-        data["script" if training_type == AIAgentTraining.TrainingType.SCRIPT else "notes"] = training_content.strip()
-    if objection_responses:
-        data["objection_responses"] = objection_responses
-    if sales_techniques:
-        data["sales_techniques"] = sales_techniques
-    if faq:
-        data["faq"] = faq
-    if company_info:
-        data["company_info"] = company_info
-    if not (data or product_details or client_instructions.strip()):
-        raise ValidationFailed("A training session needs some material: content, product details, objections, ...")
+        data["script" if training_type == AIAgentTraining.TrainingType.SCRIPT else "notes"] = content
+    if objections := _text_map(objection_responses, field="objection_responses"):
+        data["objection_responses"] = objections
+    if techniques := _text_list(sales_techniques, field="sales_techniques"):
+        data["sales_techniques"] = techniques
+    if answers := _text_map(faq, field="faq"):
+        data["faq"] = answers
+    company = {k: v for k, v in _text_map(company_info, field="company_info").items() if k in COMPANY_FIELDS}
+    if company:
+        data["company_info"] = company
+    product = _product(product_details)
+    instructions = (client_instructions or "").strip()
+    if not (data or product or instructions):
+        raise ValidationFailed(EMPTY_TRAINING_MESSAGE, code="empty_training")
     agent = AIAgent.objects.select_for_update().get(pk=agent.pk)
     session = AIAgentTraining.objects.create(
         ai_agent=agent,
         training_type=training_type,
         training_data=data,
-        client_instructions=client_instructions.strip(),
+        client_instructions=instructions,
         sales_goals=sales_goals or {},
-        product_info=product_details or {},
+        product_info=product,
     )
     if sales_goals:
         agent.sales_goals = {**agent.sales_goals, **sales_goals}
-    agent.knowledge = compile_knowledge(agent.trainings.order_by("created_at"), agent.business_info)
-    agent.training_level = training_level(agent.knowledge)
-    agent.status = status_for_level(agent.training_level, agent.status)
+    _recompile(agent)
     agent.save(update_fields=["knowledge", "training_level", "status", "sales_goals", "updated_at"])
     session.completion_percentage = agent.training_level
     session.save(update_fields=["completion_percentage"])

@@ -12,6 +12,7 @@ from django.utils import timezone
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from core.errors import NotFound
+from customers.contactability import CALL_WINDOW_END, CALL_WINDOW_START, booking_zone, customer_zone
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,11 @@ class CallbackFilters:
 
 
 def callback_list(*, agent: AIAgent, filters: CallbackFilters | None = None) -> QuerySet[ScheduledCallback]:
-    """Callbacks in the order they will be placed: priority 1 first, then earliest."""
+    """The agent's callbacks, earliest first (priority breaks ties), with their customers in the same query.
+
+    ``overdue`` means still scheduled with its time passed, judged against now, not
+    against the stored flag the dispatcher sets, so the list is right between its runs.
+    """
     filters = filters or CallbackFilters()
     qs = ScheduledCallback.objects.filter(ai_agent=agent).select_related("customer_profile")
     if filters.status:
@@ -52,3 +57,42 @@ def callback_get(*, agent: AIAgent, callback_id) -> ScheduledCallback:
         return ScheduledCallback.objects.select_related("customer_profile").get(ai_agent=agent, pk=callback_id)
     except (ScheduledCallback.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("Callback not found.") from None
+
+
+def callback_is_overdue(callback: ScheduledCallback, *, now: datetime) -> bool:
+    """Still waiting to be placed although its time has passed (the same rule as the filter)."""
+    return callback.status == ScheduledCallback.Status.SCHEDULED and callback.scheduled_datetime < now
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A booked (or rescheduled) callback, with what was asked for and why it was moved."""
+
+    callback: ScheduledCallback
+    requested_at: datetime
+    moved_reason: str | None
+
+    @property
+    def moved(self) -> bool:
+        return self.moved_reason is not None
+
+
+def callback_booking(*, agent: AIAgent, callback: ScheduledCallback, requested_at: datetime) -> Booking:
+    """Explain a booking: a person who asked for 23:00 must be told why it is 08:00 tomorrow."""
+    booked = callback.scheduled_datetime
+    if booked == requested_at:
+        return Booking(callback=callback, requested_at=requested_at, moved_reason=None)
+    if requested_at <= timezone.now():
+        reason = "The requested time has passed, so the callback is booked at the first allowed time from now."
+    else:
+        customer = callback.customer_profile
+        zone = booking_zone(customer, agent)
+        local = requested_at.astimezone(zone)
+        whose = "the customer's time" if customer_zone(customer) else "the business's time (the customer's is unknown)"
+        reason = (
+            f"{local:%H:%M} on {local:%a %d %b} ({zone.key}) is outside the calling hours: "
+            f"{CALL_WINDOW_START:%H:%M}-{CALL_WINDOW_END:%H:%M} in {whose} and the agent's working hours "
+            f"{agent.working_hours_start:%H:%M}-{agent.working_hours_end:%H:%M} ({agent.client.timezone}). "
+            "It is booked at the first allowed time after that."
+        )
+    return Booking(callback=callback, requested_at=requested_at, moved_reason=reason)

@@ -1,8 +1,11 @@
-"""Writes to scheduled callbacks: booking into an allowed time, rescheduling, cancelling."""
+"""Writes to scheduled callbacks: booking into an allowed time, rescheduling, cancelling,
+and the opt-out that must cancel them (callbacks sits above customers, so it owns that).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,8 +15,15 @@ from callbacks.models import ScheduledCallback
 from core.errors import CallNotAllowed, Conflict, ValidationFailed
 from customers.contactability import booking_zone, next_allowed_time
 from customers.models import CustomerProfile
+from customers.services import customer_mark_do_not_call
 
 OPEN = (ScheduledCallback.Status.SCHEDULED,)
+# Far enough for "call me after the holidays"; a bound keeps date arithmetic away from year 9999.
+MAX_BOOKING_AHEAD = timedelta(days=366)
+DO_NOT_CALL_CANCEL_REASON = "The customer is on the do-not-call list."
+# How long a claim holds: longer than a call takes to be placed, short enough that a dead
+# worker's callback is retried the same hour.
+CLAIM_LEASE = timedelta(minutes=15)
 
 
 def _allowed_slot(*, agent: AIAgent, customer: CustomerProfile, at: datetime) -> datetime:
@@ -21,7 +31,10 @@ def _allowed_slot(*, agent: AIAgent, customer: CustomerProfile, at: datetime) ->
         raise CallNotAllowed("The customer is on the do-not-call list.", code="do_not_call")
     if timezone.is_naive(at):
         raise ValidationFailed("The callback time needs a timezone (e.g. 2025-10-02T14:00:00Z).")
-    slot = next_allowed_time(agent=agent, zone=booking_zone(customer, agent), at=max(at, timezone.now()))
+    now = timezone.now()
+    if at > now + MAX_BOOKING_AHEAD:
+        raise ValidationFailed("A callback can be booked at most a year ahead.")
+    slot = next_allowed_time(agent=agent, zone=booking_zone(customer, agent), at=max(at, now))
     if slot is None:
         raise CallNotAllowed("No allowed calling time in the next week: check the agent's working hours.")
     return slot
@@ -48,28 +61,45 @@ def callback_schedule(
         raise ValidationFailed("The customer belongs to another agent.")
     if not 1 <= priority <= 5:
         raise ValidationFailed("priority must be between 1 (most urgent) and 5.")
-    return ScheduledCallback.objects.create(
-        ai_agent=agent,
-        customer_profile=customer,
-        scheduled_datetime=_allowed_slot(agent=agent, customer=customer, at=at),
-        reason=reason[:500],
-        priority_level=priority,
-        kind=kind,
-        source_call=source_call,
-        expected_outcome=expected_outcome[:200],
-        max_attempts=max_attempts,
-    )
+    with transaction.atomic():
+        # Read the opt-out under the customer's row lock: an opt-out committing right now
+        # (which holds the same lock) is either seen here or cancels this row after us.
+        customer.is_do_not_call = (
+            CustomerProfile.objects.select_for_update().values_list("is_do_not_call", flat=True).get(pk=customer.pk)
+        )
+        return ScheduledCallback.objects.create(
+            ai_agent=agent,
+            customer_profile=customer,
+            scheduled_datetime=_allowed_slot(agent=agent, customer=customer, at=at),
+            reason=reason[:500],
+            priority_level=priority,
+            kind=kind,
+            source_call=source_call,
+            expected_outcome=expected_outcome[:200],
+            max_attempts=max_attempts,
+        )
 
 
 def callback_reschedule(*, callback: ScheduledCallback, at: datetime, priority: int | None = None) -> ScheduledCallback:
+    """Move an open callback to ``at`` (moved forward into an allowed time, like a booking).
+
+    The callback and its customer are locked together, so a reschedule cannot race the
+    dispatcher claiming it or an opt-out cancelling it.
+    """
+    if priority is not None and not 1 <= priority <= 5:
+        raise ValidationFailed("priority must be between 1 (most urgent) and 5.")
     with transaction.atomic():
-        callback = ScheduledCallback.objects.select_for_update().select_related("customer_profile").get(pk=callback.pk)
+        callback = (
+            ScheduledCallback.objects.select_for_update(of=("self", "customer_profile"))
+            .select_related("customer_profile", "ai_agent__client")
+            .get(pk=callback.pk)
+        )
         if callback.status not in OPEN:
-            raise Conflict(f"A {callback.get_status_display().lower()} callback cannot be rescheduled.")
+            raise Conflict(
+                f"The callback is {callback.get_status_display().lower()}; only a scheduled one can be moved."
+            )
         callback.scheduled_datetime = _allowed_slot(agent=callback.ai_agent, customer=callback.customer_profile, at=at)
         if priority is not None:
-            if not 1 <= priority <= 5:
-                raise ValidationFailed("priority must be between 1 (most urgent) and 5.")
             callback.priority_level = priority
         callback.is_overdue = False
         callback.save(update_fields=["scheduled_datetime", "priority_level", "is_overdue", "updated_at"])
@@ -77,10 +107,17 @@ def callback_reschedule(*, callback: ScheduledCallback, at: datetime, priority: 
 
 
 def callback_cancel(*, callback: ScheduledCallback, reason: str = "") -> ScheduledCallback:
+    """Cancel an open callback; one already placed, done or cancelled is a Conflict, not a no-op."""
     with transaction.atomic():
-        callback = ScheduledCallback.objects.select_for_update().get(pk=callback.pk)
+        callback = (
+            ScheduledCallback.objects.select_for_update(of=("self",))
+            .select_related("customer_profile")
+            .get(pk=callback.pk)
+        )
         if callback.status not in OPEN:
-            raise Conflict(f"A {callback.get_status_display().lower()} callback cannot be cancelled.")
+            raise Conflict(
+                f"The callback is {callback.get_status_display().lower()}; only a scheduled one can be cancelled."
+            )
         callback.status = ScheduledCallback.Status.CANCELED
         callback.lease_expires_at = None
         if reason:
@@ -89,8 +126,72 @@ def callback_cancel(*, callback: ScheduledCallback, reason: str = "") -> Schedul
     return callback
 
 
+def callback_claim_for_dial(*, callback: ScheduledCallback, lease: timedelta = CLAIM_LEASE) -> ScheduledCallback:
+    """Take one scheduled callback for a dial now, so no one else dials the same customer.
+
+    Under the row lock: only a scheduled callback (or one whose claim lease has run out, its
+    worker having died) may be claimed, the attempt is counted, and the claim is a lease.
+    Settling it after the call (completed, missed, or scheduled again) is the caller's job.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        locked = (
+            ScheduledCallback.objects.select_for_update(of=("self",))
+            .select_related("customer_profile", "ai_agent__client")
+            .get(pk=callback.pk)
+        )
+        lease_ran_out = (
+            locked.status == ScheduledCallback.Status.IN_PROGRESS
+            and locked.lease_expires_at is not None
+            and locked.lease_expires_at <= now
+        )
+        if locked.status not in OPEN and not lease_ran_out:
+            raise Conflict(
+                f"The callback is {locked.get_status_display().lower()}; only a scheduled one can be dialled."
+            )
+        if locked.customer_profile.is_do_not_call:
+            raise CallNotAllowed("The customer is on the do-not-call list.", code="do_not_call")
+        if locked.attempts >= locked.max_attempts:
+            raise Conflict(f"The callback has used all {locked.max_attempts} attempts.")
+        locked.status = ScheduledCallback.Status.IN_PROGRESS
+        locked.lease_expires_at = now + lease
+        locked.attempts += 1
+        locked.is_overdue = False
+        locked.save(update_fields=["status", "lease_expires_at", "attempts", "is_overdue", "updated_at"])
+    return locked
+
+
 def callbacks_cancel_for_customer(*, customer: CustomerProfile, reason: str) -> int:
     """A customer who opts out gets no more calls: every open callback is cancelled."""
     return ScheduledCallback.objects.filter(customer_profile=customer, status__in=OPEN).update(
         status=ScheduledCallback.Status.CANCELED, last_error=reason[:300], updated_at=timezone.now()
     )
+
+
+@dataclass(frozen=True)
+class DoNotCallChange:
+    customer: CustomerProfile
+    callbacks_cancelled: int
+
+
+def customer_set_do_not_call(
+    *, customer: CustomerProfile, do_not_call: bool, reason: str = DO_NOT_CALL_CANCEL_REASON
+) -> DoNotCallChange:
+    """Put a customer on (or take them off) the do-not-call list.
+
+    A customer on the list is never dialled again, so marking them also cancels every open
+    callback, in the same transaction and under the customer's row lock (which
+    :func:`callback_schedule` takes too), so no booking slips in between. This lives here,
+    not in ``customers``, because only ``callbacks`` may know about callbacks. Taking a
+    customer off the list does not revive cancelled callbacks: book new ones.
+    """
+    with transaction.atomic():
+        locked = CustomerProfile.objects.select_for_update().get(pk=customer.pk)
+        if locked.is_do_not_call != do_not_call:
+            customer_mark_do_not_call(customer=locked, do_not_call=do_not_call)
+        cancelled = (
+            callbacks_cancel_for_customer(customer=locked, reason=reason or DO_NOT_CALL_CANCEL_REASON)
+            if do_not_call
+            else 0
+        )
+    return DoNotCallChange(customer=locked, callbacks_cancelled=cancelled)

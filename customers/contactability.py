@@ -12,7 +12,7 @@ Attempt limits and the client's daily limit are counted where those rows live (c
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agents.models import LEARNING_THRESHOLD, AIAgent
 from core.errors import CallNotAllowed
@@ -24,7 +24,17 @@ SEARCH_DAYS = 9
 
 
 def customer_zone(customer: CustomerProfile) -> ZoneInfo | None:
-    return ZoneInfo(customer.timezone) if customer.timezone else None
+    """The customer's zone, or None when it is unknown.
+
+    A stored name the server does not know (saved around the validators, or dropped from
+    the tz database) counts as unknown: the call is refused with a reason, never a crash.
+    """
+    if not customer.timezone:
+        return None
+    try:
+        return ZoneInfo(customer.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def booking_zone(customer: CustomerProfile, agent: AIAgent) -> ZoneInfo:

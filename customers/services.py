@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone as dj_timezone
 
 from agents.models import AIAgent
 from core.errors import Conflict, ValidationFailed
@@ -37,7 +39,13 @@ def customer_create(
     interest_level: str = CustomerProfile.InterestLevel.COLD,
     call_preference_time: str = "",
     preferences: dict | None = None,
+    note: str = "",
 ) -> CustomerProfile:
+    """A new customer of ``agent``; the number is the identity, so a second one is a Conflict.
+
+    The timezone defaults to the one the number pins down (never a guess), because the
+    dialler refuses a customer whose local time it cannot know.
+    """
     phone = normalize_e164(phone_number)
     _check_timezone(timezone)
     customer = CustomerProfile(
@@ -48,6 +56,7 @@ def customer_create(
         timezone=timezone or timezone_for_number(phone),
         call_preference_time=call_preference_time,
         preferences=preferences or {},
+        conversation_notes=[customer_note(text=note, source="api")] if note.strip() else [],
     )
     _apply_level(customer, interest_level)
     try:
@@ -74,7 +83,13 @@ def customer_get_or_create(*, agent: AIAgent, phone_number: str) -> tuple[Custom
         return CustomerProfile.objects.get(ai_agent=agent, phone_number=phone), False
 
 
-def customer_update(*, customer: CustomerProfile, **changes: Any) -> CustomerProfile:
+def customer_update(*, customer: CustomerProfile, note: str = "", **changes: Any) -> CustomerProfile:
+    """Change what a person may edit; ``note`` is appended to the notes, never replacing them.
+
+    Only the changed columns are written, so an edit made from the dashboard cannot undo
+    counters or objections a call saved in the meantime. Do-not-call is not editable here:
+    it has its own use case because opting out also cancels the customer's callbacks.
+    """
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise ValidationFailed(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
@@ -82,14 +97,24 @@ def customer_update(*, customer: CustomerProfile, **changes: Any) -> CustomerPro
         changes["phone_number"] = normalize_e164(changes["phone_number"])
     if "timezone" in changes:
         _check_timezone(changes["timezone"])
+    for text_field in ("name", "email"):
+        if text_field in changes:
+            changes[text_field] = (changes[text_field] or "").strip()
     level = changes.pop("interest_level", None)
+    fields = set(changes)
     for field, value in changes.items():
         setattr(customer, field, value)
     if level:
         _apply_level(customer, level)
+        fields |= {"interest_level", "is_converted"}
+    if note.strip():
+        customer.conversation_notes = [*_notes_of(customer), customer_note(text=note, source="api")]
+        fields.add("conversation_notes")
+    if not fields:
+        return customer
     try:
         with transaction.atomic():
-            customer.save()
+            customer.save(update_fields=[*sorted(fields), "updated_at"])
     except IntegrityError:
         raise Conflict("Another customer already has that phone number.", code="customer_exists") from None
     return customer
@@ -109,4 +134,15 @@ def customer_mark_do_not_call(*, customer: CustomerProfile, do_not_call: bool = 
 
 
 def customer_delete(*, customer: CustomerProfile) -> None:
+    """Forget the customer; their callbacks and calls go with them (database cascade)."""
     customer.delete()
+
+
+def customer_note(*, text: str, source: str, at: datetime | None = None) -> dict:
+    """One entry of ``conversation_notes``; the shape calls, the API and CSV import share."""
+    return {"at": (at or dj_timezone.now()).isoformat(), "text": text.strip(), "source": source}
+
+
+def _notes_of(customer: CustomerProfile) -> list:
+    notes = customer.conversation_notes
+    return list(notes) if isinstance(notes, list) else []

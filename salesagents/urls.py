@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/", include("customers.api_urls")),
     path("api/", include("callbacks.api_urls")),
     path("api/", include("calls.api_urls")),
+    path("api/", include("calls.voice_api_urls")),
     path("api/", include("dashboard.api_urls")),
     path("webhooks/twilio/", include("calls.webhook_urls")),
     path("", include("dashboard.urls")),

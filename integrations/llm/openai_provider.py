@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 # Local servers (vLLM, Ollama) accept any key, but the SDK refuses to start without one.
 LOCAL_SERVER_API_KEY = "not-needed"
 
+# What a not-quite-compatible server's odd JSON turns into when read as SDK objects.
+_MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+
 OPENING_TURN_INSTRUCTION = (
     "[The call has just connected. Say your opening line now: greet the customer, say who you "
     "are and why you are calling, and ask one short question.]"
@@ -191,18 +194,28 @@ class OpenAIProvider:
                 tools=TOOLS,  # type: ignore[arg-type]
                 **self._sampling_options(),
             )
+            return self._reply_from(completion, context)
         except openai.OpenAIError as exc:
             raise ProviderError(_describe_sdk_error(exc)) from exc
+        except _MALFORMED as exc:
+            # The SDK does not validate responses strictly, so a server that is only "mostly"
+            # compatible (a body that is not JSON, odd types) surfaces here: a bad response,
+            # not a crash.
+            raise ProviderError(f"malformed response: {type(exc).__name__}") from exc
 
+    def _reply_from(self, completion: Any, context: ConversationContext) -> Reply:
         choices = getattr(completion, "choices", None)
         if not choices:
             raise ProviderError("the model returned no choices")
-        message = choices[0].message
+        message = getattr(choices[0], "message", None)
         if message is None:
             raise ProviderError("the model returned no message")
 
         actions = _actions_from_tool_calls(message.tool_calls or (), context)
-        text = (message.content or "").strip()
+        content = message.content
+        if content is not None and not isinstance(content, str):
+            raise ProviderError("the message content is not text")
+        text = (content or "").strip()
         if not text and not actions:
             raise ProviderError("the model returned neither text nor a tool call")
         if not text:
@@ -231,12 +244,15 @@ class OpenAIProvider:
             with chunks:
                 for chunk in chunks:
                     for choice in chunk.choices or ():
-                        piece = choice.delta.content if choice.delta else None
-                        if piece:
+                        delta = getattr(choice, "delta", None)
+                        piece = getattr(delta, "content", None)
+                        if isinstance(piece, str) and piece:
                             yielded = True
                             yield piece
         except openai.OpenAIError as exc:
             raise ProviderError(_describe_sdk_error(exc)) from exc
+        except _MALFORMED as exc:
+            raise ProviderError(f"malformed stream chunk: {type(exc).__name__}") from exc
         if not yielded:
             raise ProviderError("the model streamed no text")
 

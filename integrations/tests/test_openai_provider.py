@@ -54,6 +54,7 @@ class Canned:
     body: dict[str, Any] | None = None
     sse: list[dict[str, Any]] | None = None
     delay_s: float = 0.0
+    raw: bytes | None = None  # sent as-is with the given status, for broken servers
 
 
 class FakeOpenAIServer:
@@ -115,7 +116,9 @@ class FakeOpenAIServer:
                 if answer.delay_s:
                     server.release.wait(answer.delay_s)
                 try:
-                    if answer.sse is not None:
+                    if answer.raw is not None:
+                        self._send_raw(answer.status, answer.raw)
+                    elif answer.sse is not None:
                         self._send_sse(answer.sse)
                     else:
                         self._send_json(answer.status, answer.body or _error_body(answer.status))
@@ -123,7 +126,9 @@ class FakeOpenAIServer:
                     pass  # the client gave up waiting, which is what some tests want
 
             def _send_json(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
+                self._send_raw(status, json.dumps(payload).encode())
+
+            def _send_raw(self, status: int, data: bytes) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -393,8 +398,11 @@ def test_utterance_already_at_the_end_of_the_transcript_is_not_sent_twice(server
         Canned(status=429),
         Canned(body={**completion("x"), "choices": []}),
         Canned(body=completion(None)),
+        Canned(body={"choices": "nope"}),
+        Canned(body={"choices": [{"index": 0, "message": {"role": "assistant", "content": 5}}]}),
+        Canned(raw=b"<html>Bad gateway</html>"),
     ],
-    ids=["server-error", "rate-limited", "no-choices", "no-text-no-tools"],
+    ids=["server-error", "rate-limited", "no-choices", "no-text-no-tools", "odd-choices", "odd-content", "not-json"],
 )
 def test_bad_responses_raise_provider_error(server, provider, answer):
     server.respond(answer)

@@ -84,6 +84,8 @@ class TelephonyGateway(Protocol):
 
     def hangup(self, call_sid: str) -> None: ...
 
+    def update_twiml(self, call_sid: str, twiml: str) -> None: ...
+
     def send_sms(self, to: str, from_: str, body: str, status_callback: str | None = None) -> SentMessage: ...
 
 
@@ -185,6 +187,17 @@ class TwilioGateway:
         """
         try:
             _translate(lambda: self._client.calls(call_sid).update(status="completed"))
+        except TelephonyError as exc:
+            if exc.code != 21220:
+                raise
+
+    def update_twiml(self, call_sid: str, twiml: str) -> None:
+        """Replace what a live call is doing with ``twiml`` (e.g. leave a voicemail after AMD).
+
+        A call that ended meanwhile (21220) needs nothing more.
+        """
+        try:
+            _translate(lambda: self._client.calls(call_sid).update(twiml=twiml))
         except TelephonyError as exc:
             if exc.code != 21220:
                 raise

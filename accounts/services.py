@@ -1,0 +1,172 @@
+"""Writes to accounts: sign-up, API tokens, the client's call policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypedDict, Unpack
+
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils.crypto import get_random_string
+from django.utils.text import slugify
+from rest_framework.authtoken.models import Token
+
+from accounts.models import Client, User
+from core.errors import Conflict, DomainError, ValidationFailed
+from core.phone import normalize_e164
+from core.timezones import is_timezone_name
+
+# One message for an unknown email and a wrong password, so the login form cannot be used to
+# find out who has an account.
+BAD_CREDENTIALS_MESSAGE = "Unable to sign in with that email and password."
+EMAIL_TAKEN_MESSAGE = "An account with this email already exists. Sign in instead, or use another email."
+SLUG_MAX_LENGTH = 80
+
+
+class InvalidCredentials(DomainError):
+    status = 400
+    code = "invalid_credentials"
+
+
+@dataclass(frozen=True)
+class SignedUp:
+    client: Client
+    user: User
+    token: str
+
+
+def _unique_slug(name: str) -> str:
+    """A slug for ``name`` no other client has: ``acme``, then ``acme-2``, ``acme-3``...
+
+    A race between two sign-ups with the same name is settled by the unique constraint;
+    the caller retries with a random suffix.
+    """
+    base = slugify(name)[: SLUG_MAX_LENGTH - 10].strip("-") or "client"
+    taken = set(Client.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def password_problems(password: str, *, email: str = "", full_name: str = "") -> list[str]:
+    """What Django's password validators (settings.AUTH_PASSWORD_VALIDATORS) object to, if anything."""
+    try:
+        validate_password(password, user=User(email=email, full_name=full_name))
+    except ValidationError as exc:
+        return list(exc.messages)
+    return []
+
+
+def _check_password(password: str, *, email: str, full_name: str) -> None:
+    # Checked here as well as in the API so no door (API, form, shell) can skip the validators.
+    problems = password_problems(password, email=email, full_name=full_name)
+    if problems:
+        raise ValidationFailed(" ".join(problems), code="weak_password", details={"fields": {"password": problems}})
+
+
+def client_signup(
+    *,
+    company_name: str,
+    email: str,
+    password: str,
+    full_name: str = "",
+    timezone: str = "UTC",
+) -> SignedUp:
+    """Create a client business, its owner and the owner's API token, all or nothing.
+
+    A half-done sign-up (a client with no owner) would be a tenant nobody can sign in to,
+    so the three rows are written in one transaction.
+    """
+    company_name = company_name.strip()
+    email = User.objects.normalize_email(email.strip()).lower()
+    full_name = full_name.strip()
+    if not company_name:
+        raise ValidationFailed("A company name is required.", details={"fields": {"company_name": ["Required."]}})
+    if not is_timezone_name(timezone):
+        raise ValidationFailed(f"'{timezone}' is not a known timezone (use an IANA name like America/New_York).")
+    _check_password(password, email=email, full_name=full_name)
+    if User.objects.filter(email__iexact=email).exists():
+        raise Conflict(EMAIL_TAKEN_MESSAGE, code="email_taken")
+    try:
+        with transaction.atomic():
+            client = None
+            for attempt in range(5):
+                slug = _unique_slug(company_name)
+                if attempt:
+                    slug = f"{slug[: SLUG_MAX_LENGTH - 7]}-{get_random_string(6).lower()}"
+                try:
+                    with transaction.atomic():
+                        client = Client.objects.create(name=company_name, slug=slug, timezone=timezone)
+                    break
+                except IntegrityError:
+                    continue  # another sign-up took the slug between our read and our write
+            if client is None:
+                raise Conflict("Could not pick a unique address for this company; please try again.")
+            user = User.objects.create_user(email, password, full_name=full_name, client=client, role=User.Role.OWNER)
+            token = Token.objects.create(user=user)
+    except IntegrityError:
+        # Two sign-ups with the same email raced past the check above.
+        raise Conflict(EMAIL_TAKEN_MESSAGE, code="email_taken") from None
+    return SignedUp(client=client, user=user, token=token.key)
+
+
+def auth_login(*, request: HttpRequest | None, email: str, password: str) -> tuple[User, str]:
+    """Check the credentials and return the user with their API token (one token per user).
+
+    Goes through Django's ``authenticate`` so inactive users are refused and an unknown email
+    costs as much time as a wrong password.
+    """
+    user = authenticate(request, username=(email or "").strip().lower(), password=password)
+    if user is None:
+        raise InvalidCredentials(BAD_CREDENTIALS_MESSAGE)
+    token, _ = Token.objects.get_or_create(user=user)
+    return user, token.key
+
+
+def auth_logout(*, user: User) -> None:
+    """Revoke the user's API token: every frontend signed in with it is signed out."""
+    Token.objects.filter(user=user).delete()
+
+
+class ClientSettingsChanges(TypedDict, total=False):
+    name: str
+    timezone: str
+    transfer_phone_number: str
+    daily_call_limit: int
+    disclosure_enabled: bool
+    disclosure_text: str
+
+
+CLIENT_SETTINGS_FIELDS = frozenset(ClientSettingsChanges.__annotations__)
+
+
+def client_settings_update(*, client: Client, **changes: Unpack[ClientSettingsChanges]) -> Client:
+    """Change the client's call policy (transfer number, daily limit, disclosure, timezone).
+
+    The timezone decides what "working hours" and "today" mean for the daily limit, so an
+    unknown zone is refused rather than silently read as UTC.
+    """
+    unknown = set(changes) - CLIENT_SETTINGS_FIELDS
+    if unknown:
+        raise ValidationFailed(f"These settings cannot be changed: {', '.join(sorted(unknown))}.")
+    if "timezone" in changes and not is_timezone_name(changes["timezone"]):
+        raise ValidationFailed(
+            f"'{changes['timezone']}' is not a known timezone (use an IANA name like America/New_York)."
+        )
+    if "transfer_phone_number" in changes:
+        raw = (changes["transfer_phone_number"] or "").strip()
+        changes["transfer_phone_number"] = normalize_e164(raw) if raw else ""
+    if "name" in changes:
+        changes["name"] = changes["name"].strip()
+        if not changes["name"]:
+            raise ValidationFailed("The company name cannot be empty.")
+    for field, value in changes.items():
+        setattr(client, field, value)
+    client.save(update_fields=[*changes])
+    return client

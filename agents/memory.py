@@ -1,0 +1,302 @@
+"""The agent's learned memory: what its past call outcomes taught it, as plain JSON.
+
+The memory lives in ``AIAgent.conversation_memory`` so a call turn reads it from the agent
+row it already has (see ``calls.context``). It is made only of counters, so folding an
+outcome in is a cheap, order-independent addition, and taking one out again (when a client
+corrects an outcome) is the same addition with the opposite sign. Every function here is
+pure: it takes a memory and returns a new one, never touching the database, so the outcome
+service, the learning beat task and the tests all fold the same way.
+
+Shape, version 1 (every count is a non-negative integer; absent keys mean zero)::
+
+    {
+      "version": 1,
+      "processed_calls": 12,                      # outcomes folded in
+      "outcomes": {"interested": 4, ...},          # CallSession.Outcome value -> calls
+      "objections": {                              # objections that came up, once per call
+        "price_too_high": {"count": 5, "interested": 2, "converted": 1}
+      },
+      "objection_answers": {                       # trained answers the agent gave, once per call
+        "price_too_high": {"uses": 4, "interested": 2, "converted": 1}
+      },
+      "pickup_hours": {                            # customer-local hour of the attempt, "0".."23"
+        "14": {"attempts": 10, "answered": 6}
+      },
+      "conversion_trend": {                        # client-local day of the call
+        "2025-10-01": {"calls": 8, "conversions": 1}
+      }
+    }
+
+``interested`` counts calls that ended interested *or* converted (interest was shown), so
+``converted <= interested <= count``. An objection key is the trained key it matched
+(``price_too_high``) or a built-in slug for an untrained one, so the keys stay a small set.
+``conversion_trend`` keeps the last :data:`TREND_DAYS` days and the objection tables keep
+the :data:`MAX_KEYS` most frequent keys, so the row never grows without bound.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+VERSION = 1
+TREND_DAYS = 180
+MAX_KEYS = 100
+MAX_KEY_LENGTH = 60
+
+CONVERTED = "converted"
+# Outcomes that mean the customer showed interest (a conversion is interest too).
+INTEREST_OUTCOMES = frozenset({"interested", "converted"})
+
+_KEY_JUNK = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class OutcomeFacts:
+    """What one call's outcome teaches, already reduced to the memory's keys.
+
+    Built by ``calls.outcomes.call_outcome_facts`` from the call row and its turns; kept
+    free of Django so folding can be tested (and replayed) without a database.
+    """
+
+    outcome: str
+    picked_up: bool  # a person answered (not voicemail, no answer or a failed call)
+    day: date | None = None  # the call's day in the client's timezone
+    hour: int | None = None  # the call's hour (0-23) in the customer's timezone
+    objections: frozenset[str] = field(default_factory=frozenset)
+    answered_objections: frozenset[str] = field(default_factory=frozenset)
+
+
+def objection_key(raw: Any) -> str:
+    """A stable memory key for an objection: ``"Price too high!"`` -> ``price_too_high``."""
+    return _KEY_JUNK.sub("_", str(raw or "").lower()).strip("_")[:MAX_KEY_LENGTH]
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _counter_table(raw: Any, fields: tuple[str, ...], *, key_check=None) -> dict[str, dict[str, int]]:
+    table: dict[str, dict[str, int]] = {}
+    if not isinstance(raw, Mapping):
+        return table
+    for key, stats in raw.items():
+        key = str(key)
+        if key_check and not key_check(key):
+            continue
+        if not isinstance(stats, Mapping):
+            continue
+        row = {name: _count(stats.get(name)) for name in fields}
+        if any(row.values()):
+            table[key] = row
+    return table
+
+
+def _is_hour(key: str) -> bool:
+    return key.isdigit() and 0 <= int(key) <= 23 and str(int(key)) == key
+
+
+def _is_day(key: str) -> bool:
+    try:
+        date.fromisoformat(key)
+    except ValueError:
+        return False
+    return len(key) == 10
+
+
+def empty_memory() -> dict[str, Any]:
+    """A memory that has learned nothing yet (what a new agent starts with)."""
+    return {
+        "version": VERSION,
+        "processed_calls": 0,
+        "outcomes": {},
+        "objections": {},
+        "objection_answers": {},
+        "pickup_hours": {},
+        "conversion_trend": {},
+    }
+
+
+def coerce_memory(raw: Any) -> dict[str, Any]:
+    """A clean version-1 copy of whatever is stored: ``{}``, an older shape, or hand-edited JSON.
+
+    Staff can edit the memory in the admin, so nothing read from the row is trusted: unknown
+    keys are kept aside untouched (``extra``), bad counts become 0 and empty rows are dropped.
+    """
+    raw = raw if isinstance(raw, Mapping) else {}
+    memory = empty_memory()
+    memory["processed_calls"] = _count(raw.get("processed_calls"))
+    outcomes = raw.get("outcomes")
+    if isinstance(outcomes, Mapping):
+        memory["outcomes"] = {str(k): _count(v) for k, v in outcomes.items() if _count(v)}
+    memory["objections"] = _counter_table(raw.get("objections"), ("count", "interested", "converted"))
+    memory["objection_answers"] = _counter_table(raw.get("objection_answers"), ("uses", "interested", "converted"))
+    memory["pickup_hours"] = _counter_table(raw.get("pickup_hours"), ("attempts", "answered"), key_check=_is_hour)
+    memory["conversion_trend"] = _counter_table(
+        raw.get("conversion_trend"), ("calls", "conversions"), key_check=_is_day
+    )
+    for key, value in raw.items():
+        if key not in memory:
+            memory[key] = copy.deepcopy(value)  # e.g. "insights" written by a later task
+    return memory
+
+
+def _bump(table: dict[str, dict[str, int]], key: str, deltas: Mapping[str, int], fields: tuple[str, ...]) -> None:
+    row = table.setdefault(key, dict.fromkeys(fields, 0))
+    for name, delta in deltas.items():
+        row[name] = max(0, row.get(name, 0) + delta)
+    if not any(row.values()):
+        del table[key]
+
+
+def _apply(memory: Any, facts: OutcomeFacts, sign: int) -> dict[str, Any]:
+    memory = coerce_memory(memory)
+    outcome = facts.outcome
+    interested = sign if outcome in INTEREST_OUTCOMES else 0
+    converted = sign if outcome == CONVERTED else 0
+
+    memory["processed_calls"] = max(0, memory["processed_calls"] + sign)
+    if outcome:
+        memory["outcomes"][outcome] = max(0, memory["outcomes"].get(outcome, 0) + sign)
+        if not memory["outcomes"][outcome]:
+            del memory["outcomes"][outcome]
+
+    fields = ("count", "interested", "converted")
+    for key in sorted({objection_key(k) for k in facts.objections} - {""}):
+        _bump(memory["objections"], key, {"count": sign, "interested": interested, "converted": converted}, fields)
+    fields = ("uses", "interested", "converted")
+    for key in sorted({objection_key(k) for k in facts.answered_objections} - {""}):
+        _bump(
+            memory["objection_answers"], key, {"uses": sign, "interested": interested, "converted": converted}, fields
+        )
+    if facts.hour is not None and 0 <= facts.hour <= 23:
+        _bump(
+            memory["pickup_hours"],
+            str(facts.hour),
+            {"attempts": sign, "answered": sign if facts.picked_up else 0},
+            ("attempts", "answered"),
+        )
+    if facts.day is not None:
+        _bump(
+            memory["conversion_trend"],
+            facts.day.isoformat(),
+            {"calls": sign, "conversions": converted},
+            ("calls", "conversions"),
+        )
+    return _bounded(memory)
+
+
+def _bounded(memory: dict[str, Any]) -> dict[str, Any]:
+    trend = memory["conversion_trend"]
+    if trend:
+        newest = max(date.fromisoformat(day) for day in trend)
+        oldest_kept = (newest - timedelta(days=TREND_DAYS - 1)).isoformat()
+        memory["conversion_trend"] = {day: row for day, row in sorted(trend.items()) if day >= oldest_kept}
+    for name, size in (("objections", "count"), ("objection_answers", "uses")):
+        table = memory[name]
+        if len(table) > MAX_KEYS:
+            kept = sorted(table.items(), key=lambda item: (-item[1][size], item[0]))[:MAX_KEYS]
+            memory[name] = dict(kept)
+    return memory
+
+
+def fold_outcome(memory: Any, facts: OutcomeFacts) -> dict[str, Any]:
+    """The memory with one more call outcome learned. The input is not modified."""
+    return _apply(memory, facts, +1)
+
+
+def retract_outcome(memory: Any, facts: OutcomeFacts) -> dict[str, Any]:
+    """The memory without an outcome folded in earlier (counts never go below zero)."""
+    return _apply(memory, facts, -1)
+
+
+def refold_outcome(memory: Any, old: OutcomeFacts, new: OutcomeFacts) -> dict[str, Any]:
+    """A corrected outcome: take the old facts out, put the new ones in.
+
+    Refolding identical facts returns an equal memory, which is what makes recording the
+    same outcome twice harmless.
+    """
+    return fold_outcome(retract_outcome(memory, old), new)
+
+
+def fold_outcomes(memory: Any, facts: Iterable[OutcomeFacts]) -> dict[str, Any]:
+    """Fold a batch (the learning task's incremental run) in one pass."""
+    memory = coerce_memory(memory)
+    for one in facts:
+        memory = fold_outcome(memory, one)
+    return memory
+
+
+# --- reading it back: the insights the dashboard and the engine use ------------------------------
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(100 * part / whole, 1) if whole else 0.0
+
+
+def top_objections(memory: Any, *, limit: int = 5) -> list[dict[str, Any]]:
+    """The objections that come up most, each with how its trained answer fared.
+
+    Ranked by how often the objection came up (then by key, so the order is stable). The
+    rates are percentages of the calls where the trained answer was given, so a client sees
+    which answers work and which need retraining.
+    """
+    memory = coerce_memory(memory)
+    answers = memory["objection_answers"]
+    ranked = sorted(memory["objections"].items(), key=lambda item: (-item[1]["count"], item[0]))
+    rows = []
+    for key, stats in ranked[:limit]:
+        answer = answers.get(key, {"uses": 0, "interested": 0, "converted": 0})
+        rows.append(
+            {
+                "key": key,
+                "count": stats["count"],
+                "interest_rate": _rate(stats["interested"], stats["count"]),
+                "conversion_rate": _rate(stats["converted"], stats["count"]),
+                "answer_uses": answer["uses"],
+                "answer_interest_rate": _rate(answer["interested"], answer["uses"]),
+                "answer_conversion_rate": _rate(answer["converted"], answer["uses"]),
+            }
+        )
+    return rows
+
+
+def best_pickup_hours(memory: Any, *, limit: int = 3, min_attempts: int = 3) -> list[dict[str, Any]]:
+    """The customer-local hours when people answer most often.
+
+    Hours with fewer than ``min_attempts`` calls are left out: one lucky call at 07:00 is
+    not a pattern worth scheduling around.
+    """
+    memory = coerce_memory(memory)
+    rows = [
+        {
+            "hour": int(hour),
+            "attempts": stats["attempts"],
+            "answered": stats["answered"],
+            "pickup_rate": _rate(stats["answered"], stats["attempts"]),
+        }
+        for hour, stats in memory["pickup_hours"].items()
+        if stats["attempts"] >= min_attempts
+    ]
+    rows.sort(key=lambda row: (-row["pickup_rate"], -row["attempts"], row["hour"]))
+    return rows[:limit]
+
+
+def conversion_trend(memory: Any, *, today: date, days: int = 14) -> list[dict[str, Any]]:
+    """Calls and conversions per day for the ``days`` days up to ``today``, zeros included."""
+    trend = coerce_memory(memory)["conversion_trend"]
+    rows = []
+    for offset in range(days - 1, -1, -1):
+        day = (today - timedelta(days=offset)).isoformat()
+        stats = trend.get(day, {"calls": 0, "conversions": 0})
+        rows.append({"date": day, "calls": stats["calls"], "conversions": stats["conversions"]})
+    return rows

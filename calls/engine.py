@@ -1,0 +1,177 @@
+"""The conversation engine: one webhook turn in, TwiML out.
+
+A turn reads the agent (already loaded by the webhook), the call with its customer, and
+the transcript so far; asks the provider; applies its actions; stores the caller's and the
+agent's turns in one insert. That is four queries for an ordinary turn, whatever the
+length of the call. Turns are keyed by (call, sequence), so a webhook Twilio delivers twice
+replays the stored answer instead of asking the provider again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents.models import AIAgent
+from calls.actions import AppliedActions, apply_actions
+from calls.context import build_context
+from calls.models import CallSession, CallTurn
+from calls.providers import conversation_provider
+from calls.telephony import webhook_url
+from calls.webhook_params import TwilioEvent
+from customers.services import customer_get_or_create
+from integrations.llm.base import Reply
+from integrations.twilio import twiml
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE = "Thanks for calling {company}. We can't take your call right now; please try again later. Goodbye."
+UNKNOWN_CALL = "Sorry, I can't find this call. Goodbye."
+GOODBYE = "Thank you for your time. Goodbye!"
+
+
+def _voice(agent: AIAgent) -> dict:
+    return {"voice": twiml.voice_for(agent.voice_model, agent.language), "language": agent.language}
+
+
+def render_turn(*, agent: AIAgent, turn: CallTurn) -> str:
+    """TwiML for a stored agent turn: the same document on every replay of its webhook."""
+    kinds = {a.get("type") for a in turn.actions or []}
+    transfer = next((a for a in turn.actions or [] if a.get("type") == "transfer_to_human" and a.get("to")), None)
+    if transfer:
+        return twiml.say_and_dial(turn.text, transfer["to"], caller_id=agent.phone_number or None, **_voice(agent))
+    if "end_call" in kinds or "mark_do_not_call" in kinds:
+        return twiml.say_and_hangup(turn.text, **_voice(agent))
+    return twiml.say_and_gather(
+        turn.text, action_url=webhook_url(agent, "turn", n=turn.sequence + 1), **_voice(agent)
+    )
+
+
+def _greeting_text(agent: AIAgent, reply: Reply) -> str:
+    client = agent.client
+    if client.disclosure_enabled and client.disclosure_text.strip():
+        return f"{client.disclosure_text.strip()} {reply.text}"
+    return reply.text
+
+
+def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool) -> str:
+    """The start of a call: an inbound call ringing in, or an outbound call the customer answered."""
+    started = time.perf_counter()
+    with transaction.atomic():
+        if inbound:
+            if not agent.can_take_calls:
+                company = (agent.business_info or {}).get("company_name") or agent.client.name
+                return twiml.say_and_hangup(UNAVAILABLE.format(company=company), **_voice(agent))
+            customer, _ = customer_get_or_create(agent=agent, phone_number=event.from_number)
+            call, _ = CallSession.objects.get_or_create(
+                twilio_call_sid=event.call_sid,
+                defaults={
+                    "ai_agent": agent, "customer_profile": customer, "call_type": CallSession.CallType.INBOUND,
+                    "status": CallSession.Status.IN_PROGRESS, "answered_at": timezone.now(),
+                },
+            )  # fmt: skip
+            if call.ai_agent_id != agent.pk:
+                return twiml.polite_error(UNKNOWN_CALL)
+        else:
+            call = (
+                CallSession.objects.select_related("customer_profile")
+                .filter(ai_agent=agent, twilio_call_sid=event.call_sid)
+                .first()
+            )
+            if call is None:
+                return twiml.polite_error(UNKNOWN_CALL)
+            if not call.answered_at:
+                call.answered_at = timezone.now()
+                if not call.is_final:
+                    call.status = CallSession.Status.IN_PROGRESS
+                call.save(update_fields=["answered_at", "status", "updated_at"])
+        existing = CallTurn.objects.filter(call=call, sequence=0).first()
+        if existing:
+            return render_turn(agent=agent, turn=existing)
+        context = build_context(agent=agent, call=call, customer=call.customer_profile, turns=(), utterance=None)
+        reply = conversation_provider().reply(context)
+        turn = CallTurn(
+            call=call, sequence=0, speaker=CallTurn.Speaker.AGENT, text=_greeting_text(agent, reply),
+            latency_ms=int((time.perf_counter() - started) * 1000), provider=reply.provider,
+        )  # fmt: skip
+        try:
+            with transaction.atomic():
+                turn.save()
+        except IntegrityError:  # the same webhook raced us: answer as it did
+            turn = CallTurn.objects.get(call=call, sequence=0)
+        return render_turn(agent=agent, turn=turn)
+
+
+def call_turn(*, agent: AIAgent, event: TwilioEvent) -> str:
+    """One caller utterance (or silence) and the agent's answer."""
+    started = time.perf_counter()
+    with transaction.atomic():
+        call = (
+            CallSession.objects.select_related("customer_profile")
+            .filter(ai_agent=agent, twilio_call_sid=event.call_sid)
+            .first()
+        )
+        if call is None:
+            return twiml.polite_error(UNKNOWN_CALL)
+        turns = list(CallTurn.objects.filter(call=call).order_by("sequence"))
+        next_sequence = turns[-1].sequence + 1 if turns else 0
+        sequence = event.turn if event.turn is not None and 0 < event.turn <= next_sequence else next_sequence
+        if sequence < next_sequence:
+            # A replayed webhook: answer with what was stored for that turn, change nothing.
+            stored = next((t for t in turns if t.sequence == sequence + 1), None)
+            return render_turn(agent=agent, turn=stored) if stored else twiml.say_and_hangup(GOODBYE, **_voice(agent))
+        if call.is_final or (turns and _ended(turns[-1])):
+            return twiml.say_and_hangup(GOODBYE, **_voice(agent))
+        customer = call.customer_profile
+        utterance = event.speech or ""
+        context = build_context(agent=agent, call=call, customer=customer, turns=turns, utterance=utterance)
+        reply = conversation_provider().reply(context)
+        applied = apply_actions(agent=agent, call=call, customer=customer, reply=reply, utterance=utterance)
+        text = " ".join(t for t in (reply.text, applied.extra_text) if t)
+        records = list(applied.records)
+        if applied.end_outcome and not any(r.get("type") == "end_call" for r in records):
+            records.append({"type": "end_call", "outcome": applied.end_outcome})
+        if reply.fallback_reason:
+            records.append({"type": "llm_fallback", "reason": reply.fallback_reason})
+        if reply.answered_objection:
+            records.append({"type": "answered_objection", "key": reply.answered_objection})
+        now = timezone.now()
+        caller_turn = CallTurn(call=call, sequence=sequence, speaker=CallTurn.Speaker.CALLER, text=utterance, spoken_at=now)
+        agent_turn = CallTurn(
+            call=call, sequence=sequence + 1, speaker=CallTurn.Speaker.AGENT, text=text, spoken_at=now,
+            latency_ms=int((time.perf_counter() - started) * 1000), provider=reply.provider, actions=records,
+        )  # fmt: skip
+        try:
+            with transaction.atomic():
+                CallTurn.objects.bulk_create([caller_turn, agent_turn])
+        except IntegrityError:
+            transaction.set_rollback(True)
+            stored = CallTurn.objects.filter(call=call, sequence=sequence + 1).first()
+            return render_turn(agent=agent, turn=stored) if stored else twiml.polite_error()
+        _note_call_changes(call=call, applied=applied, reply=reply)
+        return render_turn(agent=agent, turn=agent_turn)
+
+
+def _ended(turn: CallTurn) -> bool:
+    return any(a.get("type") in ("end_call", "mark_do_not_call", "transfer_to_human") for a in turn.actions or [])
+
+
+def _note_call_changes(*, call: CallSession, applied: AppliedActions, reply: Reply) -> None:
+    """Only turns that decided something write to the call row; plain turns leave it alone."""
+    fields: set[str] = set()
+    if applied.end_outcome:
+        call.outcome = applied.end_outcome
+        fields.add("outcome")
+    elif any(r.get("type") == "schedule_callback" and r.get("callback_id") for r in applied.records):
+        call.outcome = CallSession.Outcome.CALLBACK_REQUESTED
+        fields.add("outcome")
+    if call.followup_scheduled:
+        fields |= {"followup_scheduled", "followup_datetime"}
+    if reply.fallback_reason:
+        call.llm_fallbacks += 1
+        fields.add("llm_fallbacks")
+    if fields:
+        call.save(update_fields=[*sorted(fields), "updated_at"])

@@ -1,0 +1,37 @@
+"""The conversation provider this deployment uses: scripted by default, OpenAI when configured.
+
+The OpenAI provider always runs behind a time budget and a circuit breaker, falling back to
+the scripted provider, so a caller never hears silence when the LLM is slow or down.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.conf import settings
+
+from integrations.llm.base import ConversationProvider
+
+
+@lru_cache(maxsize=8)
+def _build(provider: str, api_key: str, model: str, base_url: str | None, budget_s: float) -> ConversationProvider:
+    from integrations.llm.scripted import ScriptedProvider
+
+    scripted = ScriptedProvider()
+    if provider != "openai":
+        return scripted
+    from integrations.llm.openai_provider import OpenAIProvider
+    from integrations.llm.resilience import FallbackProvider, shared_breaker
+
+    primary = OpenAIProvider(api_key=api_key, model=model, base_url=base_url, timeout_s=budget_s)
+    return FallbackProvider(primary, scripted, budget_s=budget_s, breaker=shared_breaker(f"openai:{base_url}:{model}"))
+
+
+def conversation_provider() -> ConversationProvider:
+    return _build(
+        settings.LLM_PROVIDER,
+        settings.OPENAI_API_KEY,
+        settings.OPENAI_MODEL,
+        settings.OPENAI_BASE_URL,
+        float(settings.LLM_TURN_BUDGET_SECONDS),
+    )

@@ -1,0 +1,138 @@
+"""The built-in phone: the embedded default when no Twilio account is configured.
+
+It stands in for the phone network *and* the person on the other end. Every step is a
+signed POST to our own webhook views (the exact requests Twilio would send), so a call on
+the simulator exercises the real path: signature check, engine, actions, TwiML.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.test import RequestFactory
+from django.urls import resolve
+from django.utils import timezone
+
+from agents.models import AIAgent
+from calls.models import CallSession, CallTurn
+from calls.telephony import webhook_auth_token, webhook_path
+from integrations.twilio import CallRequest, PlacedCall, SentMessage, sign
+
+logger = logging.getLogger(__name__)
+
+
+def new_call_sid() -> str:
+    return "CA" + uuid.uuid4().hex
+
+
+class SimulatedGateway:
+    """Accepts calls for the simulator to answer; nothing leaves the machine."""
+
+    def place_call(self, req: CallRequest) -> PlacedCall:
+        return PlacedCall(sid=new_call_sid(), status="queued", to=req.to, from_=req.from_)
+
+    def hangup(self, call_sid: str) -> None:
+        call = CallSession.objects.select_related("ai_agent__client").filter(twilio_call_sid=call_sid).first()
+        if call and not call.is_final:
+            SimulatedPhone(call.ai_agent).hang_up(call_sid)
+
+    def update_twiml(self, call_sid: str, twiml: str) -> None:
+        logger.info("Simulated call %s now plays: %s", call_sid, twiml)
+
+    def send_sms(self, to: str, from_: str, body: str, status_callback: str | None = None) -> SentMessage:
+        logger.info("Simulated SMS to %s: %s", to, body)
+        return SentMessage(sid="SM" + uuid.uuid4().hex, status="sent")
+
+
+@dataclass(frozen=True)
+class Screen:
+    """What the person on the simulated phone hears after a step."""
+
+    call_sid: str
+    said: list[str] = field(default_factory=list)
+    listening: bool = False
+    ended: bool = False
+    transferred_to: str = ""
+    status: int = 200
+
+
+def read_twiml(call_sid: str, status: int, body: bytes) -> Screen:
+    said, listening, ended, transfer = [], False, False, ""
+    try:
+        root = ET.fromstring(body)  # noqa: S314 - our own server's TwiML
+    except ET.ParseError:
+        return Screen(call_sid=call_sid, ended=True, status=status)
+    for element in root.iter():
+        if element.tag == "Say" and element.text:
+            said.append(element.text)
+        elif element.tag == "Gather":
+            listening = True
+        elif element.tag == "Hangup":
+            ended = True
+        elif element.tag == "Dial":
+            transfer = (element.text or "").strip() or "".join(n.text or "" for n in element)
+            ended = True
+    return Screen(call_sid, said, listening and not ended, ended, transfer, status)
+
+
+class SimulatedPhone:
+    """Drive one agent's webhooks as Twilio and a caller would."""
+
+    def __init__(self, agent: AIAgent):
+        self.agent = agent
+        self._factory = RequestFactory()
+
+    def post(self, name: str, params: dict[str, str], **query: object) -> tuple[int, bytes]:
+        path = webhook_path(self.agent, name, **query)
+        params = {"AccountSid": "ACsimulated", "ApiVersion": "2010-04-01", **params}
+        signature = sign(
+            auth_token=webhook_auth_token(self.agent.client), url=settings.PUBLIC_BASE_URL + path, params=params
+        )
+        request = self._factory.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)
+        match = resolve(path.split("?", 1)[0])
+        response = match.func(request, *match.args, **match.kwargs)
+        return response.status_code, response.content
+
+    def dial_in(self, *, from_number: str) -> Screen:
+        """A customer calls the agent's number."""
+        sid = new_call_sid()
+        params = {"CallSid": sid, "From": from_number, "To": self.agent.phone_number or "", "Direction": "inbound",
+                  "CallStatus": "ringing"}  # fmt: skip
+        status, body = self.post("incoming", params)
+        return read_twiml(sid, status, body)
+
+    def answer(self, call: CallSession, *, machine: bool = False) -> Screen:
+        """Pick up an outbound call the agent placed (or let voicemail pick it up)."""
+        sid = call.twilio_call_sid
+        base = {"CallSid": sid, "From": self.agent.phone_number or "", "To": call.customer_profile.phone_number,
+                "Direction": "outbound-api"}  # fmt: skip
+        self.post("status", {**base, "CallStatus": "ringing", "SequenceNumber": "1"})
+        self.post("status", {**base, "CallStatus": "in-progress", "SequenceNumber": "2"})
+        status, body = self.post("answered", {**base, "CallStatus": "in-progress"})
+        screen = read_twiml(sid, status, body)
+        if machine:
+            self.post("amd", {**base, "AnsweredBy": "machine_end_beep"})
+            self.hang_up(sid)
+            return Screen(sid, screen.said, False, True)
+        return screen
+
+    def say(self, call_sid: str, text: str) -> Screen:
+        """The person says ``text`` (an empty string is silence)."""
+        last = CallTurn.objects.filter(call__twilio_call_sid=call_sid).order_by("-sequence").first()
+        params = {"CallSid": call_sid, "CallStatus": "in-progress"}
+        if text:
+            params |= {"SpeechResult": text, "Confidence": "0.93"}
+        status, body = self.post("turn", params, n=(last.sequence + 1) if last else 0)
+        return read_twiml(call_sid, status, body)
+
+    def hang_up(self, call_sid: str, *, status: str = "completed") -> None:
+        call = CallSession.objects.filter(twilio_call_sid=call_sid).first()
+        duration = 0
+        if call and call.answered_at:
+            duration = int((timezone.now() - call.answered_at).total_seconds())
+        self.post("status", {"CallSid": call_sid, "CallStatus": status, "CallDuration": str(duration),
+                             "SequenceNumber": "9"})  # fmt: skip

@@ -1,0 +1,73 @@
+"""A Twilio stand-in for the calls tests: signs webhooks exactly as Twilio does."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from twilio.request_validator import RequestValidator
+
+from agents.services import training_add
+from calls.telephony import webhook_auth_token, webhook_path
+
+PRICE_ANSWER = "I hear you. With zero down, most homeowners pay less each month than their old bill."
+
+
+class TwilioSim:
+    """Posts webhooks the way Twilio does: form-encoded, signed over PUBLIC_BASE_URL + path + params."""
+
+    def __init__(self, django_client, agent):
+        self.http = django_client
+        self.agent = agent
+        self.call_sid = "CA" + uuid.uuid4().hex
+
+    def post(self, name: str, params: dict, *, query: dict | None = None, sign: bool = True, token: str | None = None):
+        path = webhook_path(self.agent, name, **(query or {}))
+        params = {"AccountSid": "AC" + "0" * 32, "ApiVersion": "2010-04-01", **params}
+        headers = {}
+        if sign:
+            validator = RequestValidator(token or webhook_auth_token(self.agent.client))
+            headers["HTTP_X_TWILIO_SIGNATURE"] = validator.compute_signature(settings.PUBLIC_BASE_URL + path, params)
+        return self.http.post(path, params, **headers)
+
+    def incoming(self, from_number: str = "+12125550123", **extra):
+        return self.post("incoming", {"CallSid": self.call_sid, "From": from_number, "To": self.agent.phone_number,
+                                      "Direction": "inbound", "CallStatus": "ringing", **extra})  # fmt: skip
+
+    def say(self, text: str | None, n: int | None = None):
+        params = {"CallSid": self.call_sid, "CallStatus": "in-progress"}
+        if text is not None:
+            params |= {"SpeechResult": text, "Confidence": "0.91"}
+        if n is None:
+            from calls.models import CallTurn
+
+            last = CallTurn.objects.filter(call__twilio_call_sid=self.call_sid).order_by("-sequence").first()
+            n = last.sequence + 1 if last else 0
+        return self.post("turn", params, query={"n": n})
+
+    def status(self, status: str, seq: int, duration: int = 42):
+        return self.post("status", {"CallSid": self.call_sid, "CallStatus": status, "SequenceNumber": str(seq),
+                                    "CallDuration": str(duration)})  # fmt: skip
+
+
+@pytest.fixture
+def trained_agent(agent_a):
+    agent_a.voice_model = "Polly.Joanna-Neural"
+    agent_a.save()
+    training_add(agent=agent_a, training_type="script",
+                 training_content="Hi, this is [NAME] from [COMPANY]. We help homeowners cut their power bill with solar.")  # fmt: skip
+    training_add(agent=agent_a, training_type="product",
+                 product_details={"features": ["Tier-1 panels", "Home battery"], "pricing": "$0 down, from $89/month",
+                                  "benefits": ["Lower bills", "Backup power"]})  # fmt: skip
+    training_add(agent=agent_a, training_type="objection_handling",
+                 objection_responses={"price_too_high": PRICE_ANSWER,
+                                      "already_have_provider": "Many customers switched from another provider."})  # fmt: skip
+    agent_a.refresh_from_db()
+    return agent_a
+
+
+@pytest.fixture
+def twilio_sim(client, trained_agent) -> Iterator[TwilioSim]:
+    yield TwilioSim(client, trained_agent)
