@@ -43,24 +43,37 @@ class StrictCharField(serializers.CharField):
 
 
 class TextMapField(serializers.DictField):
-    """``{key: text}``, e.g. objection -> answer or question -> answer, refused whole if not."""
+    """``{key: text}``, e.g. objection -> answer or question -> answer, refused whole if not.
 
+    Keys are checked like texts too (length, no NUL or lone surrogates): PostgreSQL's jsonb
+    refuses those, and a refused write must be a 400 here, not a 500 at save time.
+    """
+
+    MAX_ENTRIES = 100
     default_error_messages = {
         # Doubled braces: DRF formats these messages with str.format.
         "not_a_dict": 'Expected an object mapping each key to a text, e.g. {{"price_too_high": "Let me explain..."}}.',
         "not_text": 'Every value must be a text, e.g. {{"price_too_high": "Let me explain..."}}.',
+        "too_many": "At most {max} entries per session.",
+        "bad_key": "Every key must be a text of at most 200 characters: {reason}",
     }
 
     def __init__(self, **kwargs):
         super().__init__(child=serializers.CharField(max_length=4000, allow_blank=True), **kwargs)
+        self.key_field = serializers.CharField(max_length=200, allow_blank=True)
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             self.fail("not_a_dict")
         if not all(isinstance(v, str) for v in data.values()):
             self.fail("not_text")
-        if any(len(str(k)) > 200 for k in data):
-            raise serializers.ValidationError("Keys are at most 200 characters.")
+        if len(data) > self.MAX_ENTRIES:
+            self.fail("too_many", max=self.MAX_ENTRIES)
+        for key in data:
+            try:
+                self.key_field.run_validation(key)
+            except serializers.ValidationError as exc:
+                self.fail("bad_key", reason=exc.detail[0])
         return super().to_internal_value(data)
 
 

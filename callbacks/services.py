@@ -27,6 +27,10 @@ CLAIM_LEASE = timedelta(minutes=15)
 
 
 def _allowed_slot(*, agent: AIAgent, customer: CustomerProfile, at: datetime) -> datetime:
+    """The first moment at or after ``at`` (and not in the past) the customer may be called.
+
+    Read in the customer's zone, else the business's (what a caller said is read in theirs).
+    """
     if customer.is_do_not_call:
         raise CallNotAllowed("The customer is on the do-not-call list.", code="do_not_call")
     if timezone.is_naive(at):

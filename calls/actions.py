@@ -45,7 +45,9 @@ def apply_actions(
         if isinstance(action, llm.MarkDoNotCall):
             customer_mark_do_not_call(customer=customer)
             cancelled = callbacks_cancel_for_customer(customer=customer, reason="Customer opted out on a call.")
-            result.records.append({"type": "mark_do_not_call", "reason": action.reason, "callbacks_cancelled": cancelled})
+            result.records.append(
+                {"type": "mark_do_not_call", "reason": action.reason, "callbacks_cancelled": cancelled}
+            )
             result.end_outcome = result.end_outcome or CallSession.Outcome.DO_NOT_CALL
         elif isinstance(action, llm.ScheduleCallback):
             _book(agent=agent, call=call, customer=customer, action=action, result=result)
@@ -71,7 +73,9 @@ def apply_actions(
                 result.transfer_to = number
                 result.records.append({"type": "transfer_to_human", "to": number, "reason": action.reason})
             else:
-                result.extra_text = "There's no one free to take the call right now, so I'll make sure a colleague calls you back."
+                result.extra_text = (
+                    "There's no one free to take the call right now, so I'll make sure a colleague calls you back."
+                )
                 _book(
                     agent=agent, call=call, customer=customer, result=result, priority=1,
                     action=llm.ScheduleCallback(when=timezone.now(), reason="Asked to speak to a person"),

@@ -45,9 +45,7 @@ def render_turn(*, agent: AIAgent, turn: CallTurn) -> str:
         return twiml.say_and_dial(turn.text, transfer["to"], caller_id=agent.phone_number or None, **_voice(agent))
     if "end_call" in kinds or "mark_do_not_call" in kinds:
         return twiml.say_and_hangup(turn.text, **_voice(agent))
-    return twiml.say_and_gather(
-        turn.text, action_url=webhook_url(agent, "turn", n=turn.sequence + 1), **_voice(agent)
-    )
+    return twiml.say_and_gather(turn.text, action_url=webhook_url(agent, "turn", n=turn.sequence + 1), **_voice(agent))
 
 
 def _greeting_text(agent: AIAgent, reply: Reply) -> str:
@@ -139,7 +137,9 @@ def call_turn(*, agent: AIAgent, event: TwilioEvent) -> str:
         if reply.answered_objection:
             records.append({"type": "answered_objection", "key": reply.answered_objection})
         now = timezone.now()
-        caller_turn = CallTurn(call=call, sequence=sequence, speaker=CallTurn.Speaker.CALLER, text=utterance, spoken_at=now)
+        caller_turn = CallTurn(
+            call=call, sequence=sequence, speaker=CallTurn.Speaker.CALLER, text=utterance, spoken_at=now
+        )
         agent_turn = CallTurn(
             call=call, sequence=sequence + 1, speaker=CallTurn.Speaker.AGENT, text=text, spoken_at=now,
             latency_ms=int((time.perf_counter() - started) * 1000), provider=reply.provider, actions=records,

@@ -128,14 +128,18 @@ def _schedule_followup(call: CallSession) -> None:
         return  # opted out; or the callback itself retries (see _settle_callback)
     unanswered_in_a_row = 0
     for outcome in (
-        CallSession.objects.filter(customer_profile=customer).order_by("-started_at").values_list("outcome", flat=True)[:10]
+        CallSession.objects.filter(customer_profile=customer)
+        .order_by("-started_at")
+        .values_list("outcome", flat=True)[:10]
     ):
         if outcome not in (CallSession.Outcome.NO_ANSWER, CallSession.Outcome.FAILED, CallSession.Outcome.VOICEMAIL):
             break
         unanswered_in_a_row += 1
     if unanswered_in_a_row > agent.followup_max_attempts:
         return
-    if ScheduledCallback.objects.filter(customer_profile=customer, status__in=ScheduledCallback.ACTIVE_STATUSES).exists():
+    if ScheduledCallback.objects.filter(
+        customer_profile=customer, status__in=ScheduledCallback.ACTIVE_STATUSES
+    ).exists():
         return  # one pending call at a time is enough
     try:
         followup = callback_schedule(

@@ -16,9 +16,15 @@ def uses_simulated_phone(client: Client) -> bool:
     """The built-in phone is used unless Twilio is configured and the client has credentials to use."""
     if settings.TELEPHONY_BACKEND == "simulated":
         return True
-    return credentials_for(
-        client.twilio_subaccount_sid, client.twilio_auth_token, settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
-    ) is None
+    return (
+        credentials_for(
+            client.twilio_subaccount_sid,
+            client.twilio_auth_token,
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+        )
+        is None
+    )
 
 
 def gateway_for(client: Client) -> TelephonyGateway:

@@ -21,6 +21,9 @@ from customers.services import customer_get_or_create
 
 
 class CallStartedSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "CallStarted"
+
     id = serializers.UUIDField()
     twilio_call_sid = serializers.CharField(allow_null=True)
     call_type = serializers.CharField()
@@ -38,6 +41,9 @@ class StartCallApi(AgentApi):
     """``POST /api/agents/ai/start-call/``: check the calling rules, then dial."""
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StartCall"
+
         phone_number = serializers.CharField(required=False, allow_blank=True, max_length=32)
         call_type = serializers.ChoiceField(
             choices=["outbound", "scheduled", "followup"], default="outbound", required=False
@@ -81,6 +87,9 @@ class StartCallApi(AgentApi):
 
 
 class ScreenSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "SimulatorScreen"
+
     call_sid = serializers.CharField()
     call_id = serializers.UUIDField(allow_null=True)
     said = serializers.ListField(child=serializers.CharField())
@@ -101,6 +110,9 @@ class SimulatorDialInApi(AgentApi):
     """Call the agent from the built-in phone, as a customer would."""
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SimulatorDialIn"
+
         from_number = serializers.CharField(required=False, default="+12025550143", max_length=32)
 
     @extend_schema(request=InputSerializer, responses={201: ScreenSerializer, **errors(400, 401, 404)},
@@ -116,6 +128,9 @@ class SimulatorSayApi(AgentApi):
     """Say something on a simulated call (an empty text is silence)."""
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SimulatorSay"
+
         text = serializers.CharField(allow_blank=True, max_length=2000)
 
     @extend_schema(request=InputSerializer, responses={200: ScreenSerializer, **errors(400, 401, 404)},
@@ -132,6 +147,9 @@ class SimulatorAnswerApi(AgentApi):
     """Pick up an outbound call the agent placed to the simulated phone."""
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SimulatorAnswer"
+
         machine = serializers.BooleanField(default=False, help_text="Let voicemail pick up instead of a person.")
 
     @extend_schema(request=InputSerializer, responses={200: ScreenSerializer, **errors(400, 401, 404, 409)},

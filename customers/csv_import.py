@@ -131,16 +131,21 @@ def _detect_encoding(sample: bytes) -> str:
     """UTF-8 (with or without a BOM) unless the bytes say otherwise.
 
     Excel on Windows saves "CSV" in cp1252 and "Unicode text" in UTF-16 with a BOM; both
-    are read rather than refused. A UTF-8 error in the last few bytes of the sample is a
-    character cut in half by the sample boundary, not a sign of another encoding.
+    are read rather than refused.
     """
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     try:
         sample.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(sample) - 3:
-            return "cp1252"
+        if exc.end == len(sample) and exc.reason == "unexpected end of data":
+            return "utf-8-sig"  # a character cut in half by the end of the sample
+        decoded = sample.decode("utf-8", errors="replace")
+        if any(ord(ch) > 127 and ch != "\ufffd" for ch in decoded):
+            # Real UTF-8 text with a few broken bytes: read it as UTF-8 and let those rows
+            # be reported, rather than turn every "é" in the file into "Ã©".
+            return "utf-8-sig"
+        return "cp1252"
     return "utf-8-sig"
 
 
@@ -189,7 +194,8 @@ def read_customer_csv(stream: BinaryIO) -> tuple[list[str], Iterator[CsvRow]]:
     encoding = _detect_encoding(sample)
     delimiter = _detect_delimiter(sample.decode(encoding, errors="replace"))
     text = io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline="")
-    reader = csv.reader(text, delimiter=delimiter)
+    # strict: a stray quote is reported on its line instead of silently merging rows.
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
 
     header: list[str] = []
     last_line = 0
@@ -238,7 +244,7 @@ def _rows(reader, text: io.TextIOWrapper, *, header_width: int, positions: dict[
             except csv.Error as exc:
                 if reader.line_num == previous:
                     raise CsvFileInvalid(f"Line {previous + 1} cannot be read as CSV ({exc}).") from None
-                yield CsvRow(line=previous + 1, values={}, error=f"cannot be read as CSV ({exc})")
+                yield CsvRow(line=previous + 1, values={}, error=_csv_problem(exc))
                 previous = reader.line_num
                 continue
             line, previous = previous + 1, reader.line_num
@@ -253,6 +259,14 @@ def _rows(reader, text: io.TextIOWrapper, *, header_width: int, positions: dict[
             yield CsvRow(line=line, values=values, error=error)
     finally:
         text.detach()
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    if "unexpected end of data" in str(exc):
+        return "a quote opened on this line is never closed, so the rest of the file was read as one cell"
+    if "expected after" in str(exc):
+        return "a quoted cell has text after its closing quote; quote the whole cell"
+    return f"cannot be read as CSV ({exc})"
 
 
 # --- checking a row ---------------------------------------------------------------------

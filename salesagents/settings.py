@@ -152,6 +152,14 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/",
+    # Several models have a "status"/"call_type" field; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "CallStatusEnum": "calls.models.CallSession.Status",
+        "CallbackStatusEnum": "callbacks.models.ScheduledCallback.Status",
+        "AgentStatusEnum": "agents.models.AIAgent.Status",
+        "CallTypeEnum": "calls.models.CallSession.CallType",
+        "SentimentLabelEnum": ["positive", "neutral", "negative"],
+    },
 }
 
 CACHES = {

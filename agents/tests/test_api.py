@@ -435,6 +435,11 @@ def test_client_b_training_changes_only_client_b(api_b, agent_a, agent_b):
             'sales_techniques: Expected a list of items but got type "str".',
         ),
         ({"training_type": "techniques", "sales_techniques": [1, 2]}, 400, "sales_techniques: 0: Must be a text."),
+        (
+            {"training_type": "faq", "faq": {"q\x00": "a"}},
+            400,
+            "faq: Every key must be a text of at most 200 characters: Null characters are not allowed.",
+        ),
         ({"training_type": "script"}, 422, EMPTY_TRAINING_MESSAGE),
         (
             {"training_type": "faq", "faq": {"  ": "blank question"}, "objection_responses": {"x": "   "}},

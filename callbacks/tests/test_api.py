@@ -315,3 +315,57 @@ def test_another_client_cannot_cancel_our_callback(api_b, agent_a, agent_b):
     before = _snapshot(agent_a)
     _error(api_b.post(f"/api/callbacks/{callback.pk}/cancel/", {}, format="json"), 404, "Callback not found.")
     assert _snapshot(agent_a) == before
+
+
+# --- a customer's do-not-call switch (routed here: it cancels their callbacks) ------------
+
+
+def test_marking_do_not_call_cancels_the_open_callbacks(api_a, agent_a):
+    customer = CustomerFactory(ai_agent=agent_a)
+    CallbackFactory.create_batch(2, customer_profile=customer)
+    CallbackFactory(customer_profile=customer, status="completed")
+
+    response = api_a.post(
+        f"/api/customers/{customer.pk}/do-not-call/", {"do_not_call": True, "reason": "Asked by email"}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["callbacks_cancelled"] == 2
+    assert body["customer"]["is_do_not_call"] is True
+    assert body["customer"]["may_call_now"]["code"] == "do_not_call"
+    cancelled = ScheduledCallback.objects.filter(customer_profile=customer, status="canceled")
+    assert [c.last_error for c in cancelled] == ["Asked by email"] * 2
+
+    undo = api_a.post(f"/api/customers/{customer.pk}/do-not-call/", {"do_not_call": False}, format="json")
+    assert (undo.json()["customer"]["is_do_not_call"], undo.json()["callbacks_cancelled"]) == (False, 0)
+
+
+def test_do_not_call_needs_the_flag(api_a, agent_a):
+    customer = CustomerFactory(ai_agent=agent_a)
+    response = api_a.post(f"/api/customers/{customer.pk}/do-not-call/", {}, format="json")
+    _error(response, 400, "do_not_call: This field is required.")
+    customer.refresh_from_db()
+    assert customer.is_do_not_call is False
+
+
+def test_do_not_call_needs_a_signed_in_client(anon, agent_a):
+    customer = CustomerFactory(ai_agent=agent_a)
+    _error(anon.post(f"/api/customers/{customer.pk}/do-not-call/", {"do_not_call": True}, format="json"), 401)
+    customer.refresh_from_db()
+    assert customer.is_do_not_call is False
+
+
+def test_another_client_cannot_mark_our_customer_do_not_call(api_b, agent_a, agent_b):
+    customer = CustomerFactory(ai_agent=agent_a)
+    callback = CallbackFactory(customer_profile=customer)
+    before = _snapshot(agent_a)
+
+    response = api_b.post(f"/api/customers/{customer.pk}/do-not-call/", {"do_not_call": True}, format="json")
+
+    _error(response, 404, "Customer not found.")
+    assert _snapshot(agent_a) == before
+    customer.refresh_from_db()
+    assert customer.is_do_not_call is False
+    callback.refresh_from_db()
+    assert callback.status == "scheduled"

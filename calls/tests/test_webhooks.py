@@ -111,8 +111,13 @@ def test_opt_out_sets_do_not_call_cancels_callbacks_and_ends_the_call(twilio_sim
 
 def test_forged_or_unsigned_requests_are_refused_and_write_nothing(twilio_sim):
     before = counts()
-    assert twilio_sim.post("incoming", {"CallSid": twilio_sim.call_sid, "From": "+12125550123"}, sign=False).status_code == 403
-    forged = twilio_sim.post("incoming", {"CallSid": twilio_sim.call_sid, "From": "+12125550123"}, token="not-the-token")
+    assert (
+        twilio_sim.post("incoming", {"CallSid": twilio_sim.call_sid, "From": "+12125550123"}, sign=False).status_code
+        == 403
+    )
+    forged = twilio_sim.post(
+        "incoming", {"CallSid": twilio_sim.call_sid, "From": "+12125550123"}, token="not-the-token"
+    )
     assert forged.status_code == 403
     assert counts() == before
 

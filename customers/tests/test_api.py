@@ -14,8 +14,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from callbacks.models import ScheduledCallback
-from callbacks.tests.factories import CallbackFactory
 from customers import api as customers_api
 from customers.models import CustomerProfile
 from customers.tests.factories import CustomerFactory
@@ -312,62 +310,9 @@ def test_delete_needs_a_signed_in_client(anon, agent_a):
 
 def test_another_client_cannot_delete_our_customer(api_b, agent_a, agent_b):
     customer = CustomerFactory(ai_agent=agent_a)
-    CallbackFactory(customer_profile=customer)
-    _error(api_b.delete(f"/api/customers/{customer.pk}/"), 404, "Customer not found.")
-    assert CustomerProfile.objects.filter(pk=customer.pk).exists()
-    assert ScheduledCallback.objects.filter(customer_profile=customer).count() == 1
-
-
-# --- do-not-call (routed by callbacks: it cancels their callbacks) ---------------------------
-
-
-def test_marking_do_not_call_cancels_the_open_callbacks(api_a, agent_a):
-    customer = CustomerFactory(ai_agent=agent_a)
-    CallbackFactory.create_batch(2, customer_profile=customer)
-    CallbackFactory(customer_profile=customer, status="completed")
-
-    response = api_a.post(
-        f"/api/customers/{customer.pk}/do-not-call/", {"do_not_call": True, "reason": "Asked by email"}, format="json"
-    )
-
-    assert response.status_code == 200, response.content
-    body = response.json()
-    assert body["callbacks_cancelled"] == 2
-    assert body["customer"]["is_do_not_call"] is True
-    assert body["customer"]["may_call_now"]["code"] == "do_not_call"
-    cancelled = ScheduledCallback.objects.filter(customer_profile=customer, status="canceled")
-    assert [c.last_error for c in cancelled] == ["Asked by email"] * 2
-
-    undo = api_a.post(f"/api/customers/{customer.pk}/do-not-call/", {"do_not_call": False}, format="json")
-    assert (undo.json()["customer"]["is_do_not_call"], undo.json()["callbacks_cancelled"]) == (False, 0)
-
-
-def test_do_not_call_needs_the_flag(api_a, agent_a):
-    customer = CustomerFactory(ai_agent=agent_a)
-    response = api_a.post(f"/api/customers/{customer.pk}/do-not-call/", {}, format="json")
-    _error(response, 400, "do_not_call: This field is required.")
-    customer.refresh_from_db()
-    assert customer.is_do_not_call is False
-
-
-def test_do_not_call_needs_a_signed_in_client(anon, agent_a):
-    customer = CustomerFactory(ai_agent=agent_a)
-    _error(anon.post(f"/api/customers/{customer.pk}/do-not-call/", {"do_not_call": True}, format="json"), 401)
-    customer.refresh_from_db()
-    assert customer.is_do_not_call is False
-
-
-def test_another_client_cannot_mark_our_customer_do_not_call(api_b, agent_a, agent_b):
-    customer = CustomerFactory(ai_agent=agent_a)
-    callback = CallbackFactory(customer_profile=customer)
     before = _snapshot(agent_a)
-
-    response = api_b.post(f"/api/customers/{customer.pk}/do-not-call/", {"do_not_call": True}, format="json")
-
-    _error(response, 404, "Customer not found.")
+    _error(api_b.delete(f"/api/customers/{customer.pk}/"), 404, "Customer not found.")
     assert _snapshot(agent_a) == before
-    callback.refresh_from_db()
-    assert callback.status == "scheduled"
 
 
 # --- CSV import ------------------------------------------------------------------------------
@@ -396,6 +341,16 @@ def test_import_reports_each_bad_line_and_imports_the_rest(api_a, agent_a):
     }
     again = api_a.post("/api/customers/import/", {"file": _upload(text)}, format="multipart").json()
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
+
+
+def test_import_reads_an_upload_django_spooled_to_disk(api_a, agent_a, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 10  # bigger uploads go to a temporary file
+    text = "\ufeffphone;name\n" + "".join(f"+1212555{n:04d};Someone {n}\n" for n in range(50))
+
+    response = api_a.post("/api/customers/import/", {"file": _upload(text)}, format="multipart")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["created"] == 50
 
 
 def test_import_refuses_a_file_over_the_limit_with_a_clear_400(api_a, agent_a, monkeypatch):
@@ -486,3 +441,20 @@ def test_export_costs_the_same_queries_for_1_and_200_rows(api_a, agent_a):
     assert count == 1
     CustomerFactory.create_batch(199, ai_agent=agent_a)
     assert queries() == (one, 200)
+
+
+def test_export_errors_are_json_even_when_csv_is_asked_for(anon):
+    response = anon.get("/api/customers/export/", HTTP_ACCEPT="text/csv")
+    assert response["Content-Type"] == "application/json"
+    _error(response, 401, code="not_authenticated")
+
+
+def test_import_takes_a_multipart_upload_only(api_a, agent_a):
+    response = api_a.post("/api/customers/import/", {"file": "phone\n+12125550101\n"}, format="json")
+    _error(response, 415, 'Unsupported media type "application/json"')
+
+
+def test_staff_use_the_admin_not_the_client_api(staff_user):
+    staff = APIClient()
+    staff.force_authenticate(staff_user)
+    _error(staff.get("/api/customers/"), 403, "This endpoint is for users of a client business.")

@@ -123,6 +123,27 @@ def test_quoted_cells_with_commas_and_line_breaks_keep_the_next_rows_line(agent_
     assert CustomerProfile.objects.get(ai_agent=agent_a).name == "Patel, Ava"
 
 
+def test_a_stray_quote_is_reported_on_its_line_not_merged_into_other_rows(agent_a):
+    text = 'phone,name\n+12125550101,"Ava" Patel\n+12125550102,Liam\n+12125550103,"Mia\n+12125550104,Noah\n'
+    report = _import(agent_a, text)
+
+    assert report.created == 1
+    assert [(e.line, e.reason) for e in report.errors] == [
+        (2, "a quoted cell has text after its closing quote; quote the whole cell"),
+        (4, "a quote opened on this line is never closed, so the rest of the file was read as one cell"),
+    ]
+
+
+def test_broken_bytes_in_a_utf8_file_fail_only_their_row(agent_a):
+    data = "phone,name\n+12125550101,Zoë\n".encode() + b"+12125550102,Bad\xff\n"
+    report = _import(agent_a, data)
+
+    assert CustomerProfile.objects.get(ai_agent=agent_a).name == "Zoë"
+    assert [(e.line, e.reason) for e in report.errors] == [
+        (3, "contains characters that could not be read; save the file as UTF-8")
+    ]
+
+
 def test_a_row_with_more_values_than_the_header_is_refused(agent_a):
     report = _import(agent_a, "phone,name\n+12125550101,Ava,surprise\n+12125550102,Liam,\n")
 

@@ -17,7 +17,7 @@ import pytest
 from integrations.llm.base import ConversationContext, ProviderError, Reply
 from integrations.llm.openai_provider import OpenAIProvider
 from integrations.llm.resilience import CircuitBreaker, FallbackProvider, shared_breaker
-from integrations.tests.test_openai_provider import (
+from integrations.tests.fake_openai import (
     Canned,
     FakeOpenAIServer,
     completion,

@@ -13,7 +13,7 @@ from integrations.llm.sentiment import (
     SentimentResult,
     parse_sentiment_json,
 )
-from integrations.tests.test_openai_provider import Canned, FakeOpenAIServer, completion
+from integrations.tests.fake_openai import Canned, FakeOpenAIServer, completion
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Benchmarks. Each one is a script: see bench/README.md."""

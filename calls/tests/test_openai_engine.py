@@ -1,0 +1,71 @@
+"""The openai provider inside a real call: the real openai client against a local server."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from callbacks.models import ScheduledCallback
+from calls import providers
+from calls.models import CallSession, CallTurn
+from integrations.llm.resilience import shared_breaker
+from integrations.tests.fake_openai import Canned, FakeOpenAIServer, completion, tool_call
+
+pytestmark = pytest.mark.django_db
+NY = ZoneInfo("America/New_York")
+MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=NY)
+
+
+@pytest.fixture
+def llm(settings):
+    with FakeOpenAIServer() as server:
+        settings.LLM_PROVIDER = "openai"
+        settings.OPENAI_API_KEY = "sk-test"
+        settings.OPENAI_MODEL = "test-model"
+        settings.OPENAI_BASE_URL = server.base_url
+        settings.LLM_TURN_BUDGET_SECONDS = 1.0
+        providers._build.cache_clear()
+        shared_breaker(f"openai:{server.base_url}:test-model").record_success()
+        yield server
+    providers._build.cache_clear()
+
+
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_a_tool_call_from_the_llm_books_the_callback(twilio_sim, llm):
+    llm.respond(
+        Canned(body=completion("Hi, this is Sarah from Acme Solar. Do you have a minute?")),
+        Canned(body=completion("Sure, I'll call you tomorrow at 2 PM.", tool_calls=[
+            tool_call("schedule_callback", {"when": "2026-11-24T14:00:00", "reason": "Discuss pricing"}),
+            tool_call("end_call", {"outcome": "callback_requested"}, call_id="call_2"),
+        ])),
+    )  # fmt: skip
+    greeting = twilio_sim.incoming()
+    assert b"Do you have a minute?" in greeting.content
+    reply = twilio_sim.say("Can you call me tomorrow at two?")
+    assert b"<Hangup" in reply.content
+    booked = ScheduledCallback.objects.get()
+    assert booked.scheduled_datetime.astimezone(NY) == datetime(2026, 11, 24, 14, 0, tzinfo=NY)
+    assert booked.reason == "Discuss pricing"
+    sent = llm.requests[-1]
+    assert sent["model"] == "test-model" and {t["function"]["name"] for t in sent["tools"]} >= {"schedule_callback"}
+    turn = CallTurn.objects.get(sequence=2)
+    assert turn.provider == "openai" and any(a["type"] == "schedule_callback" for a in turn.actions)
+
+
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_a_slow_llm_falls_back_to_the_scripted_agent_within_the_budget(twilio_sim, llm):
+    llm.respond(Canned(body=completion("Hello!")), Canned(body=completion("too late"), delay_s=5))
+    twilio_sim.incoming()
+    started = time.monotonic()
+    reply = twilio_sim.say("That's way too expensive for us")
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0 + 0.8, f"turn took {elapsed:.2f}s with a 1.0s budget"
+    assert b"zero down" in reply.content  # the scripted agent answered the trained objection
+    turn = CallTurn.objects.get(sequence=2)
+    assert turn.provider == "scripted"
+    assert any(a["type"] == "llm_fallback" and "timeout" in a["reason"] for a in turn.actions)
+    assert CallSession.objects.get().llm_fallbacks == 1

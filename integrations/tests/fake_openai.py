@@ -1,0 +1,195 @@
+"""A tiny OpenAI-compatible server on 127.0.0.1 for tests: the real ``openai`` client talks to it.
+
+It speaks just enough of chat completions (JSON answers, SSE chunks for ``stream=True``, error
+statuses, slow answers) to prove what goes over the wire, without mocking our code or the SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from integrations.llm.base import ConversationContext, CustomerSnapshot, Turn
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+@dataclass
+class Canned:
+    """One prepared answer: a JSON body, or SSE chunks, after an optional delay."""
+
+    status: int = 200
+    body: dict[str, Any] | None = None
+    sse: list[dict[str, Any]] | None = None
+    delay_s: float = 0.0
+    raw: bytes | None = None  # sent as-is with the given status, for broken servers
+
+
+class FakeOpenAIServer:
+    """``POST /v1/chat/completions`` on 127.0.0.1, answering from a queue, recording requests.
+
+    Slow answers wait on ``release`` so stopping the server frees them at once.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.queue: deque[Canned] = deque()
+        self.default = Canned(body=completion("Hello from the model."))
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    @property
+    def request_count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def respond(self, *answers: Canned) -> None:
+        self.queue.extend(answers)
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def _next_answer(self, body: dict[str, Any], headers: dict[str, str]) -> Canned:
+        with self._lock:
+            self.requests.append(body)
+            self.headers.append(headers)
+            return self.queue.popleft() if self.queue else self.default
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    self._send_json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                answer = server._next_answer(body, {k.lower(): v for k, v in self.headers.items()})
+                if answer.delay_s:
+                    server.release.wait(answer.delay_s)
+                try:
+                    if answer.raw is not None:
+                        self._send_raw(answer.status, answer.raw)
+                    elif answer.sse is not None:
+                        self._send_sse(answer.sse)
+                    else:
+                        self._send_json(answer.status, answer.body or _error_body(answer.status))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting, which is what some tests want
+
+            def _send_json(self, status: int, payload: dict[str, Any]) -> None:
+                self._send_raw(status, json.dumps(payload).encode())
+
+            def _send_raw(self, status: int, data: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _send_sse(self, chunks: list[dict[str, Any]]) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.end_headers()
+                for chunk in chunks:
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+def _error_body(status: int) -> dict[str, Any]:
+    return {"error": {"message": f"upstream failed with {status}", "type": "server_error", "code": None}}
+
+
+def completion(text: str | None = None, tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 1_790_000_000,
+        "model": "test-model",
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": "tool_calls" if tool_calls else "stop", "logprobs": None}
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
+
+
+def tool_call(name: str, arguments: dict[str, Any] | str, call_id: str = "call_1") -> dict[str, Any]:
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": raw}}
+
+
+def stream_chunks(*pieces: str) -> list[dict[str, Any]]:
+    def chunk(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-test",
+            "object": "chat.completion.chunk",
+            "created": 1_790_000_000,
+            "model": "test-model",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+
+    first = [chunk({"role": "assistant", "content": ""}, None)]
+    return first + [chunk({"content": piece}, None) for piece in pieces] + [chunk({}, "stop")]
+
+
+def sales_context(**overrides: Any) -> ConversationContext:
+    values: dict[str, Any] = {
+        "agent_name": "Sarah",
+        "company_name": "Acme Solar",
+        "now_local": datetime(2026, 11, 21, 10, 30, tzinfo=NEW_YORK),  # a Saturday
+        "script": "Introduce Acme Solar panels and offer a free roof assessment.",
+        "personality_type": "friendly",
+        "product_info": {"description": "Rooftop solar panels", "pricing": "from $49/month"},
+        "objection_responses": {
+            "price": "Most customers pay nothing upfront: financing starts at $49 a month.",
+            "not_now": "No problem at all, when would be a better time to talk?",
+        },
+        "faq": {"Do you install?": "Yes, our own crews install within two weeks."},
+        "sales_techniques": ("ask open questions",),
+        "client_instructions": "Never promise a discount.",
+        "memory": {"objection_answers": {"price": {"uses": 10, "converted": 3, "interested": 5}}},
+        "customer": CustomerSnapshot(name="Dana Whitfield", phone_number="+14155550123", interest_level="warm"),
+        "call_type": "outbound",
+        "call_purpose": "follow up on a quote request",
+        "transcript": (
+            Turn("agent", "Hi Dana, this is Sarah from Acme Solar. Is now a good time?"),
+            Turn("caller", "Not really, I'm at work."),
+            Turn("agent", "Of course! When would suit you better?"),
+        ),
+        "caller_utterance": "Call me tomorrow afternoon.",
+    }
+    values.update(overrides)
+    return ConversationContext(**values)
