@@ -62,9 +62,13 @@ def apply_actions(
         elif isinstance(action, llm.RecordObjection):
             customer.objections = [
                 *(customer.objections or []),
-                {"key": action.key, "text": action.text or (utterance or ""), "at": timezone.now().isoformat(),
-                 "call": str(call.pk)},
-            ][-50:]  # fmt: skip
+                {
+                    "key": action.key,
+                    "text": action.text or (utterance or ""),
+                    "at": timezone.now().isoformat(),
+                    "call": str(call.pk),
+                },
+            ][-50:]
             result.customer_fields.add("objections")
             result.records.append({"type": "record_objection", "key": action.key})
         elif isinstance(action, llm.TransferToHuman):
@@ -77,9 +81,13 @@ def apply_actions(
                     "There's no one free to take the call right now, so I'll make sure a colleague calls you back."
                 )
                 _book(
-                    agent=agent, call=call, customer=customer, result=result, priority=1,
+                    agent=agent,
+                    call=call,
+                    customer=customer,
+                    result=result,
+                    priority=1,
                     action=llm.ScheduleCallback(when=timezone.now(), reason="Asked to speak to a person"),
-                )  # fmt: skip
+                )
                 result.records.append({"type": "transfer_to_human", "to": "", "reason": "no transfer number set"})
         elif isinstance(action, llm.EndCall):
             result.end_outcome = result.end_outcome or action.outcome
@@ -90,14 +98,23 @@ def apply_actions(
 
 
 def _book(
-    *, agent: AIAgent, call: CallSession, customer: CustomerProfile, action: llm.ScheduleCallback,
-    result: AppliedActions, priority: int = 2,
-) -> None:  # fmt: skip
+    *,
+    agent: AIAgent,
+    call: CallSession,
+    customer: CustomerProfile,
+    action: llm.ScheduleCallback,
+    result: AppliedActions,
+    priority: int = 2,
+) -> None:
     try:
         callback = callback_schedule(
-            agent=agent, customer=customer, at=action.when, reason=action.reason or "Customer asked for a callback",
-            priority=priority, source_call=call,
-        )  # fmt: skip
+            agent=agent,
+            customer=customer,
+            at=action.when,
+            reason=action.reason or "Customer asked for a callback",
+            priority=priority,
+            source_call=call,
+        )
     except CallNotAllowed as refused:
         result.records.append({"type": "schedule_callback", "refused": refused.message})
         return

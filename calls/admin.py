@@ -15,9 +15,16 @@ class TurnInline(admin.TabularInline):
 @admin.register(CallSession)
 class CallSessionAdmin(admin.ModelAdmin):
     list_display = [
-        "started_at", "ai_agent", "customer_profile", "call_type", "status", "outcome", "duration_seconds",
-        "turn_count", "llm_fallbacks",
-    ]  # fmt: skip
+        "started_at",
+        "ai_agent",
+        "customer_profile",
+        "call_type",
+        "status",
+        "outcome",
+        "duration_seconds",
+        "turn_count",
+        "llm_fallbacks",
+    ]
     list_filter = ["call_type", "status", "outcome", "answered_by"]
     list_select_related = ["ai_agent", "ai_agent__client", "customer_profile"]
     search_fields = [

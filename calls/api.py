@@ -53,8 +53,13 @@ def _sentiment(raw: Any) -> dict[str, Any]:
 
     timeline = raw.get("timeline")
     timeline = [float(v) for v in timeline if isinstance(v, int | float)] if isinstance(timeline, list) else []
-    return {"label": label, "score": score, "positive": words("positive"), "negative": words("negative"),
-            "timeline": timeline}  # fmt: skip
+    return {
+        "label": label,
+        "score": score,
+        "positive": words("positive"),
+        "negative": words("negative"),
+        "timeline": timeline,
+    }
 
 
 class SentimentSerializer(serializers.Serializer):
@@ -141,10 +146,14 @@ class CallListApi(AgentApi):
         params.is_valid(raise_exception=True)
         data = params.validated_data
         filters = CallFilters(
-            call_type=data.get("call_type"), status=data.get("status"), outcome=data.get("outcome"),
-            customer_id=data.get("customer"), date_from=data.get("date_from"), date_to=data.get("date_to"),
+            call_type=data.get("call_type"),
+            status=data.get("status"),
+            outcome=data.get("outcome"),
+            customer_id=data.get("customer"),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
             search=data.get("search", ""),
-        )  # fmt: skip
+        )
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(call_list(agent=agent, filters=filters), request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
@@ -288,17 +297,20 @@ class CallOutcomeApi(AgentApi):
         call_id = serializers.UUIDField()
         outcome = serializers.ChoiceField(choices=CallSession.Outcome.choices)
         customer_response = serializers.CharField(
-            required=False, allow_blank=True, max_length=5000,
+            required=False,
+            allow_blank=True,
+            max_length=5000,
             help_text="What the customer said, in a sentence; objections in it are recorded (e.g. price).",
-        )  # fmt: skip
+        )
         conversation_notes = serializers.CharField(
             required=False, allow_blank=True, max_length=5000, help_text="Appended to the customer's notes."
         )
         callback_requested = serializers.BooleanField(required=False, default=False)
         callback_datetime = serializers.DateTimeField(
-            required=False, allow_null=True,
+            required=False,
+            allow_null=True,
             help_text="Required with callback_requested. Moved to the first time the customer may be called.",
-        )  # fmt: skip
+        )
         callback_reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
         customer_satisfaction = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
 
@@ -341,11 +353,15 @@ class CallOutcomeApi(AgentApi):
                 return None
             return OutcomeCallbackSerializer(
                 {
-                    "id": callback.id, "requested_datetime": result.callback_requested_at,
-                    "scheduled_datetime": callback.scheduled_datetime, "moved": result.callback_moved,
-                    "reason": callback.reason, "priority_level": callback.priority_level, "status": callback.status,
+                    "id": callback.id,
+                    "requested_datetime": result.callback_requested_at,
+                    "scheduled_datetime": callback.scheduled_datetime,
+                    "moved": result.callback_moved,
+                    "reason": callback.reason,
+                    "priority_level": callback.priority_level,
+                    "status": callback.status,
                 }
-            ).data  # fmt: skip
+            ).data
 
     @extend_schema(
         operation_id="agent_call_outcome",

@@ -67,10 +67,13 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool) -> str:
             call, _ = CallSession.objects.get_or_create(
                 twilio_call_sid=event.call_sid,
                 defaults={
-                    "ai_agent": agent, "customer_profile": customer, "call_type": CallSession.CallType.INBOUND,
-                    "status": CallSession.Status.IN_PROGRESS, "answered_at": timezone.now(),
+                    "ai_agent": agent,
+                    "customer_profile": customer,
+                    "call_type": CallSession.CallType.INBOUND,
+                    "status": CallSession.Status.IN_PROGRESS,
+                    "answered_at": timezone.now(),
                 },
-            )  # fmt: skip
+            )
             if call.ai_agent_id != agent.pk:
                 return twiml.polite_error(UNKNOWN_CALL)
         else:
@@ -92,9 +95,13 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool) -> str:
         context = build_context(agent=agent, call=call, customer=call.customer_profile, turns=(), utterance=None)
         reply = conversation_provider().reply(context)
         turn = CallTurn(
-            call=call, sequence=0, speaker=CallTurn.Speaker.AGENT, text=_greeting_text(agent, reply),
-            latency_ms=int((time.perf_counter() - started) * 1000), provider=reply.provider,
-        )  # fmt: skip
+            call=call,
+            sequence=0,
+            speaker=CallTurn.Speaker.AGENT,
+            text=_greeting_text(agent, reply),
+            latency_ms=int((time.perf_counter() - started) * 1000),
+            provider=reply.provider,
+        )
         try:
             with transaction.atomic():
                 turn.save()
@@ -141,9 +148,15 @@ def call_turn(*, agent: AIAgent, event: TwilioEvent) -> str:
             call=call, sequence=sequence, speaker=CallTurn.Speaker.CALLER, text=utterance, spoken_at=now
         )
         agent_turn = CallTurn(
-            call=call, sequence=sequence + 1, speaker=CallTurn.Speaker.AGENT, text=text, spoken_at=now,
-            latency_ms=int((time.perf_counter() - started) * 1000), provider=reply.provider, actions=records,
-        )  # fmt: skip
+            call=call,
+            sequence=sequence + 1,
+            speaker=CallTurn.Speaker.AGENT,
+            text=text,
+            spoken_at=now,
+            latency_ms=int((time.perf_counter() - started) * 1000),
+            provider=reply.provider,
+            actions=records,
+        )
         try:
             with transaction.atomic():
                 CallTurn.objects.bulk_create([caller_turn, agent_turn])

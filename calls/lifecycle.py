@@ -143,10 +143,14 @@ def _schedule_followup(call: CallSession) -> None:
         return  # one pending call at a time is enough
     try:
         followup = callback_schedule(
-            agent=agent, customer=customer, at=timezone.now() + timedelta(minutes=agent.followup_delay_minutes),
+            agent=agent,
+            customer=customer,
+            at=timezone.now() + timedelta(minutes=agent.followup_delay_minutes),
             reason=f"Follow-up: {call.get_outcome_display().lower()} on {call.started_at:%b %d}",
-            priority=4, kind=ScheduledCallback.Kind.FOLLOWUP, source_call=call,
-        )  # fmt: skip
+            priority=4,
+            kind=ScheduledCallback.Kind.FOLLOWUP,
+            source_call=call,
+        )
     except CallNotAllowed as refused:
         logger.info("No follow-up for call %s: %s", call.pk, refused.message)
         return
@@ -180,9 +184,13 @@ def call_amd_result(*, agent: AIAgent, event: TwilioEvent) -> None:
             text = agent.voicemail_message.strip() or DEFAULT_VOICEMAIL.format(name=agent.name, company=company)
             last = CallTurn.objects.filter(call=call).order_by("-sequence").values_list("sequence", flat=True).first()
             CallTurn.objects.create(
-                call=call, sequence=(last + 1) if last is not None else 0, speaker=CallTurn.Speaker.AGENT, text=text,
-                actions=[{"type": "voicemail"}, {"type": "end_call", "outcome": "voicemail"}], provider="voicemail",
-            )  # fmt: skip
+                call=call,
+                sequence=(last + 1) if last is not None else 0,
+                speaker=CallTurn.Speaker.AGENT,
+                text=text,
+                actions=[{"type": "voicemail"}, {"type": "end_call", "outcome": "voicemail"}],
+                provider="voicemail",
+            )
             call.outcome = CallSession.Outcome.VOICEMAIL
             fields.append("outcome")
         call.save(update_fields=fields)

@@ -47,9 +47,13 @@ class CallSession(models.Model):
     ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="calls")
     customer_profile = models.ForeignKey(CustomerProfile, on_delete=models.CASCADE, related_name="calls")
     callback = models.ForeignKey(
-        ScheduledCallback, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls",
+        ScheduledCallback,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="calls",
         help_text="The scheduled callback or follow-up that caused this call.",
-    )  # fmt: skip
+    )
     call_type = models.CharField(max_length=10, choices=CallType.choices)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)

@@ -76,9 +76,14 @@ def call_place(
     if not agent.phone_number and not simulated:
         raise CallNotAllowed("The agent has no phone number to call from. Set one in the agent's settings.")
     call = CallSession.objects.create(
-        ai_agent=agent, customer_profile=customer, call_type=call_type, context=context[:2000],
-        callback=callback, status=CallSession.Status.QUEUED, started_at=at,
-    )  # fmt: skip
+        ai_agent=agent,
+        customer_profile=customer,
+        call_type=call_type,
+        context=context[:2000],
+        callback=callback,
+        status=CallSession.Status.QUEUED,
+        started_at=at,
+    )
     request = CallRequest(
         to=customer.phone_number,
         from_=agent.phone_number or SIMULATED_CALLER_ID,
@@ -93,9 +98,12 @@ def call_place(
     except TelephonyError as exc:
         # The attempt is kept, complete, as a failed call: the client sees what happened and why.
         CallSession.objects.filter(pk=call.pk).update(
-            status=CallSession.Status.FAILED, outcome=CallSession.Outcome.FAILED, ended_at=timezone.now(),
-            conversation_notes=f"Twilio error {exc.code}: {exc.message}", updated_at=timezone.now(),
-        )  # fmt: skip
+            status=CallSession.Status.FAILED,
+            outcome=CallSession.Outcome.FAILED,
+            ended_at=timezone.now(),
+            conversation_notes=f"Twilio error {exc.code}: {exc.message}",
+            updated_at=timezone.now(),
+        )
         if exc.retryable:
             raise
         raise CallPlacementFailed(exc.user_message, details={"twilio_code": exc.code}) from exc

@@ -340,9 +340,13 @@ def _book_callback(
     )
     if existing is None:
         return callback_schedule(
-            agent=agent, customer=customer, at=at, reason=reason or DEFAULT_CALLBACK_REASON,
-            priority=CALLBACK_PRIORITY, source_call=call,
-        )  # fmt: skip
+            agent=agent,
+            customer=customer,
+            at=at,
+            reason=reason or DEFAULT_CALLBACK_REASON,
+            priority=CALLBACK_PRIORITY,
+            source_call=call,
+        )
     callback = callback_reschedule(callback=existing, at=at)
     if reason and reason[:500] != callback.reason:
         callback.reason = reason[:500]
@@ -376,9 +380,11 @@ def call_record_outcome(
     nothing at all is written.
     """
     _validate(
-        outcome=outcome, callback_requested=callback_requested, callback_datetime=callback_datetime,
+        outcome=outcome,
+        callback_requested=callback_requested,
+        callback_datetime=callback_datetime,
         customer_satisfaction=customer_satisfaction,
-    )  # fmt: skip
+    )
     locked_call = (
         CallSession.objects.select_for_update().select_related("customer_profile").filter(ai_agent=agent, pk=call.pk)
     ).first()
@@ -448,10 +454,16 @@ def call_record_outcome(
 
     call.save(
         update_fields=[
-            "outcome", "customer_response", "conversation_notes", "customer_satisfaction", "followup_scheduled",
-            "followup_datetime", "outcome_learned", "updated_at",
+            "outcome",
+            "customer_response",
+            "conversation_notes",
+            "customer_satisfaction",
+            "followup_scheduled",
+            "followup_datetime",
+            "outcome_learned",
+            "updated_at",
         ]
-    )  # fmt: skip
+    )
     _save_counters(customer=customer, agent=locked, customer_fields=customer_fields)
     _sync(agent, locked)
     return OutcomeResult(

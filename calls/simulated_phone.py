@@ -100,16 +100,25 @@ class SimulatedPhone:
     def dial_in(self, *, from_number: str) -> Screen:
         """A customer calls the agent's number."""
         sid = new_call_sid()
-        params = {"CallSid": sid, "From": from_number, "To": self.agent.phone_number or "", "Direction": "inbound",
-                  "CallStatus": "ringing"}  # fmt: skip
+        params = {
+            "CallSid": sid,
+            "From": from_number,
+            "To": self.agent.phone_number or "",
+            "Direction": "inbound",
+            "CallStatus": "ringing",
+        }
         status, body = self.post("incoming", params)
         return read_twiml(sid, status, body)
 
     def answer(self, call: CallSession, *, machine: bool = False) -> Screen:
         """Pick up an outbound call the agent placed (or let voicemail pick it up)."""
         sid = call.twilio_call_sid
-        base = {"CallSid": sid, "From": self.agent.phone_number or "", "To": call.customer_profile.phone_number,
-                "Direction": "outbound-api"}  # fmt: skip
+        base = {
+            "CallSid": sid,
+            "From": self.agent.phone_number or "",
+            "To": call.customer_profile.phone_number,
+            "Direction": "outbound-api",
+        }
         self.post("status", {**base, "CallStatus": "ringing", "SequenceNumber": "1"})
         self.post("status", {**base, "CallStatus": "in-progress", "SequenceNumber": "2"})
         status, body = self.post("answered", {**base, "CallStatus": "in-progress"})
@@ -134,5 +143,6 @@ class SimulatedPhone:
         duration = 0
         if call and call.answered_at:
             duration = int((timezone.now() - call.answered_at).total_seconds())
-        self.post("status", {"CallSid": call_sid, "CallStatus": status, "CallDuration": str(duration),
-                             "SequenceNumber": "9"})  # fmt: skip
+        self.post(
+            "status", {"CallSid": call_sid, "CallStatus": status, "CallDuration": str(duration), "SequenceNumber": "9"}
+        )

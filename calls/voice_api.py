@@ -101,9 +101,13 @@ class ScreenSerializer(serializers.Serializer):
 def _screen(agent, screen: Screen) -> dict:
     call = CallSession.objects.filter(ai_agent=agent, twilio_call_sid=screen.call_sid).only("id").first()
     return {
-        "call_sid": screen.call_sid, "call_id": call.pk if call else None, "said": screen.said,
-        "listening": screen.listening, "ended": screen.ended, "transferred_to": screen.transferred_to,
-    }  # fmt: skip
+        "call_sid": screen.call_sid,
+        "call_id": call.pk if call else None,
+        "said": screen.said,
+        "listening": screen.listening,
+        "ended": screen.ended,
+        "transferred_to": screen.transferred_to,
+    }
 
 
 class SimulatorDialInApi(AgentApi):
@@ -115,8 +119,11 @@ class SimulatorDialInApi(AgentApi):
 
         from_number = serializers.CharField(required=False, default="+12025550143", max_length=32)
 
-    @extend_schema(request=InputSerializer, responses={201: ScreenSerializer, **errors(400, 401, 404)},
-                   summary="Simulator: call the agent")  # fmt: skip
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: ScreenSerializer, **errors(400, 401, 404)},
+        summary="Simulator: call the agent",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -133,8 +140,11 @@ class SimulatorSayApi(AgentApi):
 
         text = serializers.CharField(allow_blank=True, max_length=2000)
 
-    @extend_schema(request=InputSerializer, responses={200: ScreenSerializer, **errors(400, 401, 404)},
-                   summary="Simulator: say something")  # fmt: skip
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: ScreenSerializer, **errors(400, 401, 404)},
+        summary="Simulator: say something",
+    )
     def post(self, request, call_sid: str):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -152,8 +162,11 @@ class SimulatorAnswerApi(AgentApi):
 
         machine = serializers.BooleanField(default=False, help_text="Let voicemail pick up instead of a person.")
 
-    @extend_schema(request=InputSerializer, responses={200: ScreenSerializer, **errors(400, 401, 404, 409)},
-                   summary="Simulator: answer an outbound call")  # fmt: skip
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: ScreenSerializer, **errors(400, 401, 404, 409)},
+        summary="Simulator: answer an outbound call",
+    )
     def post(self, request, call_sid: str):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -165,8 +178,7 @@ class SimulatorAnswerApi(AgentApi):
 
 
 class SimulatorHangUpApi(AgentApi):
-    @extend_schema(request=None, responses={200: ScreenSerializer, **errors(401, 404)},
-                   summary="Simulator: hang up")  # fmt: skip
+    @extend_schema(request=None, responses={200: ScreenSerializer, **errors(401, 404)}, summary="Simulator: hang up")
     def post(self, request, call_sid: str):
         call = call_by_sid(agent=self.agent, call_sid=call_sid)
         if not call.is_final:

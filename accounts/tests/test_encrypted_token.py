@@ -6,7 +6,9 @@ from accounts.models import Client
 
 @pytest.mark.django_db
 def test_twilio_auth_token_is_encrypted_at_rest():
-    client = Client.objects.create(name="Acme", slug="acme", twilio_subaccount_sid="AC1", twilio_auth_token="s3cr3t-token")
+    client = Client.objects.create(
+        name="Acme", slug="acme", twilio_subaccount_sid="AC1", twilio_auth_token="s3cr3t-token"
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT twilio_auth_token FROM accounts_client WHERE id = %s", [client.pk])
         stored = cursor.fetchone()[0]

@@ -33,8 +33,17 @@ class TwilioSim:
         return self.http.post(path, params, **headers)
 
     def incoming(self, from_number: str = "+12125550123", **extra):
-        return self.post("incoming", {"CallSid": self.call_sid, "From": from_number, "To": self.agent.phone_number,
-                                      "Direction": "inbound", "CallStatus": "ringing", **extra})  # fmt: skip
+        return self.post(
+            "incoming",
+            {
+                "CallSid": self.call_sid,
+                "From": from_number,
+                "To": self.agent.phone_number,
+                "Direction": "inbound",
+                "CallStatus": "ringing",
+                **extra,
+            },
+        )
 
     def say(self, text: str | None, n: int | None = None):
         params = {"CallSid": self.call_sid, "CallStatus": "in-progress"}
@@ -48,22 +57,38 @@ class TwilioSim:
         return self.post("turn", params, query={"n": n})
 
     def status(self, status: str, seq: int, duration: int = 42):
-        return self.post("status", {"CallSid": self.call_sid, "CallStatus": status, "SequenceNumber": str(seq),
-                                    "CallDuration": str(duration)})  # fmt: skip
+        return self.post(
+            "status",
+            {"CallSid": self.call_sid, "CallStatus": status, "SequenceNumber": str(seq), "CallDuration": str(duration)},
+        )
 
 
 @pytest.fixture
 def trained_agent(agent_a):
     agent_a.voice_model = "Polly.Joanna-Neural"
     agent_a.save()
-    training_add(agent=agent_a, training_type="script",
-                 training_content="Hi, this is [NAME] from [COMPANY]. We help homeowners cut their power bill with solar.")  # fmt: skip
-    training_add(agent=agent_a, training_type="product",
-                 product_details={"features": ["Tier-1 panels", "Home battery"], "pricing": "$0 down, from $89/month",
-                                  "benefits": ["Lower bills", "Backup power"]})  # fmt: skip
-    training_add(agent=agent_a, training_type="objection_handling",
-                 objection_responses={"price_too_high": PRICE_ANSWER,
-                                      "already_have_provider": "Many customers switched from another provider."})  # fmt: skip
+    training_add(
+        agent=agent_a,
+        training_type="script",
+        training_content="Hi, this is [NAME] from [COMPANY]. We help homeowners cut their power bill with solar.",
+    )
+    training_add(
+        agent=agent_a,
+        training_type="product",
+        product_details={
+            "features": ["Tier-1 panels", "Home battery"],
+            "pricing": "$0 down, from $89/month",
+            "benefits": ["Lower bills", "Backup power"],
+        },
+    )
+    training_add(
+        agent=agent_a,
+        training_type="objection_handling",
+        objection_responses={
+            "price_too_high": PRICE_ANSWER,
+            "already_have_provider": "Many customers switched from another provider.",
+        },
+    )
     agent_a.refresh_from_db()
     return agent_a
 

@@ -25,8 +25,9 @@ class FakeTwilioServer:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 user = base64.b64decode((self.headers.get("Authorization") or " ").split(" ", 1)[1]).decode()
-                fake.received.append({"path": self.path, "account": user.split(":")[0],
-                                      "form": parse_qs(body, keep_blank_values=True)})  # fmt: skip
+                fake.received.append(
+                    {"path": self.path, "account": user.split(":")[0], "form": parse_qs(body, keep_blank_values=True)}
+                )
                 status, payload = fake.replies.pop(0) if fake.replies else (201, _call_resource("CA" + "f" * 32))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -52,8 +53,9 @@ class FakeTwilioServer:
 
         class Redirecting(TwilioHttpClient):
             def request(self, method, url, *args, **kwargs):
-                return super().request(method, url.replace("https://api.twilio.com", f"http://127.0.0.1:{port}"),
-                                       *args, **kwargs)  # fmt: skip
+                return super().request(
+                    method, url.replace("https://api.twilio.com", f"http://127.0.0.1:{port}"), *args, **kwargs
+                )
 
         return Redirecting(timeout=5)
 

@@ -58,9 +58,14 @@ def call_a(dana):
     )
     CallTurnFactory(call=call, sequence=1, speaker="caller", text="It sounds great, but pricey.")
     CallTurnFactory(
-        call=call, sequence=2, speaker="agent", text="With $0 down...", latency_ms=380, provider="openai",
+        call=call,
+        sequence=2,
+        speaker="agent",
+        text="With $0 down...",
+        latency_ms=380,
+        provider="openai",
         actions=[{"type": "answered_objection", "key": "price_too_high"}],
-    )  # fmt: skip
+    )
     return call
 
 
@@ -121,9 +126,12 @@ def test_list_newest_first_with_customer_duration_sentiment_and_turns(api_a, cal
 )
 def test_list_filters(api_a, call_a, omar, query, expected):
     old = CallFactory(
-        customer_profile=omar, started_at=NOW - timedelta(days=2), call_type="inbound", status="no_answer",
+        customer_profile=omar,
+        started_at=NOW - timedelta(days=2),
+        call_type="inbound",
+        status="no_answer",
         outcome="no_answer",
-    )  # fmt: skip
+    )
     names = {str(call_a.pk): "a", str(old.pk): "old"}
 
     response = api_a.get(f"{LIST}?{query}")
@@ -238,13 +246,20 @@ def test_detail_has_turns_in_order_sentiment_and_callbacks(api_a, call_a, dana):
         "actions": [{"type": "answered_objection", "key": "price_too_high"}],
     }
     assert body["sentiment"] == {
-        "label": "positive", "score": 0.6, "positive": ["great"], "negative": [], "timeline": [0.6]
-    }  # fmt: skip
+        "label": "positive",
+        "score": 0.6,
+        "positive": ["great"],
+        "negative": [],
+        "timeline": [0.6],
+    }
     assert body["recording_url"] == "https://api.twilio.com/recordings/RE1"
     assert body["customer"] == {
-        "id": str(dana.pk), "name": "Dana Reyes", "phone_number": "+12125550101", "interest_level": "cold",
+        "id": str(dana.pk),
+        "name": "Dana Reyes",
+        "phone_number": "+12125550101",
+        "interest_level": "cold",
         "is_do_not_call": False,
-    }  # fmt: skip
+    }
     assert body["caused_by_callback"]["id"] == str(cause.pk)
     assert [c["id"] for c in body["callbacks_booked"]] == [str(booked.pk)]
     assert body["callbacks_booked"][0]["reason"] == "Discuss pricing options"

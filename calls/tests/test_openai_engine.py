@@ -38,11 +38,16 @@ def llm(settings):
 def test_a_tool_call_from_the_llm_books_the_callback(twilio_sim, llm):
     llm.respond(
         Canned(body=completion("Hi, this is Sarah from Acme Solar. Do you have a minute?")),
-        Canned(body=completion("Sure, I'll call you tomorrow at 2 PM.", tool_calls=[
-            tool_call("schedule_callback", {"when": "2026-11-24T14:00:00", "reason": "Discuss pricing"}),
-            tool_call("end_call", {"outcome": "callback_requested"}, call_id="call_2"),
-        ])),
-    )  # fmt: skip
+        Canned(
+            body=completion(
+                "Sure, I'll call you tomorrow at 2 PM.",
+                tool_calls=[
+                    tool_call("schedule_callback", {"when": "2026-11-24T14:00:00", "reason": "Discuss pricing"}),
+                    tool_call("end_call", {"outcome": "callback_requested"}, call_id="call_2"),
+                ],
+            )
+        ),
+    )
     greeting = twilio_sim.incoming()
     assert b"Do you have a minute?" in greeting.content
     reply = twilio_sim.say("Can you call me tomorrow at two?")

@@ -38,8 +38,9 @@ def fake_twilio(settings, monkeypatch):
 
 @time_machine.travel(MONDAY_10AM, tick=False)
 def test_start_call_on_the_simulated_phone_then_answer_and_talk(api_a, trained_agent):
-    response = api_a.post(START, {"phone_number": "(212) 555-0123", "context": "Follow-up for interested prospect"},
-                          format="json")  # fmt: skip
+    response = api_a.post(
+        START, {"phone_number": "(212) 555-0123", "context": "Follow-up for interested prospect"}, format="json"
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["status"] == "queued" and body["simulated"] is True
@@ -85,8 +86,17 @@ def test_the_clients_own_subaccount_is_used_when_set(api_a, trained_agent, fake_
 
 @time_machine.travel(MONDAY_10AM, tick=False)
 def test_twilio_21211_becomes_a_clear_422_and_the_attempt_is_kept_as_failed(api_a, trained_agent, fake_twilio):
-    fake_twilio.replies.append((400, {"code": 21211, "message": "The 'To' number +12125550123 is not a valid phone number.",
-                                      "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}))  # fmt: skip
+    fake_twilio.replies.append(
+        (
+            400,
+            {
+                "code": 21211,
+                "message": "The 'To' number +12125550123 is not a valid phone number.",
+                "more_info": "https://www.twilio.com/docs/errors/21211",
+                "status": 400,
+            },
+        )
+    )
     response = api_a.post(START, {"phone_number": "+12125550123"}, format="json")
     assert response.status_code == 422
     error = response.json()["error"]
@@ -147,8 +157,9 @@ def test_daily_limit(api_a, trained_agent):
 @time_machine.travel(MONDAY_10AM, tick=False)
 def test_starting_a_scheduled_callback_claims_it(api_a, trained_agent):
     customer = CustomerFactory(ai_agent=trained_agent, phone_number="+12125550123")
-    callback = ScheduledCallback.objects.create(ai_agent=trained_agent, customer_profile=customer,
-                                                scheduled_datetime=MONDAY_10AM)  # fmt: skip
+    callback = ScheduledCallback.objects.create(
+        ai_agent=trained_agent, customer_profile=customer, scheduled_datetime=MONDAY_10AM
+    )
     response = api_a.post(START, {"scheduled_callback_id": str(callback.pk)}, format="json")
     assert response.status_code == 201, response.json()
     callback.refresh_from_db()
@@ -172,8 +183,9 @@ def test_anonymous_is_401(client, trained_agent):
 @time_machine.travel(MONDAY_10AM, tick=False)
 def test_another_clients_callback_is_404_and_untouched(api_b, agent_b, trained_agent):
     customer = CustomerFactory(ai_agent=trained_agent)
-    theirs = ScheduledCallback.objects.create(ai_agent=trained_agent, customer_profile=customer,
-                                              scheduled_datetime=MONDAY_10AM)  # fmt: skip
+    theirs = ScheduledCallback.objects.create(
+        ai_agent=trained_agent, customer_profile=customer, scheduled_datetime=MONDAY_10AM
+    )
     response = api_b.post(START, {"scheduled_callback_id": str(theirs.pk)}, format="json")
     assert response.status_code == 404
     theirs.refresh_from_db()

@@ -128,8 +128,9 @@ def test_a_signature_for_another_agent_url_is_refused(twilio_sim, agent_b):
     other = TwilioSim(twilio_sim.http, agent_b)
     other.call_sid = twilio_sim.call_sid
     # Signed with agent B's token for agent A's URL: the tenant in the URL decides the token.
-    response = twilio_sim.post("incoming", {"CallSid": "CA" + "1" * 32, "From": "+12125550123"},
-                               token="wrong-" + "x" * 20)  # fmt: skip
+    response = twilio_sim.post(
+        "incoming", {"CallSid": "CA" + "1" * 32, "From": "+12125550123"}, token="wrong-" + "x" * 20
+    )
     assert response.status_code == 403
 
 
