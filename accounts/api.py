@@ -33,8 +33,8 @@ TOO_MANY = {
 class LoginThrottle(ScopedRateThrottle):
     """The ``login`` scope's rate, read at request time.
 
-    DRF's throttles copy the rates when they are imported; reading them per request lets an
-    operator (or a test) change ``API_THROTTLE_LOGIN`` without restarting the class.
+    DRF's throttles copy the rates onto the class when it is imported, so a settings override
+    (``override_settings`` in a test, a settings module swapped in a shell) would be ignored.
     """
 
     def get_rate(self) -> str | None:

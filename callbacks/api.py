@@ -30,7 +30,8 @@ from callbacks.services import (
     customer_set_do_not_call,
 )
 from core.api_schema import errors
-from customers.api import PAGE_PARAMETERS, CustomerDetailApi, customer_detail_data, paginated, paginated_response
+from core.pagination import PAGE_PARAMETERS, paginated, paginated_response
+from customers.api import CustomerDetailApi, customer_detail_data
 from customers.selectors import customer_get
 
 

@@ -18,10 +18,10 @@ from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from callbacks.services import callback_schedule
 from calls.models import CallSession, CallTurn
+from calls.sentiment import lexicon_sentiment, llm_sentiment_enabled
 from calls.telephony import gateway_for
 from calls.webhook_params import TwilioEvent
 from core.errors import CallNotAllowed
-from integrations.llm.sentiment import LexiconSentimentAnalyzer
 from integrations.twilio import TelephonyError, twiml
 
 logger = logging.getLogger(__name__)
@@ -87,15 +87,12 @@ def call_finish(*, call: CallSession) -> None:
     )
     caller_lines = [t.text for t in turns if t.speaker == CallTurn.Speaker.CALLER and t.text]
     if caller_lines:
-        result = LexiconSentimentAnalyzer().analyze(caller_lines)
-        call.sentiment_analysis = {
-            "label": result.label,
-            "score": round(result.score, 3),
-            "positive": list(result.positive_hits),
-            "negative": list(result.negative_hits),
-            "timeline": [round(s, 3) for s in result.turn_scores],
-            "analyzer": "lexicon",
-        }
+        call.sentiment_analysis = lexicon_sentiment(caller_lines)
+        if llm_sentiment_enabled():
+            from calls.tasks import call_sentiment_task
+
+            call_id = call.pk
+            transaction.on_commit(lambda: call_sentiment_task.delay(str(call_id)))
     if not call.outcome:
         call.outcome = _default_outcome(call)
     call_outcome_learn(call=call)

@@ -10,12 +10,10 @@ from __future__ import annotations
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
-    inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -25,7 +23,7 @@ from agents.models import AIAgent
 from agents.tenancy import AgentApi
 from core.api_schema import errors
 from core.errors import ValidationFailed
-from core.pagination import PageNumberPagination
+from core.pagination import PAGE_PARAMETERS, paginated, paginated_response
 from core.phone import normalize_e164
 from core.timezones import is_timezone_name
 from customers.csv_export import customers_csv_lines
@@ -72,32 +70,6 @@ class TimezoneNameField(serializers.CharField):
                 f"'{text}' is not a known timezone (use an IANA name like America/New_York)."
             )
         return text
-
-
-PAGE_PARAMETERS = [
-    OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1."),
-    OpenApiParameter("page_size", OpenApiTypes.INT, description="Rows per page (default 25, at most 200)."),
-]
-
-
-def paginated(name: str, item: type[serializers.Serializer]) -> serializers.Serializer:
-    """The documented shape of one page of ``item``, as ``paginated_response`` renders it."""
-    return inline_serializer(
-        name=name,
-        fields={
-            "count": serializers.IntegerField(help_text="Rows matching the filters, on all pages."),
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-            "results": item(many=True),
-        },
-    )
-
-
-def paginated_response(*, view, queryset, serializer_class, context: dict | None = None) -> Response:
-    """One COUNT and one page query, however many rows there are."""
-    paginator = PageNumberPagination()
-    page = paginator.paginate_queryset(queryset, view.request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)
 
 
 def _entries(value) -> list[dict]:

@@ -74,3 +74,18 @@ def test_a_slow_llm_falls_back_to_the_scripted_agent_within_the_budget(twilio_si
     assert turn.provider == "scripted"
     assert any(a["type"] == "llm_fallback" and "timeout" in a["reason"] for a in turn.actions)
     assert CallSession.objects.get().llm_fallbacks == 1
+
+
+def test_with_an_llm_configured_the_call_sentiment_comes_from_it(twilio_sim, llm):
+    import json
+
+    from calls.sentiment import call_sentiment_refine
+
+    llm.respond(Canned(body=completion("Hello!")), Canned(body=completion("Great to hear.")))
+    twilio_sim.incoming()
+    twilio_sim.say("This sounds great, I love it")
+    call = CallSession.objects.get()
+    llm.respond(Canned(body=completion(json.dumps({"label": "positive", "score": 0.9}))))
+    assert call_sentiment_refine(call_id=call.pk)
+    call.refresh_from_db()
+    assert call.sentiment_analysis["analyzer"] == "llm" and call.sentiment_analysis["score"] == 0.9

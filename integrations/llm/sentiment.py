@@ -175,6 +175,7 @@ class SentimentResult:
     positive_hits: tuple[str, ...] = ()
     negative_hits: tuple[str, ...] = ()
     turn_scores: tuple[float, ...] = field(default=())  # per caller turn, for the timeline
+    analyzer: str = "lexicon"  # who judged label and score: "lexicon" or "llm"
 
 
 @dataclass(frozen=True)
@@ -346,6 +347,7 @@ class LLMSentimentAnalyzer:
             positive_hits=lexicon.positive_hits,
             negative_hits=lexicon.negative_hits,
             turn_scores=lexicon.turn_scores,
+            analyzer="llm",
         )
 
     def _ask_model(self, lines: list[str]) -> tuple[str, float]:

@@ -1,0 +1,54 @@
+"""The sentiment of a call: the lexicon analyser by default, the LLM when one is configured.
+
+The lexicon result is written when the call ends (cheap, inside the status webhook); the LLM's
+judgement, being a network call, is fetched afterwards by a task and replaces it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.conf import settings
+
+from calls.models import CallSession, CallTurn
+from integrations.llm.sentiment import LexiconSentimentAnalyzer, LLMSentimentAnalyzer, SentimentResult
+
+
+def llm_sentiment_enabled() -> bool:
+    return settings.LLM_PROVIDER == "openai" and bool(settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL)
+
+
+def _as_json(result: SentimentResult) -> dict:
+    return {
+        "label": result.label,
+        "score": round(result.score, 3),
+        "positive": list(result.positive_hits),
+        "negative": list(result.negative_hits),
+        "timeline": [round(s, 3) for s in result.turn_scores],
+        "analyzer": result.analyzer,
+    }
+
+
+def lexicon_sentiment(caller_lines: Sequence[str]) -> dict:
+    return _as_json(LexiconSentimentAnalyzer().analyze(caller_lines))
+
+
+def call_sentiment_refine(*, call_id) -> bool:
+    """Ask the configured LLM for the call's sentiment; idempotent (skips calls already rated by it)."""
+    call = CallSession.objects.filter(pk=call_id).first()
+    if call is None or not llm_sentiment_enabled() or call.sentiment_analysis.get("analyzer") == "llm":
+        return False
+    lines = list(
+        CallTurn.objects.filter(call=call, speaker=CallTurn.Speaker.CALLER)
+        .exclude(text="")
+        .order_by("sequence")
+        .values_list("text", flat=True)
+    )
+    if not lines:
+        return False
+    analyzer = LLMSentimentAnalyzer(
+        settings.OPENAI_API_KEY, settings.OPENAI_MODEL, base_url=settings.OPENAI_BASE_URL,
+        timeout_s=settings.LLM_TURN_BUDGET_SECONDS,
+    )  # fmt: skip
+    CallSession.objects.filter(pk=call.pk).update(sentiment_analysis=_as_json(analyzer.analyze(lines)))
+    return True

@@ -1,0 +1,258 @@
+"""Reads the dashboard pages need on top of ``dashboard.selectors``, always scoped to one agent.
+
+Same rule as the selectors they build on: a fixed number of queries whatever the number of
+rows (lists are sliced or paginated, counts come from one ``aggregate``), so a page costs
+the same for a client with one customer and for one with a hundred thousand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from agents.memory import objection_key
+from agents.models import AIAgent, AIAgentTraining
+from agents.selectors import training_list
+from callbacks.models import ScheduledCallback
+from callbacks.selectors import CallbackFilters, callback_list
+from calls.models import CallSession, CallTurn
+from calls.selectors import CallFilters, call_list
+from customers.models import CustomerProfile
+from dashboard import selectors
+
+Outcome = CallSession.Outcome
+
+# Chart colours per outcome: the same meaning everywhere (green converts, red fails).
+OUTCOME_COLORS = {
+    Outcome.CONVERTED: "#16a34a",
+    Outcome.INTERESTED: "#0d9488",
+    Outcome.CALLBACK_REQUESTED: "#6366f1",
+    Outcome.ANSWERED: "#3b82f6",
+    Outcome.NOT_INTERESTED: "#f59e0b",
+    Outcome.VOICEMAIL: "#a855f7",
+    Outcome.NO_ANSWER: "#94a3b8",
+    Outcome.DO_NOT_CALL: "#be123c",
+    Outcome.FAILED: "#ef4444",
+    "": "#cbd5e1",
+}
+OUTCOME_ORDER = [
+    Outcome.CONVERTED, Outcome.INTERESTED, Outcome.CALLBACK_REQUESTED, Outcome.ANSWERED, Outcome.NOT_INTERESTED,
+    Outcome.VOICEMAIL, Outcome.NO_ANSWER, Outcome.DO_NOT_CALL, Outcome.FAILED, "",
+]  # fmt: skip
+LEVEL_COLORS = {"cold": "#64748b", "warm": "#f59e0b", "hot": "#ef4444", "converted": "#16a34a"}
+NO_OUTCOME_LABEL = "No outcome yet"
+CUSTOMER_HISTORY = 20
+TRAINING_HISTORY = 20
+RINGING_CALLS = 5
+
+
+def outcome_label(value: str) -> str:
+    return Outcome(value).label if value in Outcome.values else NO_OUTCOME_LABEL
+
+
+# --- overview ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectionInsight:
+    key: str
+    label: str
+    count: int
+    interest_rate: float
+    conversion_rate: float
+    answer_uses: int
+    answer_interest_rate: float
+    answer_conversion_rate: float
+    trained_answer: str
+
+
+@dataclass(frozen=True)
+class OverviewPage:
+    dashboard: selectors.AgentDashboard
+    charts: dict[str, Any]
+    latency: selectors.LatencyPercentiles
+    objections: list[ObjectionInsight]
+    converting_answers: list[ObjectionInsight]
+
+
+def _calls_per_day_chart(series: list[dict[str, Any]]) -> dict[str, Any]:
+    present = {outcome for day in series for outcome, n in day["outcomes"].items() if n}
+    datasets = [
+        {
+            "key": outcome,
+            "label": outcome_label(outcome),
+            "data": [day["outcomes"].get(outcome, 0) for day in series],
+            "backgroundColor": OUTCOME_COLORS.get(outcome, "#cbd5e1"),
+        }
+        for outcome in OUTCOME_ORDER
+        if outcome in present
+    ]
+    return {
+        "labels": [day["date"] for day in series],
+        "totals": [day["total"] for day in series],
+        "datasets": datasets,
+    }
+
+
+def _funnel_chart(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "labels": [CustomerProfile.InterestLevel(step["level"]).label for step in steps],
+        "levels": [step["level"] for step in steps],
+        "reached": [step["reached"] for step in steps],
+        "counts": [step["count"] for step in steps],
+        "rates": [step["rate"] for step in steps],
+        "colors": [LEVEL_COLORS[step["level"]] for step in steps],
+    }
+
+
+def _pickup_chart(hours: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "labels": [f"{row['hour']:02d}:00" for row in hours],
+        "pickup_rate": [row["pickup_rate"] for row in hours],
+        "attempts": [row["attempts"] for row in hours],
+        "answered": [row["answered"] for row in hours],
+    }
+
+
+def _latency_chart(latency: selectors.LatencyPercentiles) -> dict[str, Any]:
+    return {"labels": ["p50", "p95"], "values_ms": [latency.p50_ms, latency.p95_ms], "turns": latency.turns}
+
+
+def _objection_insights(agent: AIAgent, rows: list[dict[str, Any]]) -> list[ObjectionInsight]:
+    trained = (agent.knowledge or {}).get("objection_responses") or {}
+    answers = {objection_key(key): answer for key, answer in trained.items()}
+    return [
+        ObjectionInsight(
+            key=row["key"],
+            label=row["key"].replace("_", " ").capitalize(),
+            count=row["count"],
+            interest_rate=row["interest_rate"],
+            conversion_rate=row["conversion_rate"],
+            answer_uses=row["answer_uses"],
+            answer_interest_rate=row["answer_interest_rate"],
+            answer_conversion_rate=row["answer_conversion_rate"],
+            trained_answer=answers.get(row["key"], ""),
+        )
+        for row in rows
+    ]
+
+
+def overview_page(*, agent: AIAgent, now: datetime | None = None) -> OverviewPage:
+    """The overview: the dashboard API's sections plus the four charts and the learning tables."""
+    now = now or timezone.now()
+    dashboard = selectors.agent_dashboard(agent=agent, now=now)
+    latency = selectors.turn_latency_percentiles(agent=agent, now=now)
+    charts = {
+        "calls_per_day": _calls_per_day_chart(selectors.calls_per_day_by_outcome(agent=agent, now=now)),
+        "funnel": _funnel_chart(selectors.interest_funnel(agent=agent)),
+        "pickup": _pickup_chart(selectors.pickup_rate_by_hour(agent=agent, now=now)),
+        "latency": _latency_chart(latency),
+    }
+    objections = _objection_insights(agent, dashboard.learning.top_objections)
+    converting = sorted(
+        (o for o in objections if o.answer_uses),
+        key=lambda o: (-o.answer_conversion_rate, -o.answer_interest_rate, -o.answer_uses, o.key),
+    )
+    return OverviewPage(
+        dashboard=dashboard, charts=charts, latency=latency, objections=objections, converting_answers=converting
+    )
+
+
+# --- training ------------------------------------------------------------------------------------
+
+
+def training_history(*, agent: AIAgent) -> QuerySet[AIAgentTraining]:
+    """The training sessions, newest first (the page paginates)."""
+    return training_list(agent=agent)
+
+
+# --- calls ---------------------------------------------------------------------------------------
+
+
+def ringing_simulated_calls(*, agent: AIAgent, limit: int = RINGING_CALLS) -> list[CallSession]:
+    """Outbound calls placed to the built-in phone that nobody has picked up yet (newest first)."""
+    return list(
+        CallSession.objects.filter(
+            ai_agent=agent,
+            status__in=(CallSession.Status.QUEUED, CallSession.Status.RINGING),
+            answered_at__isnull=True,
+            twilio_call_sid__isnull=False,
+        )
+        .exclude(call_type=CallSession.CallType.INBOUND)
+        .select_related("customer_profile")
+        .order_by("-started_at", "-id")[:limit]
+    )
+
+
+def turns_after(*, call: CallSession, sequence: int) -> list[CallTurn]:
+    """The turns of ``call`` after ``sequence``: what one simulator step added to the transcript."""
+    return list(CallTurn.objects.filter(call=call, sequence__gt=sequence).order_by("sequence"))
+
+
+def last_sequence(*, call: CallSession) -> int:
+    last = CallTurn.objects.filter(call=call).order_by("-sequence").values_list("sequence", flat=True).first()
+    return -1 if last is None else last
+
+
+# --- customers -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerHistory:
+    calls: list[CallSession]
+    callbacks: list[ScheduledCallback]
+
+
+def customer_history(*, agent: AIAgent, customer: CustomerProfile, limit: int = CUSTOMER_HISTORY) -> CustomerHistory:
+    """The customer's latest calls and callbacks (two queries, however long the history)."""
+    calls = list(call_list(agent=agent, filters=CallFilters(customer_id=str(customer.pk)))[:limit])
+    callbacks = list(
+        callback_list(agent=agent, filters=CallbackFilters(customer_id=str(customer.pk))).order_by(
+            "-scheduled_datetime", "id"
+        )[:limit]
+    )
+    return CustomerHistory(calls=calls, callbacks=callbacks)
+
+
+# --- callbacks -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallbackCounts:
+    overdue: int
+    upcoming: int
+    done: int
+
+
+def callback_counts(*, agent: AIAgent, now: datetime | None = None) -> CallbackCounts:
+    now = now or timezone.now()
+    scheduled = Q(status=ScheduledCallback.Status.SCHEDULED)
+    counts = (
+        ScheduledCallback.objects.filter(ai_agent=agent)
+        .order_by()
+        .aggregate(
+            overdue=Count("pk", filter=scheduled & Q(scheduled_datetime__lt=now)),
+            upcoming=Count("pk", filter=scheduled & Q(scheduled_datetime__gte=now)),
+            done=Count("pk", filter=~scheduled),
+        )
+    )
+    return CallbackCounts(**counts)
+
+
+def callbacks_by_priority(*, agent: AIAgent, overdue: bool) -> QuerySet[ScheduledCallback]:
+    """Scheduled callbacks past due (``overdue``) or still to come, most urgent first, then soonest."""
+    filters = CallbackFilters(status=ScheduledCallback.Status.SCHEDULED, overdue=overdue)
+    return callback_list(agent=agent, filters=filters).order_by("priority_level", "scheduled_datetime", "id")
+
+
+def callbacks_done(*, agent: AIAgent) -> QuerySet[ScheduledCallback]:
+    """Callbacks no longer waiting (placed, completed, cancelled, failed), latest first."""
+    return (
+        callback_list(agent=agent)
+        .exclude(status=ScheduledCallback.Status.SCHEDULED)
+        .order_by("-scheduled_datetime", "-id")
+    )

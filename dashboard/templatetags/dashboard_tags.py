@@ -1,0 +1,144 @@
+"""Small presentation helpers for the dashboard templates: badges, icons, durations."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from agents.models import AIAgent
+from callbacks.models import ScheduledCallback
+from calls.models import CallSession
+from customers.models import CustomerProfile
+
+register = template.Library()
+
+# kind -> value -> tone; every tone is a tinted background with text at >= 4.5:1 contrast (app.css).
+BADGE_TONES: dict[str, dict[str, str]] = {
+    "call_status": {
+        "queued": "gray", "ringing": "blue", "in_progress": "indigo", "completed": "green", "busy": "amber",
+        "no_answer": "gray", "failed": "red", "canceled": "gray",
+    },
+    "outcome": {
+        "converted": "green", "interested": "teal", "callback_requested": "indigo", "answered": "blue",
+        "not_interested": "amber", "voicemail": "purple", "no_answer": "gray", "failed": "red", "do_not_call": "red",
+        "": "gray",
+    },
+    "interest": {"cold": "slate", "warm": "amber", "hot": "orange", "converted": "green"},
+    "agent_status": {
+        "training": "amber", "learning": "blue", "active": "green", "optimizing": "teal", "paused": "gray",
+    },
+    "callback_status": {
+        "scheduled": "blue", "in_progress": "indigo", "completed": "green", "canceled": "gray", "failed": "red",
+        "missed": "amber",
+    },
+    "call_type": {"inbound": "teal", "outbound": "blue", "scheduled": "indigo", "followup": "purple"},
+    "priority": {"1": "red", "2": "orange", "3": "blue", "4": "gray", "5": "gray"},
+    "alert": {"error": "red", "warning": "amber", "info": "blue"},
+    "sentiment": {"positive": "green", "neutral": "gray", "negative": "red", "mixed": "amber"},
+}  # fmt: skip
+LABELS: dict[str, dict[str, str]] = {
+    "call_status": dict(CallSession.Status.choices),
+    "outcome": {**dict(CallSession.Outcome.choices), "": "No outcome yet"},
+    "interest": dict(CustomerProfile.InterestLevel.choices),
+    "agent_status": dict(AIAgent.Status.choices),
+    "callback_status": dict(ScheduledCallback.Status.choices),
+    "call_type": dict(CallSession.CallType.choices),
+    "priority": {str(n): f"P{n}" for n in range(1, 6)},
+}
+
+
+@register.simple_tag
+def badge(kind: str, value, label: str | None = None) -> str:
+    """``{% badge "outcome" call.outcome %}``: a coloured pill with the value's human label."""
+    value = "" if value is None else str(value)
+    tone = BADGE_TONES.get(kind, {}).get(value, "gray")
+    text = label or LABELS.get(kind, {}).get(value) or value.replace("_", " ").capitalize() or "—"
+    return format_html('<span class="badge badge--{}" data-badge="{}" data-value="{}">{}</span>', tone, kind, value, text)
+
+
+@register.filter
+def keylabel(value) -> str:
+    """``price_too_high`` -> ``Price too high``."""
+    text = str(value or "").replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+@register.filter
+def duration(seconds) -> str:
+    if seconds in (None, ""):
+        return "—"
+    seconds = int(seconds)
+    minutes, rest = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {rest:02d}s" if minutes else f"{rest}s"
+
+
+@register.filter
+def ms(value) -> str:
+    if value in (None, ""):
+        return "—"
+    value = float(value)
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+
+
+@register.filter
+def percent_of(part, whole) -> float:
+    try:
+        return round(100 * float(part) / float(whole), 1) if float(whole) else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+
+
+@register.filter
+def get_item(mapping, key):
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None
+
+
+# Stroke icons drawn on a 24x24 grid (currentColor), hidden from screen readers: a label always goes with them.
+ICONS = {
+    "overview": '<rect x="3" y="3" width="7" height="9" rx="1"/><rect x="14" y="3" width="7" height="5" rx="1"/>'
+    '<rect x="14" y="12" width="7" height="9" rx="1"/><rect x="3" y="16" width="7" height="5" rx="1"/>',
+    "training": '<path d="M22 10 12 5 2 10l10 5 10-5z"/><path d="M6 12v5c3 2 9 2 12 0v-5"/>',
+    "phone": '<path d="M22 16.9v3a2 2 0 0 1-2.2 2 19.8 19.8 0 0 1-8.6-3.1 19.5 19.5 0 0 1-6-6A19.8 19.8 0 0 1 2.1 4.2'
+    ' 2 2 0 0 1 4.1 2h3a2 2 0 0 1 2 1.7c.1.9.4 1.8.7 2.7a2 2 0 0 1-.5 2.1L8 9.8a16 16 0 0 0 6 6l1.3-1.3a2 2 0 0 1'
+    ' 2.1-.4c.9.3 1.8.6 2.7.7a2 2 0 0 1 1.7 2z"/>',
+    "calls": '<path d="M8 6h13M8 12h13M8 18h13M3 6h.01M3 12h.01M3 18h.01"/>',
+    "customers": '<path d="M16 21v-2a4 4 0 0 0-4-4H6a4 4 0 0 0-4 4v2"/><circle cx="9" cy="7" r="4"/>'
+    '<path d="M22 21v-2a4 4 0 0 0-3-3.9M16 3.1a4 4 0 0 1 0 7.8"/>',
+    "callbacks": '<rect x="3" y="4" width="18" height="18" rx="2"/><path d="M16 2v4M8 2v4M3 10h18"/>'
+    '<path d="M12 14v3l2 1"/>',
+    "upload": '<path d="M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4M17 8l-5-5-5 5M12 3v12"/>',
+    "download": '<path d="M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4M7 10l5 5 5-5M12 15V3"/>',
+    "logout": '<path d="M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4M16 17l5-5-5-5M21 12H9"/>',
+    "mic": '<path d="M12 2a3 3 0 0 0-3 3v7a3 3 0 0 0 6 0V5a3 3 0 0 0-3-3z"/><path d="M19 10v2a7 7 0 0 1-14 0v-2M12 19v3"/>',
+    "alert": '<path d="M10.3 3.9 1.8 18a2 2 0 0 0 1.7 3h17a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0-3.4 0z"/>'
+    '<path d="M12 9v4M12 17h.01"/>',
+    "menu": '<path d="M3 6h18M3 12h18M3 18h18"/>',
+    "plus": '<path d="M12 5v14M5 12h14"/>',
+    "x": '<path d="M18 6 6 18M6 6l12 12"/>',
+    "back": '<path d="M19 12H5M12 19l-7-7 7-7"/>',
+    "check": '<path d="M20 6 9 17l-5-5"/>',
+    "bot": '<rect x="3" y="8" width="18" height="12" rx="3"/><path d="M12 8V4M8 14h.01M16 14h.01M9 18h6"/>'
+    '<circle cx="12" cy="3" r="1"/>',
+    "send": '<path d="M22 2 11 13M22 2l-7 20-4-9-9-4 20-7z"/>',
+    "hangup": '<path d="M10.7 13.3a16 16 0 0 0 3.4 2.6l1.3-1.3a2 2 0 0 1 2.1-.4c.9.3 1.8.6 2.7.7a2 2 0 0 1 1.7 2v3'
+    'a2 2 0 0 1-2.2 2A19.8 19.8 0 0 1 2.1 4.2 2 2 0 0 1 4.1 2h3a2 2 0 0 1 2 1.7c.1.9.4 1.8.7 2.7a2 2 0 0 1-.5 2.1'
+    'L8 9.8"/><path d="M22 2 2 22"/>',
+    "search": '<circle cx="11" cy="11" r="7"/><path d="m21 21-4.3-4.3"/>',
+}
+
+
+@register.simple_tag
+def icon(name: str, size: int = 18) -> str:
+    body = ICONS.get(name, "")
+    return mark_safe(  # noqa: S308 - our own constant SVG markup, no user input
+        f'<svg class="icon" width="{int(size)}" height="{int(size)}" viewBox="0 0 24 24" fill="none" '
+        f'stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" '
+        f'focusable="false">{body}</svg>'
+    )
