@@ -6,13 +6,19 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _isolated_settings(settings):
+def _isolated_settings(settings, monkeypatch):
     settings.PUBLIC_BASE_URL = "https://agents.example.com"
     settings.TELEPHONY_BACKEND = "simulated"
     settings.LLM_PROVIDER = "scripted"
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # DRF copies throttle classes onto views at import time, so the setting alone is not enough.
+    from django.core.cache import cache
+    from rest_framework.views import APIView
+
+    monkeypatch.setattr(APIView, "throttle_classes", [])
+    cache.clear()
 
 
 @pytest.fixture

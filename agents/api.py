@@ -11,7 +11,7 @@ from datetime import time
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -22,7 +22,7 @@ from agents.selectors import training_list
 from agents.services import agent_setup, agent_update, training_add
 from agents.tenancy import AgentApi
 from core.api_schema import errors
-from core.pagination import PageNumberPagination
+from core.pagination import PAGE_PARAMETERS, paginated, paginated_response
 
 HOURS_HELP = "Local time in the client's timezone, HH:MM."
 TRAINING_TYPES = ", ".join(AIAgentTraining.TrainingType.values)
@@ -342,6 +342,8 @@ class ProductDetailsOutputSerializer(serializers.Serializer):
 
 
 class TrainingSessionOutputSerializer(serializers.Serializer):
+    """Renders an ``AIAgentTraining`` in the shape the training endpoint takes it in."""
+
     id = serializers.UUIDField()
     training_type = serializers.ChoiceField(choices=AIAgentTraining.TrainingType.choices)
     training_content = serializers.CharField(help_text="The script (script sessions) or notes (other types).")
@@ -357,6 +359,9 @@ class TrainingSessionOutputSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "TrainingSession"
+
+    def to_representation(self, instance: AIAgentTraining):
+        return super().to_representation(_session_body(instance))
 
 
 def _session_body(session: AIAgentTraining) -> dict[str, Any]:
@@ -382,16 +387,6 @@ def _session_body(session: AIAgentTraining) -> dict[str, Any]:
         "completion_percentage": session.completion_percentage,
         "created_at": session.created_at,
     }
-
-
-class TrainingPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = TrainingSessionOutputSerializer(many=True)
-
-    class Meta:
-        ref_name = "TrainingSessionPage"
 
 
 class AgentTrainingApi(AgentApi):
@@ -442,22 +437,21 @@ class AgentTrainingApi(AgentApi):
         data.is_valid(raise_exception=True)
         session = training_add(agent=self.agent, **data.validated_data)
         # session.ai_agent is the row training_add locked and updated: it has the new level and status.
-        body = {"session": _session_body(session), "agent": session.ai_agent}
+        body = {"session": session, "agent": session.ai_agent}
         return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         operation_id="agent_training_list",
         summary="List the agent's training sessions, newest first",
         description="Paginated with `page` and `page_size`; an out-of-range page is a 404.",
-        parameters=[
-            OpenApiParameter("page", int, description="1-based page number."),
-            OpenApiParameter("page_size", int, description="Sessions per page (default 25, at most 200)."),
-        ],
-        responses={200: TrainingPageSerializer, **errors(401, 403, 404)},
+        parameters=PAGE_PARAMETERS,
+        responses={
+            200: paginated("PaginatedTrainingSessionList", TrainingSessionOutputSerializer),
+            **errors(401, 403, 404),
+        },
         tags=["agent"],
     )
     def get(self, request):
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(training_list(agent=self.agent), request, view=self)
-        rows = TrainingSessionOutputSerializer([_session_body(s) for s in page], many=True).data
-        return paginator.get_paginated_response(rows)
+        return paginated_response(
+            view=self, queryset=training_list(agent=self.agent), serializer_class=TrainingSessionOutputSerializer
+        )

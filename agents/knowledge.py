@@ -77,6 +77,9 @@ def compile_knowledge(trainings: Iterable[Any], business_info: dict) -> dict:
                 knowledge["company_info"][key] = str(data["company_info"][key]).strip()
         if (training.client_instructions or "").strip():
             knowledge["client_instructions"].append(training.client_instructions.strip())
+        if str(data.get("notes") or "").strip():
+            # Prose given with a product, FAQ or company session still teaches the agent.
+            knowledge["client_instructions"].append(str(data["notes"]).strip())
     if not product["description"]:
         product["description"] = knowledge["company_info"].get("product_description", "")
     return knowledge
