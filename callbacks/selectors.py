@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
-from core.errors import NotFound
+from core.lookups import get_scoped
 from customers.contactability import CALL_WINDOW_END, CALL_WINDOW_START, booking_zone, customer_zone
 
 
@@ -53,10 +52,8 @@ def callback_list(*, agent: AIAgent, filters: CallbackFilters | None = None) -> 
 
 
 def callback_get(*, agent: AIAgent, callback_id) -> ScheduledCallback:
-    try:
-        return ScheduledCallback.objects.select_related("customer_profile").get(ai_agent=agent, pk=callback_id)
-    except (ScheduledCallback.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("Callback not found.") from None
+    queryset = ScheduledCallback.objects.select_related("customer_profile").filter(ai_agent=agent)
+    return get_scoped(queryset, callback_id, message="Callback not found.")
 
 
 def callback_is_overdue(callback: ScheduledCallback, *, now: datetime) -> bool:

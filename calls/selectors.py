@@ -6,14 +6,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession, CallTurn
-from core.errors import NotFound
+from core.lookups import get_scoped
 
 CALL_NOT_FOUND = "Call not found."
 
@@ -77,11 +76,8 @@ def call_list(*, agent: AIAgent, filters: CallFilters | None = None) -> QuerySet
 
 def call_get(*, agent: AIAgent, call_id) -> CallSession:
     """One of the agent's calls; the same NotFound for a missing call and for another client's."""
-    try:
-        return CallSession.objects.select_related("customer_profile").get(ai_agent=agent, pk=call_id)
-    except (CallSession.DoesNotExist, ValidationError, ValueError, TypeError):
-        # A malformed id is "not found" too: callers learn nothing from the difference.
-        raise NotFound(CALL_NOT_FOUND, code="call_not_found") from None
+    queryset = CallSession.objects.select_related("customer_profile").filter(ai_agent=agent)
+    return get_scoped(queryset, call_id, message=CALL_NOT_FOUND, code="call_not_found")
 
 
 def call_detail(*, agent: AIAgent, call_id) -> CallSession:
@@ -92,11 +88,9 @@ def call_detail(*, agent: AIAgent, call_id) -> CallSession:
     """
     turns = CallTurn.objects.order_by("sequence")
     booked = ScheduledCallback.objects.order_by("scheduled_datetime", "id")
-    try:
-        return (
-            CallSession.objects.select_related("customer_profile", "callback")
-            .prefetch_related(Prefetch("turns", queryset=turns), Prefetch("callbacks_booked", queryset=booked))
-            .get(ai_agent=agent, pk=call_id)
-        )
-    except (CallSession.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound(CALL_NOT_FOUND, code="call_not_found") from None
+    queryset = (
+        CallSession.objects.select_related("customer_profile", "callback")
+        .prefetch_related(Prefetch("turns", queryset=turns), Prefetch("callbacks_booked", queryset=booked))
+        .filter(ai_agent=agent)
+    )
+    return get_scoped(queryset, call_id, message=CALL_NOT_FOUND, code="call_not_found")

@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from agents.models import AIAgent
-from core.errors import CallNotAllowed, NotFound
+from core.errors import CallNotAllowed
+from core.lookups import get_scoped
 from customers.contactability import check_call_allowed, customer_zone
 from customers.models import CustomerProfile
 
@@ -60,11 +60,7 @@ def customer_list(*, agent: AIAgent, filters: CustomerFilters | None = None) -> 
 
 def customer_get(*, agent: AIAgent, customer_id) -> CustomerProfile:
     """The same NotFound for a missing customer and for another client's."""
-    try:
-        return CustomerProfile.objects.get(ai_agent=agent, pk=customer_id)
-    except (CustomerProfile.DoesNotExist, ValidationError, ValueError, TypeError):
-        # A malformed id is "not found" too: callers learn nothing from the difference.
-        raise NotFound("Customer not found.") from None
+    return get_scoped(CustomerProfile.objects.filter(ai_agent=agent), customer_id, message="Customer not found.")
 
 
 def customer_by_phone(*, agent: AIAgent, phone_number: str) -> CustomerProfile | None:
