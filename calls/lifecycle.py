@@ -123,12 +123,15 @@ def _schedule_followup(call: CallSession) -> None:
     agent, customer = call.ai_agent, call.customer_profile
     if customer.is_do_not_call or call.callback_id:
         return  # opted out; or the callback itself retries (see _settle_callback)
-    unanswered_in_a_row = 0
-    for outcome in (
+    # This call (not saved yet) plus the unanswered calls right before it.
+    unanswered_in_a_row = 1
+    earlier = (
         CallSession.objects.filter(customer_profile=customer)
+        .exclude(pk=call.pk)
         .order_by("-started_at")
         .values_list("outcome", flat=True)[:10]
-    ):
+    )
+    for outcome in earlier:
         if outcome not in (CallSession.Outcome.NO_ANSWER, CallSession.Outcome.FAILED, CallSession.Outcome.VOICEMAIL):
             break
         unanswered_in_a_row += 1
