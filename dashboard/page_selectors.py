@@ -3,6 +3,17 @@
 Same rule as the selectors they build on: a fixed number of queries whatever the number of
 rows (lists are sliced or paginated, counts come from one ``aggregate``), so a page costs
 the same for a client with one customer and for one with a hundred thousand.
+
+The overview must stay fast for a client with a million calls (bench/dashboard_scale.py), so
+its charts are built the cheap way where one exists:
+
+- the funnel reuses the customer counts the dashboard already fetched (no second query);
+- pick-up by hour comes from the agent's learned memory (``agents.memory``), the counters the
+  outcome service folds every closed call into, rather than joining a month of calls to their
+  customers' timezones on every page view;
+- what must scan many rows (calls per day, reply-time percentiles, the customer counts) is
+  cached per agent for ``DASHBOARD_CHART_CACHE_SECONDS`` (60 s by default): those may be a
+  minute old; today's calls, the callbacks and the alerts never are.
 """
 
 from __future__ import annotations
@@ -11,10 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from agents.memory import objection_key
+from agents.memory import coerce_memory, objection_key
 from agents.models import AIAgent, AIAgentTraining
 from agents.selectors import training_list
 from callbacks.models import ScheduledCallback
@@ -48,6 +61,7 @@ NO_OUTCOME_LABEL = "No outcome yet"
 CUSTOMER_HISTORY = 20
 TRAINING_HISTORY = 20
 RINGING_CALLS = 5
+CHART_CACHE_SECONDS = 60
 
 
 def outcome_label(value: str) -> str:
@@ -77,6 +91,61 @@ class OverviewPage:
     latency: selectors.LatencyPercentiles
     objections: list[ObjectionInsight]
     converting_answers: list[ObjectionInsight]
+    pickup_learned_calls: int
+    charts_as_of: datetime
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(100 * part / whole, 1) if whole else 0.0
+
+
+def funnel_from_counts(counts: selectors.CustomerStats) -> list[dict[str, Any]]:
+    """``selectors.interest_funnel``'s steps, from customer counts already in hand (no query).
+
+    ``reached`` counts a customer at every level up to theirs (a hot customer was warm too);
+    each step's rate is the share of the previous step that moved on.
+    """
+    at = {level: getattr(counts, level) for level in selectors.FUNNEL}
+    steps, previous = [], None
+    for index, level in enumerate(selectors.FUNNEL):
+        reached = sum(at[later] for later in selectors.FUNNEL[index:])
+        rate = _rate(reached, previous) if previous is not None else (100.0 if reached else 0.0)
+        steps.append({"level": level, "count": at[level], "reached": reached, "rate": rate})
+        previous = reached
+    return steps
+
+
+def learned_pickup_by_hour(*, agent: AIAgent) -> list[dict[str, Any]]:
+    """Pick-up rate per customer-local hour (0-23) from the agent's memory: no query.
+
+    The memory counts every closed call once (``calls.outcomes``), in the customer's local hour
+    (the business's when the customer's zone is unknown), and a pick-up is a person answering.
+    """
+    hours = coerce_memory(agent.conversation_memory)["pickup_hours"]
+    rows = []
+    for hour in range(24):
+        stats = hours.get(str(hour)) or {}
+        attempts, answered = stats.get("attempts", 0), stats.get("answered", 0)
+        rows.append(
+            {"hour": hour, "attempts": attempts, "answered": answered, "pickup_rate": _rate(answered, attempts)}
+        )
+    return rows
+
+
+def _cached(agent: AIAgent, name: str, compute):
+    """``compute()``, kept per agent for DASHBOARD_CHART_CACHE_SECONDS (0 turns the cache off).
+
+    Keyed by the agent's public id (never reused), so a value can only ever be that agent's.
+    """
+    seconds = getattr(settings, "DASHBOARD_CHART_CACHE_SECONDS", CHART_CACHE_SECONDS)
+    if not seconds:
+        return compute()
+    key = f"dashboard:chart:{name}:{agent.public_id}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, seconds)
+    return value
 
 
 def _calls_per_day_chart(series: list[dict[str, Any]]) -> dict[str, Any]:
@@ -141,15 +210,50 @@ def _objection_insights(agent: AIAgent, rows: list[dict[str, Any]]) -> list[Obje
     ]
 
 
+def _dashboard(agent: AIAgent, now: datetime) -> selectors.AgentDashboard:
+    """``selectors.agent_dashboard``'s sections, with the customer counts from the chart cache.
+
+    Counting a hundred thousand customers is the most expensive figure on the page and the one
+    that matters least to the second; everything else (today's calls, callbacks, alerts) is live.
+    """
+    performance = selectors.agent_performance(agent=agent, now=now)
+    customers = _cached(agent, "customers", lambda: selectors.customer_stats(agent=agent))
+    callbacks = selectors.callback_overview(agent=agent, now=now)
+    training = selectors.training_overview(agent=agent)
+    return selectors.AgentDashboard(
+        agent=agent,
+        performance=performance,
+        recent_calls=selectors.recent_calls(agent=agent),
+        customers=customers,
+        callbacks=callbacks,
+        training=training,
+        learning=selectors.learning_insights(agent=agent, now=now),
+        quick_actions=selectors.quick_actions(
+            agent=agent, training=training, customers=customers, callbacks=callbacks, performance=performance
+        ),
+        alerts=selectors.alerts(agent=agent, performance=performance, callbacks=callbacks),
+        generated_at=now,
+    )
+
+
 def overview_page(*, agent: AIAgent, now: datetime | None = None) -> OverviewPage:
     """The overview: the dashboard API's sections plus the four charts and the learning tables."""
     now = now or timezone.now()
-    dashboard = selectors.agent_dashboard(agent=agent, now=now)
-    latency = selectors.turn_latency_percentiles(agent=agent, now=now)
+    dashboard = _dashboard(agent, now)
+    as_of, per_day, latency = _cached(
+        agent,
+        "recent",
+        lambda: (
+            now,
+            selectors.calls_per_day_by_outcome(agent=agent, now=now),
+            selectors.turn_latency_percentiles(agent=agent, now=now),
+        ),
+    )
+    pickup = learned_pickup_by_hour(agent=agent)
     charts = {
-        "calls_per_day": _calls_per_day_chart(selectors.calls_per_day_by_outcome(agent=agent, now=now)),
-        "funnel": _funnel_chart(selectors.interest_funnel(agent=agent)),
-        "pickup": _pickup_chart(selectors.pickup_rate_by_hour(agent=agent, now=now)),
+        "calls_per_day": _calls_per_day_chart(per_day),
+        "funnel": _funnel_chart(funnel_from_counts(dashboard.customers)),
+        "pickup": _pickup_chart(pickup),
         "latency": _latency_chart(latency),
     }
     objections = _objection_insights(agent, dashboard.learning.top_objections)
@@ -158,7 +262,13 @@ def overview_page(*, agent: AIAgent, now: datetime | None = None) -> OverviewPag
         key=lambda o: (-o.answer_conversion_rate, -o.answer_interest_rate, -o.answer_uses, o.key),
     )
     return OverviewPage(
-        dashboard=dashboard, charts=charts, latency=latency, objections=objections, converting_answers=converting
+        dashboard=dashboard,
+        charts=charts,
+        latency=latency,
+        objections=objections,
+        converting_answers=converting,
+        pickup_learned_calls=sum(row["attempts"] for row in pickup),
+        charts_as_of=as_of,
     )
 
 
@@ -186,11 +296,6 @@ def ringing_simulated_calls(*, agent: AIAgent, limit: int = RINGING_CALLS) -> li
         .select_related("customer_profile")
         .order_by("-started_at", "-id")[:limit]
     )
-
-
-def turns_after(*, call: CallSession, sequence: int) -> list[CallTurn]:
-    """The turns of ``call`` after ``sequence``: what one simulator step added to the transcript."""
-    return list(CallTurn.objects.filter(call=call, sequence__gt=sequence).order_by("sequence"))
 
 
 def last_sequence(*, call: CallSession) -> int:

@@ -1,3 +1,51 @@
-"""Dashboard pages, mounted at /."""
+"""Dashboard pages, mounted at /. Every page but sign-up and sign-in needs a signed-in client user."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from dashboard import (
+    views_auth,
+    views_callbacks,
+    views_calls,
+    views_customers,
+    views_import,
+    views_overview,
+    views_simulator,
+    views_training,
+)
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views_overview.overview, name="overview"),
+    path("signup/", views_auth.signup, name="signup"),
+    path("login/", views_auth.SignInView.as_view(), name="login"),
+    path("logout/", views_auth.SignOutView.as_view(), name="logout"),
+    path("onboarding/", views_auth.onboarding, name="onboarding"),
+    path("training/", views_training.training, name="training"),
+    path("training/row/", views_training.training_row, name="training-row"),
+    path("simulator/", views_simulator.simulator, name="simulator"),
+    path("simulator/dial/", views_simulator.simulator_dial, name="simulator-dial"),
+    path("simulator/<str:call_sid>/answer/", views_simulator.simulator_answer, name="simulator-answer"),
+    path("simulator/<str:call_sid>/say/", views_simulator.simulator_say, name="simulator-say"),
+    path("simulator/<str:call_sid>/hangup/", views_simulator.simulator_hangup, name="simulator-hangup"),
+    path("calls/", views_calls.call_list_page, name="calls"),
+    path("calls/start/", views_calls.call_start, name="call-start"),
+    path("calls/<uuid:call_id>/", views_calls.call_detail_page, name="call-detail"),
+    path("customers/", views_customers.customer_list_page, name="customers"),
+    path("customers/export.csv", views_customers.customer_export, name="customer-export"),
+    path("customers/import/", views_import.customer_import, name="customer-import"),
+    path("customers/import/<str:job_id>/step/", views_import.customer_import_step, name="customer-import-step"),
+    path("customers/<uuid:customer_id>/", views_customers.customer_detail_page, name="customer-detail"),
+    path(
+        "customers/<uuid:customer_id>/do-not-call/",
+        views_customers.customer_do_not_call,
+        name="customer-do-not-call",
+    ),
+    path("callbacks/", views_callbacks.callback_list_page, name="callbacks"),
+    path(
+        "callbacks/<uuid:callback_id>/reschedule/",
+        views_callbacks.callback_reschedule_view,
+        name="callback-reschedule",
+    ),
+    path("callbacks/<uuid:callback_id>/cancel/", views_callbacks.callback_cancel_view, name="callback-cancel"),
+]

@@ -8,6 +8,7 @@ HTMX appends each step's new turns to the transcript (an aria-live region).
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,10 +18,10 @@ from calls.models import CallSession
 from calls.selectors import call_detail
 from calls.selectors_voice import call_by_sid
 from calls.simulated_phone import SimulatedPhone
-from core.errors import Conflict, DomainError, NotFound
+from core.errors import DomainError, NotFound
 from core.phone import normalize_e164
 from dashboard.forms import SimulatorDialForm, SimulatorSayForm
-from dashboard.page_selectors import last_sequence, ringing_simulated_calls, turns_after
+from dashboard.page_selectors import last_sequence, ringing_simulated_calls
 from dashboard.views_access import client_page, is_htmx
 
 
@@ -90,8 +91,9 @@ def simulator_answer(request: HttpRequest, call_sid: str) -> HttpResponse:
     """Pick up an outbound call the agent placed to the built-in phone."""
     call = call_by_sid(agent=request.agent, call_sid=call_sid)
     if call.is_final or call.answered_at:
-        raise Conflict("This call is not ringing.")
-    SimulatedPhone(request.agent).answer(call)
+        messages.info(request, "That call is not ringing any more.")
+    else:
+        SimulatedPhone(request.agent).answer(call)
     if not is_htmx(request):
         return redirect(_page_url(call_sid))
     return _render_phone(request, _call_with_turns(request, call_sid))
@@ -116,7 +118,8 @@ def simulator_say(request: HttpRequest, call_sid: str) -> HttpResponse:
     call = _call_with_turns(request, call_sid)
     if not is_htmx(request):
         return redirect(_page_url(call_sid))
-    context = _phone_context(request, call, new_turns=turns_after(call=call, sequence=before))
+    context = _phone_context(request, call)
+    context["new_turns"] = [turn for turn in context["turns"] if turn.sequence > before]
     return render(request, "dashboard/partials/sim_step.html", context)
 
 

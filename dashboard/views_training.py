@@ -66,9 +66,9 @@ def _table_rows(form, trained: dict[str, str]) -> list[dict]:
     Changing its answer and saving re-trains it with the new answer.
     """
     if form.is_bound:
-        return [{"key": k, "value": v, "trained": k in trained} for k, v in form.pairs]
-    rows = [{"key": k, "value": v, "trained": True} for k, v in trained.items()]
-    return rows or [{"key": "", "value": "", "trained": False}]
+        return [{"key": k, "value": v, "removable": k not in trained} for k, v in form.pairs]
+    rows = [{"key": k, "value": v, "removable": False} for k, v in trained.items()]
+    return rows or [{"key": "", "value": "", "removable": True}]
 
 
 def _context(request: HttpRequest, forms: dict, *, open_section: str = "") -> dict:

@@ -191,6 +191,11 @@ OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
 LLM_TURN_BUDGET_SECONDS = env.float("LLM_TURN_BUDGET_SECONDS", default=6.0)
 
+# Dashboard: chart figures may be this many seconds old; CSV uploads wait here between chunks
+# (shared storage when several web machines serve the dashboard).
+DASHBOARD_CHART_CACHE_SECONDS = env.int("DASHBOARD_CHART_CACHE_SECONDS", default=60)
+DASHBOARD_IMPORT_DIR = Path(env.str("DASHBOARD_IMPORT_DIR", default=str(BASE_DIR / "var" / "imports")))
+
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SalesAgents <reports@salesagents.local>")

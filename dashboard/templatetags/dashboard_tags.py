@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -54,7 +58,9 @@ def badge(kind: str, value, label: str | None = None) -> str:
     value = "" if value is None else str(value)
     tone = BADGE_TONES.get(kind, {}).get(value, "gray")
     text = label or LABELS.get(kind, {}).get(value) or value.replace("_", " ").capitalize() or "—"
-    return format_html('<span class="badge badge--{}" data-badge="{}" data-value="{}">{}</span>', tone, kind, value, text)
+    return format_html(
+        '<span class="badge badge--{}" data-badge="{}" data-value="{}">{}</span>', tone, kind, value, text
+    )
 
 
 @register.filter
@@ -106,7 +112,7 @@ ICONS = {
     '<rect x="14" y="12" width="7" height="9" rx="1"/><rect x="3" y="16" width="7" height="5" rx="1"/>',
     "training": '<path d="M22 10 12 5 2 10l10 5 10-5z"/><path d="M6 12v5c3 2 9 2 12 0v-5"/>',
     "phone": '<path d="M22 16.9v3a2 2 0 0 1-2.2 2 19.8 19.8 0 0 1-8.6-3.1 19.5 19.5 0 0 1-6-6A19.8 19.8 0 0 1 2.1 4.2'
-    ' 2 2 0 0 1 4.1 2h3a2 2 0 0 1 2 1.7c.1.9.4 1.8.7 2.7a2 2 0 0 1-.5 2.1L8 9.8a16 16 0 0 0 6 6l1.3-1.3a2 2 0 0 1'
+    " 2 2 0 0 1 4.1 2h3a2 2 0 0 1 2 1.7c.1.9.4 1.8.7 2.7a2 2 0 0 1-.5 2.1L8 9.8a16 16 0 0 0 6 6l1.3-1.3a2 2 0 0 1"
     ' 2.1-.4c.9.3 1.8.6 2.7.7a2 2 0 0 1 1.7 2z"/>',
     "calls": '<path d="M8 6h13M8 12h13M8 18h13M3 6h.01M3 12h.01M3 18h.01"/>',
     "customers": '<path d="M16 21v-2a4 4 0 0 0-4-4H6a4 4 0 0 0-4 4v2"/><circle cx="9" cy="7" r="4"/>'
@@ -116,7 +122,8 @@ ICONS = {
     "upload": '<path d="M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4M17 8l-5-5-5 5M12 3v12"/>',
     "download": '<path d="M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4M7 10l5 5 5-5M12 15V3"/>',
     "logout": '<path d="M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4M16 17l5-5-5-5M21 12H9"/>',
-    "mic": '<path d="M12 2a3 3 0 0 0-3 3v7a3 3 0 0 0 6 0V5a3 3 0 0 0-3-3z"/><path d="M19 10v2a7 7 0 0 1-14 0v-2M12 19v3"/>',
+    "mic": '<path d="M12 2a3 3 0 0 0-3 3v7a3 3 0 0 0 6 0V5a3 3 0 0 0-3-3z"/>'
+    '<path d="M19 10v2a7 7 0 0 1-14 0v-2M12 19v3"/>',
     "alert": '<path d="M10.3 3.9 1.8 18a2 2 0 0 0 1.7 3h17a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0-3.4 0z"/>'
     '<path d="M12 9v4M12 17h.01"/>',
     "menu": '<path d="M3 6h18M3 12h18M3 18h18"/>',
@@ -128,7 +135,7 @@ ICONS = {
     '<circle cx="12" cy="3" r="1"/>',
     "send": '<path d="M22 2 11 13M22 2l-7 20-4-9-9-4 20-7z"/>',
     "hangup": '<path d="M10.7 13.3a16 16 0 0 0 3.4 2.6l1.3-1.3a2 2 0 0 1 2.1-.4c.9.3 1.8.6 2.7.7a2 2 0 0 1 1.7 2v3'
-    'a2 2 0 0 1-2.2 2A19.8 19.8 0 0 1 2.1 4.2 2 2 0 0 1 4.1 2h3a2 2 0 0 1 2 1.7c.1.9.4 1.8.7 2.7a2 2 0 0 1-.5 2.1'
+    "a2 2 0 0 1-2.2 2A19.8 19.8 0 0 1 2.1 4.2 2 2 0 0 1 4.1 2h3a2 2 0 0 1 2 1.7c.1.9.4 1.8.7 2.7a2 2 0 0 1-.5 2.1"
     'L8 9.8"/><path d="M22 2 2 22"/>',
     "search": '<circle cx="11" cy="11" r="7"/><path d="m21 21-4.3-4.3"/>',
 }
@@ -142,3 +149,147 @@ def icon(name: str, size: int = 18) -> str:
         f'stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" '
         f'focusable="false">{body}</svg>'
     )
+
+
+# url name -> the sidebar section it belongs to
+NAV_SECTIONS = {
+    "overview": "overview",
+    "training": "training",
+    "simulator": "simulator",
+    "calls": "calls",
+    "call-detail": "calls",
+    "customers": "customers",
+    "customer-detail": "customers",
+    "customer-import": "customers",
+    "callbacks": "callbacks",
+}
+
+
+@register.simple_tag(takes_context=True)
+def nav_link(context, url_name: str, label: str, icon_name: str, badge_count: int = 0) -> str:
+    request = context.get("request")
+    match = getattr(request, "resolver_match", None)
+    current = NAV_SECTIONS.get(getattr(match, "url_name", "") or "") == NAV_SECTIONS.get(url_name)
+    counter = format_html('<span class="nav-count">{}</span>', badge_count) if badge_count else ""
+    return format_html(
+        '<a class="nav-link{}" href="{}"{}>{}<span>{}</span>{}</a>',
+        " is-active" if current else "",
+        reverse(f"dashboard:{url_name}"),
+        mark_safe(' aria-current="page"') if current else "",
+        icon(icon_name),
+        label,
+        counter,
+    )
+
+
+@register.filter
+def action_chips(actions) -> list[dict]:
+    """A turn's action records (calls.actions) as short, human sentences with a tone."""
+    chips = []
+    for record in actions if isinstance(actions, list) else []:
+        if not isinstance(record, dict):
+            continue
+        kind = record.get("type", "")
+        if kind == "schedule_callback":
+            if record.get("refused"):
+                chips.append({"tone": "red", "kind": kind, "text": f"Callback refused: {record['refused']}"})
+                continue
+            booked = _when(record.get("booked"))
+            text = f"Callback booked for {booked:%a %d %b, %H:%M}" if booked else "Callback booked"
+            if record.get("moved"):
+                text += " (moved into calling hours)"
+            chips.append({"tone": "indigo", "kind": kind, "text": text, "callback_id": record.get("callback_id")})
+        elif kind == "mark_do_not_call":
+            cancelled = record.get("callbacks_cancelled") or 0
+            extra = f"; {cancelled} callback{'s' if cancelled != 1 else ''} cancelled" if cancelled else ""
+            chips.append({"tone": "red", "kind": kind, "text": f"Do-not-call set{extra}"})
+        elif kind == "set_interest_level":
+            chips.append({"tone": "amber", "kind": kind, "text": f"Interest set to {keylabel(record.get('level'))}"})
+        elif kind == "record_objection":
+            chips.append({"tone": "gray", "kind": kind, "text": f"Objection: {keylabel(record.get('key'))}"})
+        elif kind == "answered_objection":
+            chips.append({"tone": "teal", "kind": kind, "text": f"Trained answer given: {keylabel(record.get('key'))}"})
+        elif kind == "transfer_to_human":
+            to = record.get("to")
+            chips.append(
+                {"tone": "purple", "kind": kind, "text": f"Transferred to {to}" if to else "Asked for a person"}
+            )
+        elif kind == "end_call":
+            outcome = LABELS["outcome"].get(record.get("outcome") or "", keylabel(record.get("outcome")))
+            chips.append({"tone": "gray", "kind": kind, "text": f"Ended the call: {outcome}"})
+        elif kind:
+            chips.append({"tone": "gray", "kind": kind, "text": keylabel(kind)})
+    return chips
+
+
+def _when(value):
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return None
+    return timezone.localtime(moment) if timezone.is_aware(moment) else moment
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@register.filter
+def training_summary(session) -> str:
+    """One line saying what a training session taught."""
+    data = session.training_data or {}
+    product = session.product_info or {}
+    parts = []
+    if data.get("script"):
+        parts.append(f"script of {_count(len(str(data['script']).split()), 'word')}")
+    if product:
+        bits = [_count(len(product.get(k) or []), k[:-1]) for k in ("features", "benefits") if product.get(k)]
+        if product.get("pricing"):
+            bits.insert(0, f"pricing {product['pricing']}")
+        parts.append("product: " + ", ".join(bits) if bits else "product description")
+    if data.get("objection_responses"):
+        keys = list(data["objection_responses"])
+        names = ", ".join(keylabel(k) for k in keys[:3]) + ("…" if len(keys) > 3 else "")
+        parts.append(f"{_count(len(keys), 'objection')} ({names})")
+    if data.get("sales_techniques"):
+        parts.append(_count(len(data["sales_techniques"]), "technique"))
+    if data.get("faq"):
+        parts.append(_count(len(data["faq"]), "question"))
+    if data.get("company_info"):
+        parts.append("company info")
+    if data.get("notes"):
+        parts.append("notes")
+    if session.client_instructions:
+        parts.append("instructions")
+    return "; ".join(parts).capitalize() if parts else "—"
+
+
+@register.simple_tag(takes_context=True)
+def page_query(context, number, param: str = "page") -> str:
+    """``?...&page=3``: the current query string (filters kept) with one page number changed."""
+    query = context["request"].GET.copy()
+    query[param or "page"] = number
+    return "?" + query.urlencode()
+
+
+@register.filter
+def isodate(value):
+    """An ISO timestamp stored in JSON (notes, objections) as a datetime in the active timezone."""
+    return _when(value)
+
+
+@register.filter
+def get_item_at(sequence, index):
+    try:
+        return sequence[int(index)]
+    except (IndexError, TypeError, ValueError):
+        return None
+
+
+@register.filter
+def half_width(value) -> float:
+    """A score in [-1, 1] as the width (0-50 %) of one half of a diverging bar."""
+    try:
+        return round(min(abs(float(value)), 1.0) * 50, 1)
+    except (TypeError, ValueError):
+        return 0.0

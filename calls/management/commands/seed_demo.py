@@ -18,6 +18,7 @@ from agents.models import AIAgent
 from agents.services import agent_setup, training_add
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession, CallTurn
+from calls.outcomes import agent_learn_calls
 from customers.models import CustomerProfile
 from customers.services import customer_get_or_create
 
@@ -61,6 +62,12 @@ class Command(BaseCommand):
             people.append(customer)
         self._calls(agent, people, calls, rng, quiet=options["verbosity"] == 0)
         self._callbacks(agent, people)
+        # Fold the history into the agent's memory now, so insights and charts show on first login.
+        learned = agent_learn_calls(
+            agent=agent, calls=list(CallSession.objects.filter(ai_agent=agent, outcome_learned=False))
+        )
+        if learned:
+            self.stdout.write(f"Learned from {learned} past calls.")
         self.stdout.write(self.style.SUCCESS(f"Demo client ready. Log in at /login/ as {DEMO_EMAIL} / {DEMO_PASSWORD}"))
 
     def _agent(self, client: Client) -> AIAgent:

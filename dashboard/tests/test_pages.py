@@ -1,0 +1,678 @@
+"""The dashboard pages through Django's test client: sign-in, tenancy, and what each page does."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Client, User
+from agents.models import AIAgent, AIAgentTraining
+from agents.services import training_add
+from callbacks.models import ScheduledCallback
+from callbacks.tests.factories import CallbackFactory
+from calls.models import CallSession, CallTurn
+from calls.outcomes import agent_learn_calls
+from calls.tests.factories import CallFactory, CallTurnFactory
+from customers.tests.factories import CustomerFactory
+from dashboard import views_import
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+PRICE_ANSWER = "With zero down, most homeowners pay less each month than their old bill."
+# A Tuesday, 11:00 in New York: inside every calling window of client A's customers.
+OFFICE_HOURS = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
+
+PAGES = ["overview", "training", "simulator", "calls", "customers", "customer-import", "callbacks"]
+
+
+def url(name: str, **kwargs) -> str:
+    return reverse(f"dashboard:{name}", kwargs=kwargs or None)
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+def trained(agent: AIAgent) -> AIAgent:
+    training_add(
+        agent=agent, training_type="script",
+        training_content="Hi, this is [NAME] from [COMPANY]. We help homeowners cut their power bill with solar.",
+    )  # fmt: skip
+    training_add(agent=agent, training_type="objection_handling", objection_responses={"Price too high": PRICE_ANSWER})
+    agent.refresh_from_db()
+    return agent
+
+
+# --- signing in ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_needs_sign_in(client, name):
+    response = client.get(url(name))
+    assert response.status_code == 302
+    assert response.url.startswith("/login/?next=")
+
+
+@pytest.mark.django_db
+def test_signup_creates_client_and_owner_and_signs_in(client):
+    response = client.post(
+        url("signup"),
+        {"company_name": "Sunrise Solar", "full_name": "Ana Ruiz", "email": "Ana@Sunrise.test",
+         "password": "long-enough-pass-9", "timezone": "America/Chicago"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert response.url == url("onboarding")
+    user = User.objects.get(email="ana@sunrise.test")
+    assert user.client.name == "Sunrise Solar"
+    assert user.client.timezone == "America/Chicago"
+    assert user.role == User.Role.OWNER
+    # Signed in, with no agent yet: every page leads to onboarding.
+    assert client.get(url("overview")).url == url("onboarding")
+
+
+@pytest.mark.django_db
+def test_signup_shows_the_services_refusals_on_the_form(client, user_a):
+    weak = client.post(
+        url("signup"), {"company_name": "X", "email": "new@x.test", "password": "password", "timezone": "UTC"}
+    )
+    assert weak.status_code == 200
+    assert "too common" in text(weak)
+    taken = client.post(
+        url("signup"),
+        {"company_name": "X", "email": user_a.email, "password": "long-enough-pass-9", "timezone": "UTC"},
+    )
+    assert "already exists" in text(taken)
+    assert Client.objects.filter(name="X").count() == 0
+
+
+@pytest.mark.django_db
+def test_login_and_logout(client, user_a, agent_a):
+    bad = client.post(url("login"), {"username": user_a.email, "password": "wrong"})
+    assert bad.status_code == 200
+    assert "correct email" in text(bad).lower() or "enter a correct" in text(bad).lower()
+    good = client.post(url("login"), {"username": user_a.email, "password": "correct-horse-battery"})
+    assert good.status_code == 302
+    assert client.get(url("overview")).status_code == 200
+    assert client.get(url("logout")).status_code == 405  # a link cannot sign anyone out
+    assert client.post(url("logout")).status_code == 302
+    assert client.get(url("overview")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_staff_are_sent_to_the_admin(client, staff_user):
+    client.force_login(staff_user)
+    response = client.get(url("overview"))
+    assert response.status_code == 302
+    assert response.url == reverse("admin:index")
+
+
+# --- onboarding ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_sends_a_client_without_agent_to_onboarding(client, user_a, name):
+    client.force_login(user_a)
+    response = client.get(url(name))
+    assert response.status_code == 302
+    assert response.url == url("onboarding")
+
+
+@pytest.mark.django_db
+def test_onboarding_creates_the_blank_agent(client, user_a):
+    client.force_login(user_a)
+    page = client.get(url("onboarding"))
+    assert page.status_code == 200
+    assert 'value="Acme Solar"' in text(page)  # the company name is filled in
+    response = client.post(
+        url("onboarding"),
+        {"agent_name": "Sarah", "personality_type": "consultative", "voice_model": "Polly.Amy-Neural",
+         "working_hours_start": "08:30", "working_hours_end": "17:00", "phone_number": "",
+         "company_name": "Acme Solar", "product_description": "Rooftop solar", "value_proposition": "Pay less",
+         "target_conversions": "50", "avg_deal_size": "1000"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert response.url == url("training")
+    agent = AIAgent.objects.get(client=user_a.client)
+    assert (agent.name, agent.personality_type, agent.voice_model) == ("Sarah", "consultative", "Polly.Amy-Neural")
+    assert (agent.status, agent.training_level) == ("training", 0)
+    assert agent.business_info["product_description"] == "Rooftop solar"
+    assert agent.sales_goals == {"target_conversions": 50, "avg_deal_size": 1000.0}
+    assert client.get(url("onboarding")).url == url("overview")  # one agent per client
+
+
+@pytest.mark.django_db
+def test_onboarding_refuses_a_day_that_ends_before_it_starts(client, user_a):
+    client.force_login(user_a)
+    response = client.post(
+        url("onboarding"),
+        {"agent_name": "Sarah", "personality_type": "friendly", "voice_model": "Polly.Joanna-Neural",
+         "working_hours_start": "18:00", "working_hours_end": "09:00", "company_name": "Acme"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "must end after it starts" in text(response)
+    assert not AIAgent.objects.filter(client=user_a.client).exists()
+
+
+# --- training ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_training_page_shows_level_breakdown_and_history(page_a, agent_a):
+    trained(agent_a)
+    response = page_a.get(url("training"))
+    body = text(response)
+    assert response.status_code == 200
+    assert f'aria-valuenow="{agent_a.training_level}"' in body
+    assert 'data-material="objections"' in body
+    assert "Price too high" in body  # the trained objection fills the table
+    assert "Objection handling" in body and "Sales script" in body  # history
+
+
+@pytest.mark.django_db
+def test_training_posts_go_through_training_add(page_a, agent_a):
+    script = "Hi, this is [NAME] from [COMPANY]. " + "We help homeowners save money with solar. " * 8
+    response = page_a.post(url("training"), {"section": "script", "training_content": script})
+    assert response.status_code == 302
+    agent_a.refresh_from_db()
+    assert agent_a.knowledge["script"] == script.strip()
+    session = AIAgentTraining.objects.get(ai_agent=agent_a)
+    assert session.training_type == "script"
+    assert agent_a.training_level == session.completion_percentage == 25 + 15  # script + company facts
+
+    page_a.post(
+        url("training"),
+        {"section": "objections", "objection": ["Price too high", "Need to think", ""],
+         "answer": [PRICE_ANSWER, "Take your time: shall I call you tomorrow?", ""]},
+    )  # fmt: skip
+    page_a.post(
+        url("training"),
+        {"section": "product", "pricing": "$0 down", "features": "Panels\nBattery\nApp", "benefits": "Save\nBackup"},
+    )
+    page_a.post(url("training"), {"section": "techniques", "techniques": ["rapport_building", "trial_close"]})
+    page_a.post(url("training"), {"section": "faq", "question": ["Financing?"], "faq_answer": ["Yes, 0% APR."]})
+    agent_a.refresh_from_db()
+    assert agent_a.knowledge["objection_responses"] == {
+        "Price too high": PRICE_ANSWER, "Need to think": "Take your time: shall I call you tomorrow?",
+    }  # fmt: skip
+    assert agent_a.knowledge["product_info"]["features"] == ["Panels", "Battery", "App"]
+    assert agent_a.knowledge["sales_techniques"] == ["rapport_building", "trial_close"]
+    assert agent_a.knowledge["faq"] == {"Financing?": "Yes, 0% APR."}
+    assert agent_a.trainings.count() == 5
+
+
+@pytest.mark.django_db
+def test_training_table_rows_need_both_cells(page_a, agent_a):
+    response = page_a.post(url("training"), {"section": "objections", "objection": ["Price"], "answer": [""]})
+    assert response.status_code == 200
+    assert "Every row needs an answer" in text(response)
+    assert not agent_a.trainings.exists()
+
+
+@pytest.mark.django_db
+def test_training_row_partial(page_a):
+    row = page_a.get(url("training-row") + "?kind=objection", **HTMX)
+    assert row.status_code == 200
+    assert 'name="objection"' in text(row) and "data-remove-row" in text(row)
+    assert page_a.get(url("training-row") + "?kind=nope").status_code == 404
+
+
+# --- the simulator -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_simulator_holds_a_call_through_the_webhooks(page_a, agent_a):
+    trained(agent_a)
+    dial = page_a.post(url("simulator-dial"), {"from_number": "+1 202 555 0143"}, **HTMX)
+    assert dial.status_code == 200
+    call = CallSession.objects.get(ai_agent=agent_a)
+    assert call.call_type == "inbound"
+    assert dial["HX-Push-Url"] == f"{url('simulator')}?call={call.twilio_call_sid}"
+    assert "Hi, this is Sarah from Acme Solar" in text(dial)
+    assert 'aria-live="polite"' in text(dial)
+
+    objection = page_a.post(
+        url("simulator-say", call_sid=call.twilio_call_sid), {"text": "It is too expensive"}, **HTMX
+    )
+    body = text(objection)
+    assert PRICE_ANSWER in body
+    assert 'data-action="answered_objection"' in body
+    assert body.count("data-turn ") == 2  # only the caller's turn and the answer are appended
+
+    booked = page_a.post(
+        url("simulator-say", call_sid=call.twilio_call_sid), {"text": "I'm busy, call me tomorrow afternoon"}, **HTMX
+    )
+    assert 'data-action="schedule_callback"' in text(booked)
+    assert "data-call-ended" in text(booked)
+    call.refresh_from_db()
+    assert call.is_final and call.outcome == "callback_requested"
+    callback = ScheduledCallback.objects.get(ai_agent=agent_a)
+    assert callback.source_call == call and callback.customer_profile.phone_number == "+12025550143"
+
+
+@pytest.mark.django_db
+def test_simulator_answers_an_outbound_call_and_hangs_up(page_a, agent_a):
+    trained(agent_a)
+    customer = CustomerFactory(ai_agent=agent_a)
+    with time_machine.travel(OFFICE_HOURS):
+        placed = page_a.post(url("call-start"), {"customer_id": str(customer.pk)}, **HTMX)
+        assert "data-call-placed" in text(placed)
+        call = CallSession.objects.get(ai_agent=agent_a)
+        ringing = page_a.get(url("simulator"))
+        assert url("simulator-answer", call_sid=call.twilio_call_sid) in text(ringing)
+        answered = page_a.post(url("simulator-answer", call_sid=call.twilio_call_sid), **HTMX)
+        assert "Hi, this is Sarah" in text(answered)
+        page_a.post(url("simulator-hangup", call_sid=call.twilio_call_sid), **HTMX)
+    call.refresh_from_db()
+    assert call.answered_at and call.is_final
+
+
+@pytest.mark.django_db
+def test_simulator_refuses_a_bad_number(page_a):
+    response = page_a.post(url("simulator-dial"), {"from_number": "not a number"}, **HTMX)
+    assert response.status_code == 422
+    assert not CallSession.objects.exists()
+
+
+@pytest.mark.django_db
+def test_simulator_steps_on_another_clients_call_are_404(page_a, agent_b):
+    call = CallFactory(customer_profile=CustomerFactory(ai_agent=agent_b), status="in_progress")
+    sid = call.twilio_call_sid
+    for name in ("simulator-say", "simulator-hangup", "simulator-answer"):
+        assert page_a.post(url(name, call_sid=sid), {"text": "hello"}).status_code == 404
+    assert not CallTurn.objects.filter(call=call).exists()
+    call.refresh_from_db()
+    assert call.status == "in_progress"
+
+
+# --- calls ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_call_list_filters_and_paginates(page_a, agent_a, agent_b):
+    customer = CustomerFactory(ai_agent=agent_a, name="Zoe Kim")
+    converted = CallFactory(customer_profile=customer, outcome="converted")
+    CallFactory.create_batch(30, customer_profile=customer, outcome="voicemail", call_type="followup")
+    CallFactory(customer_profile=CustomerFactory(ai_agent=agent_b), outcome="converted")
+    only = page_a.get(url("calls"), {"outcome": "converted"})
+    assert text(only).count("data-call-id=") == 1
+    assert str(converted.pk) in text(only)
+    first = page_a.get(url("calls"))
+    assert text(first).count("data-call-id=") == 25
+    assert "1–25 of 31" in text(first)
+    second = page_a.get(url("calls"), {"page": 2})
+    assert text(second).count("data-call-id=") == 6
+    typed = page_a.get(url("calls"), {"call_type": "followup", "q": "zoe"})
+    assert text(typed).count("data-call-id=") == 25
+    today = timezone.localdate(timezone=ZoneInfo("America/New_York"))  # client A's days
+    dated = page_a.get(url("calls"), {"date_from": today.isoformat(), "date_to": today.isoformat()})
+    assert "of 31" in text(dated)
+    old = page_a.get(url("calls"), {"date_to": (today - timedelta(days=3)).isoformat()})
+    assert "No calls match" in text(old)
+
+
+@pytest.mark.django_db
+def test_call_detail_shows_turns_latency_sentiment_actions_and_recording(page_a, agent_a):
+    call = CallFactory(
+        customer_profile=CustomerFactory(ai_agent=agent_a, name="Ava Patel"), outcome="callback_requested",
+        recording_url="https://api.twilio.com/rec/RE123.mp3", duration_seconds=95,
+        sentiment_analysis={"label": "negative", "score": -0.5, "negative": ["expensive"], "timeline": [-0.8, 0.2]},
+    )  # fmt: skip
+    CallTurnFactory(call=call, sequence=0, text="Hi, this is Sarah.", latency_ms=420)
+    CallTurnFactory(call=call, sequence=1, speaker="caller", text="Too expensive.")
+    CallTurnFactory(
+        call=call, sequence=2, text=PRICE_ANSWER, latency_ms=1350,
+        actions=[{"type": "answered_objection", "key": "price_too_high"},
+                 {"type": "schedule_callback", "booked": "2026-03-11T19:00:00+00:00", "moved": False},
+                 {"type": "mark_do_not_call", "callbacks_cancelled": 2}],
+    )  # fmt: skip
+    body = text(page_a.get(url("call-detail", call_id=call.pk)))
+    assert body.count("data-turn ") == 3
+    assert 'data-latency="420"' in body and "1.35 s" in body
+    assert '<audio controls preload="none" src="https://api.twilio.com/rec/RE123.mp3"' in body
+    assert "Callback booked for Wed 11 Mar, 15:00" in body  # 19:00 UTC in New York
+    assert "Do-not-call set; 2 callbacks cancelled" in body
+    assert "Trained answer given: Price too high" in body
+    assert 'data-badge="sentiment" data-value="negative"' in body
+    assert "1m 35s" in body
+
+
+@pytest.mark.django_db
+def test_call_detail_of_another_client_is_404(page_a, agent_b):
+    call = CallFactory(customer_profile=CustomerFactory(ai_agent=agent_b))
+    assert page_a.get(url("call-detail", call_id=call.pk)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_call_detail_without_recording_has_no_player(page_a, agent_a):
+    call = CallFactory(customer_profile=CustomerFactory(ai_agent=agent_a))
+    assert "<audio" not in text(page_a.get(url("call-detail", call_id=call.pk)))
+
+
+@pytest.mark.django_db
+def test_start_call_places_it_within_the_rules(page_a, agent_a):
+    trained(agent_a)
+    with time_machine.travel(OFFICE_HOURS):
+        response = page_a.post(url("call-start"), {"phone_number": "(212) 555-0199", "context": "Quote"}, **HTMX)
+    assert "data-call-placed" in text(response)
+    call = CallSession.objects.get(ai_agent=agent_a)
+    assert (call.call_type, call.status, call.context) == ("outbound", "queued", "Quote")
+    assert call.customer_profile.phone_number == "+12125550199"
+
+
+@pytest.mark.django_db
+def test_start_call_shows_the_refusal_and_the_next_allowed_time(page_a, agent_a):
+    trained(agent_a)
+    customer = CustomerFactory(ai_agent=agent_a)
+    at_night = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)  # 23:00 in New York
+    with time_machine.travel(at_night):
+        response = page_a.post(url("call-start"), {"customer_id": str(customer.pk)}, **HTMX)
+    body = text(response)
+    assert "data-call-refused" in body
+    assert "calls are allowed 08:00-21:00 customer time" in body
+    assert "Next allowed: <strong>Tue 10 Mar, 09:00</strong>" in body  # the agent starts at 09:00
+    assert not CallSession.objects.exists()
+
+
+@pytest.mark.django_db
+def test_start_call_refuses_a_do_not_call_customer_without_htmx(page_a, agent_a):
+    trained(agent_a)
+    customer = CustomerFactory(ai_agent=agent_a, is_do_not_call=True)
+    back = url("customer-detail", customer_id=customer.pk)
+    response = page_a.post(url("call-start"), {"customer_id": str(customer.pk), "next": back}, follow=True)
+    assert response.redirect_chain[-1][0] == back
+    assert "do-not-call list" in text(response)
+    assert not CallSession.objects.exists()
+
+
+@pytest.mark.django_db
+def test_start_call_to_another_clients_customer_is_404(page_a, agent_b):
+    customer = CustomerFactory(ai_agent=agent_b)
+    assert page_a.post(url("call-start"), {"customer_id": str(customer.pk)}, **HTMX).status_code == 404
+    assert not CallSession.objects.exists()
+
+
+# --- customers -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_customer_list_filters_and_search(page_a, agent_a, agent_b):
+    CustomerFactory(ai_agent=agent_a, name="Hot Harry", interest_level="hot")
+    CustomerFactory(ai_agent=agent_a, name="Done Dana", interest_level="converted", is_converted=True)
+    CustomerFactory(ai_agent=agent_a, name="Quiet Quinn", is_do_not_call=True, phone_number="+13125550188")
+    CustomerFactory(ai_agent=agent_b, name="Other Olga", interest_level="hot")
+
+    def names(**params):
+        return re.findall(r'class="row-link strong"[^>]*>([^<]+)<', text(page_a.get(url("customers"), params)))
+
+    assert sorted(names()) == ["Done Dana", "Hot Harry", "Quiet Quinn"]
+    assert names(interest_level="hot") == ["Hot Harry"]
+    assert names(converted="yes") == ["Done Dana"]
+    assert names(dnc="yes") == ["Quiet Quinn"]
+    assert names(q="(312) 555-0188") == ["Quiet Quinn"]
+    assert 'href="/customers/export.csv?interest_level=hot"' in text(
+        page_a.get(url("customers"), {"interest_level": "hot"})
+    )
+
+
+@pytest.mark.django_db
+def test_customer_detail_shows_history_objections_preferences_notes_callbacks(page_a, agent_a):
+    customer = CustomerFactory(
+        ai_agent=agent_a, name="Ava Patel", call_preference_time="afternoon", preferences={"channel": "phone"},
+        objections=[{"key": "price_too_high", "text": "too pricey", "at": "2026-03-01T15:00:00+00:00"}],
+        conversation_notes=[{"at": "2026-03-01T15:00:00+00:00", "text": "Wants a quote", "source": "api"}],
+    )  # fmt: skip
+    call = CallFactory(customer_profile=customer, outcome="interested")
+    CallbackFactory(customer_profile=customer, reason="Discuss the quote")
+    body = text(page_a.get(url("customer-detail", customer_id=customer.pk)))
+    assert url("call-detail", call_id=call.pk) in body
+    assert "Price too high" in body and "too pricey" in body
+    assert "Wants a quote" in body
+    assert "Afternoon" in body and "Channel" in body
+    assert "Discuss the quote" in body
+
+
+@pytest.mark.django_db
+def test_customer_pages_of_another_client_are_404(page_a, agent_b):
+    customer = CustomerFactory(ai_agent=agent_b)
+    CallbackFactory(customer_profile=customer)
+    assert page_a.get(url("customer-detail", customer_id=customer.pk)).status_code == 404
+    response = page_a.post(url("customer-do-not-call", customer_id=customer.pk), {"do_not_call": "1"})
+    assert response.status_code == 404
+    customer.refresh_from_db()
+    assert not customer.is_do_not_call
+    assert ScheduledCallback.objects.get().status == "scheduled"
+
+
+@pytest.mark.django_db
+def test_do_not_call_switch_cancels_open_callbacks(page_a, agent_a):
+    customer = CustomerFactory(ai_agent=agent_a)
+    CallbackFactory.create_batch(2, customer_profile=customer)
+    response = page_a.post(url("customer-do-not-call", customer_id=customer.pk), {"do_not_call": "1"}, follow=True)
+    assert "2 open callbacks cancelled" in text(response)
+    customer.refresh_from_db()
+    assert customer.is_do_not_call
+    assert set(ScheduledCallback.objects.values_list("status", flat=True)) == {"canceled"}
+
+
+@pytest.mark.django_db
+def test_export_streams_the_filtered_customers(page_a, agent_a, agent_b):
+    CustomerFactory(ai_agent=agent_a, name="Hot Harry", interest_level="hot", phone_number="+12125550101")
+    CustomerFactory(ai_agent=agent_a, name="Cold Carl", phone_number="+12125550102")
+    CustomerFactory(ai_agent=agent_b, name="Other Olga", interest_level="hot")
+    response = page_a.get(url("customer-export"), {"interest_level": "hot"})
+    assert response["Content-Type"].startswith("text/csv")
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert body.splitlines()[0].startswith("phone_number,name")
+    assert "Hot Harry" in body and "Cold Carl" not in body and "Olga" not in body
+
+
+# --- CSV import ----------------------------------------------------------------------------------
+
+CSV_WITH_ONE_BAD_ROW = (
+    "phone_number,name,email,interest_level\n"
+    "+1 212 555 0101,Ava Patel,ava@example.com,warm\n"
+    "(415) 555-0102,Liam Garcia,,cold\n"
+    "12,Bad Number,,warm\n"
+    "212.555.0104,Mia Kim,mia@example.com,hot\n"
+)
+
+
+def upload(content: str, name: str = "leads.csv") -> io.BytesIO:
+    stream = io.BytesIO(content.encode())
+    stream.name = name
+    return stream
+
+
+@pytest.mark.django_db
+def test_import_with_htmx_reports_line_numbered_errors(page_a, agent_a):
+    response = page_a.post(url("customer-import"), {"file": upload(CSV_WITH_ONE_BAD_ROW)}, **HTMX)
+    body = text(response)
+    assert response.status_code == 200
+    assert 'data-done="true"' in body
+    assert 'data-error-line="4"' in body
+    assert "Import finished" in body
+    assert agent_a.customers.count() == 3
+    assert re.search(r"data-import-created>3<", body) and re.search(r"data-import-errors>1<", body)
+
+
+@pytest.mark.django_db
+def test_import_without_javascript_shows_the_report(page_a, agent_a):
+    response = page_a.post(url("customer-import"), {"file": upload(CSV_WITH_ONE_BAD_ROW)}, follow=True)
+    body = text(response)
+    assert 'data-error-line="4"' in body
+    assert "Import finished" in body
+    assert agent_a.customers.count() == 3
+
+
+@pytest.mark.django_db
+def test_import_in_chunks_keeps_counting_and_finds_repeats_across_chunks(page_a, agent_a, monkeypatch):
+    monkeypatch.setattr(views_import, "MIN_CHUNK_ROWS", 2)
+    monkeypatch.setattr(views_import, "TARGET_CHUNKS", 100)
+    rows = [f"+1212555{n:04d},Person {n}" for n in range(1, 8)] + ["+12125550001,Again"]
+    csv_text = "phone_number,name\n" + "\n".join(rows) + "\n"
+    first = page_a.post(url("customer-import"), {"file": upload(csv_text)}, **HTMX)
+    job_id = re.search(r'data-import-job="([0-9a-f]+)"', text(first)).group(1)
+    assert 'data-done="false"' in text(first)
+    assert 'role="progressbar"' in text(first)
+    steps = 0
+    body = text(first)
+    while 'data-done="false"' in body:
+        body = text(page_a.post(url("customer-import-step", job_id=job_id), **HTMX))
+        steps += 1
+        assert steps < 10
+    assert steps >= 3
+    assert agent_a.customers.count() == 7
+    assert 'data-error-line="9"' in body
+    assert "+12125550001 is already on line 2" in body
+    state = json.loads((views_import.import_root() / str(agent_a.client_id) / job_id / "state.json").read_text())
+    assert (state["created"], state["error_count"], state["rows"]) == (7, 1, 8)
+
+
+@pytest.mark.django_db
+def test_import_refuses_a_file_without_phone_column(page_a, agent_a):
+    response = page_a.post(url("customer-import"), {"file": upload("name,email\nAva,a@x.test\n")}, **HTMX)
+    assert "no phone_number" in text(response)
+    assert response["HX-Retarget"] == "#import-form"
+    assert not agent_a.customers.exists()
+
+
+@pytest.mark.django_db
+def test_import_job_of_another_client_is_404(client, page_a, agent_a, user_b, agent_b):
+    response = page_a.post(url("customer-import"), {"file": upload(CSV_WITH_ONE_BAD_ROW)}, **HTMX)
+    job_id = re.search(r'data-import-job="([0-9a-f]+)"', text(response)).group(1)
+    client.force_login(user_b)
+    assert client.post(url("customer-import-step", job_id=job_id)).status_code == 404
+    assert client.get(url("customer-import"), {"job": job_id}).status_code == 404
+    assert client.get(url("customer-import"), {"job": "../../etc"}).status_code == 404
+
+
+# --- callbacks -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_callbacks_lists_overdue_and_upcoming_by_priority(page_a, agent_a, agent_b):
+    customer = CustomerFactory(ai_agent=agent_a)
+    now = timezone.now()
+    late = CallbackFactory(customer_profile=customer, scheduled_datetime=now - timedelta(hours=3), priority_level=4)
+    urgent_late = CallbackFactory(
+        customer_profile=customer, scheduled_datetime=now - timedelta(hours=1), priority_level=1
+    )
+    soon = CallbackFactory(customer_profile=customer, scheduled_datetime=now + timedelta(hours=1), priority_level=3)
+    urgent = CallbackFactory(customer_profile=customer, scheduled_datetime=now + timedelta(days=2), priority_level=1)
+    done = CallbackFactory(customer_profile=customer, status="completed")
+    CallbackFactory(customer_profile=CustomerFactory(ai_agent=agent_b))
+    body = text(page_a.get(url("callbacks")))
+    overdue, upcoming = body.split('data-section="upcoming"')
+    assert re.findall(r'data-callback-id="([^"]+)"', overdue) == [str(urgent_late.pk), str(late.pk)]
+    assert re.findall(r'data-callback-id="([^"]+)"', upcoming) == [str(urgent.pk), str(soon.pk)]
+    finished = text(page_a.get(url("callbacks"), {"show": "done"}))
+    assert re.findall(r'data-callback-id="([^"]+)"', finished) == [str(done.pk)]
+
+
+@pytest.mark.django_db
+def test_reschedule_and_cancel(page_a, agent_a):
+    callback = CallbackFactory(customer_profile=CustomerFactory(ai_agent=agent_a))
+    with time_machine.travel(OFFICE_HOURS):
+        response = page_a.post(
+            url("callback-reschedule", callback_id=callback.pk), {"when": "2026-03-12T14:30", "priority": "1"}, **HTMX
+        )
+    assert "Moved to Thu 12 Mar, 14:30" in text(response)
+    callback.refresh_from_db()
+    assert callback.scheduled_datetime == datetime(2026, 3, 12, 18, 30, tzinfo=UTC)  # 14:30 in New York
+    assert callback.priority_level == 1
+    with time_machine.travel(OFFICE_HOURS):
+        moved = page_a.post(
+            url("callback-reschedule", callback_id=callback.pk), {"when": "2026-03-12T23:30", "priority": "2"}, **HTMX
+        )
+    assert "first time the customer may be called" in text(moved)
+    cancel = page_a.post(url("callback-cancel", callback_id=callback.pk), **HTMX)
+    assert "Cancelled." in text(cancel)
+    callback.refresh_from_db()
+    assert callback.status == "canceled"
+    again = page_a.post(url("callback-cancel", callback_id=callback.pk), **HTMX)
+    assert "only a scheduled one can be cancelled" in text(again)
+
+
+@pytest.mark.django_db
+def test_callback_actions_on_another_clients_callback_are_404(page_a, agent_b):
+    callback = CallbackFactory(customer_profile=CustomerFactory(ai_agent=agent_b))
+    before = callback.scheduled_datetime
+    assert page_a.post(url("callback-cancel", callback_id=callback.pk)).status_code == 404
+    reschedule = page_a.post(
+        url("callback-reschedule", callback_id=callback.pk), {"when": "2030-01-01T10:00", "priority": "1"}
+    )
+    assert reschedule.status_code == 404
+    callback.refresh_from_db()
+    assert (callback.status, callback.scheduled_datetime) == ("scheduled", before)
+
+
+# --- overview ------------------------------------------------------------------------------------
+
+
+def chart_data(response) -> dict:
+    match = re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', text(response), re.S)
+    return json.loads(match.group(1))
+
+
+@pytest.mark.django_db
+def test_overview_charts_carry_the_numbers(page_a, agent_a, agent_b):
+    customer = CustomerFactory(ai_agent=agent_a, interest_level="hot")
+    CustomerFactory(ai_agent=agent_a, interest_level="warm")
+    CustomerFactory(ai_agent=agent_a)
+    now = timezone.now()
+    for outcome in ("converted", "converted", "voicemail"):
+        CallFactory(customer_profile=customer, outcome=outcome, started_at=now - timedelta(minutes=5))
+    CallFactory(customer_profile=customer, outcome="interested", started_at=now - timedelta(days=2))
+    turn_call = CallFactory(customer_profile=customer, outcome="answered", started_at=now - timedelta(minutes=1))
+    CallTurnFactory(call=turn_call, sequence=0, latency_ms=100)
+    CallTurnFactory(call=turn_call, sequence=1, latency_ms=300)
+    CallFactory(customer_profile=CustomerFactory(ai_agent=agent_b), outcome="converted")  # another client's
+    CallbackFactory(customer_profile=customer, scheduled_datetime=now - timedelta(hours=1))
+    # What the learning task does with closed calls: fold them into the agent's memory.
+    agent_learn_calls(agent=agent_a, calls=list(CallSession.objects.filter(ai_agent=agent_a)))
+
+    response = page_a.get(url("overview"))
+    assert response.status_code == 200
+    charts = chart_data(response)
+    per_day = {ds["key"]: ds["data"] for ds in charts["calls_per_day"]["datasets"]}
+    assert sum(per_day["converted"]) == 2
+    assert sum(per_day["interested"]) == 1
+    assert sum(charts["calls_per_day"]["totals"]) == 5
+    assert charts["funnel"]["reached"] == [3, 2, 1, 0]
+    assert sum(charts["pickup"]["attempts"]) == 5  # from the learned memory
+    assert sum(charts["pickup"]["answered"]) == 4  # voicemail is not a person
+    assert charts["latency"]["values_ms"] == [200.0, 290.0]
+    body = text(response)
+    assert 'data-alert="overdue_callbacks"' in body
+    assert 'data-chart-table="calls_per_day"' in body
+    assert 'canvas id="chart-calls-per-day"' in body
+
+
+@pytest.mark.django_db
+def test_overview_caches_the_recent_series_per_agent(page_a, agent_a, settings):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.DASHBOARD_CHART_CACHE_SECONDS = 60
+    cache.clear()
+    customer = CustomerFactory(ai_agent=agent_a)
+    CallFactory(customer_profile=customer, outcome="converted")
+    with CaptureQueriesContext(connection) as cold:
+        first = page_a.get(url("overview"))
+    CallFactory(customer_profile=customer, outcome="converted")
+    with CaptureQueriesContext(connection) as warm:
+        second = page_a.get(url("overview"))
+    assert len(warm) < len(cold)
+    assert chart_data(second)["calls_per_day"] == chart_data(first)["calls_per_day"]  # at most a minute old
+    assert 'data-kpi="calls-window">2<' in text(second)  # the figures above the charts are live
+    cache.clear()
