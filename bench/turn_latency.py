@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Turn latency of live calls, against the floor of a durable turn, on gunicorn + PostgreSQL.
 
-    .venv/bin/python bench/turn_latency.py            # about a minute; see bench/README.md
+    .venv/bin/python bench/turn_latency.py [--profile]    # 1-2 minutes; see bench/README.md
 
 What it does, all on 127.0.0.1:
 
@@ -17,10 +17,12 @@ What it does, all on 127.0.0.1:
    ``<Gather action>`` URL of each answer exactly as Twilio does, every request signed with
    ``RequestValidator`` over PUBLIC_BASE_URL + path. Beside them, on the same server at the same
    time, as many floor callers with the same pacing post the same signed fields to the floor.
-4. Saturated run: ``--clients`` callers with no pauses, first on real turns, then on the floor.
+   (Before it, a few calls one at a time show the latencies without contention.)
+4. Saturated runs: ``--clients`` callers with no pauses, first making calls, then on the floor.
 5. Prints latency percentiles, their ratios, SQL statements per turn, throughput and CPU per
-   request, and stops gunicorn (also on error or Ctrl-C). ``--profile`` adds an in-process
-   breakdown of where a turn's time goes, and the statements each request sends PostgreSQL.
+   request, and the statements a turn and the floor send PostgreSQL; ``--profile`` adds an
+   in-process breakdown of where a turn's time goes. Stops gunicorn and drops the database at
+   the end, also on error, Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +56,7 @@ if str(ROOT) not in sys.path:
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 PUBLIC_BASE_URL = "http://bench.local"
-SIGNING_TOKEN = "bench-simulated-phone-token-0123"  # noqa: S105 - the simulated phone's, bench only
+SIGNING_TOKEN = "bench-simulated-phone-token-0123"  # the simulated phone's, bench only
 AGENT_NUMBER = "+14155550100"
 TARGET_RATIO = 1.5
 TARGET_QUERIES = 6
@@ -81,6 +84,12 @@ SMALL_TALK = [
     "We moved into this house in the spring.",
 ]
 LAST_WORDS = ["Okay, thanks for your time, goodbye.", "Alright, bye for now."]
+AREA_CODES = ("212", "415", "312", "617", "206", "305", "713", "303")
+
+
+def caller_number(k: int) -> str:
+    """A valid, distinct US number for caller ``k`` (0 <= k < 80,000)."""
+    return f"+1{AREA_CODES[(k // 10_000) % len(AREA_CODES)]}555{k % 10_000:04d}"
 
 
 def caller_script(rng: random.Random, turns: int) -> list[str]:
@@ -240,6 +249,7 @@ class Gunicorn:
         ]  # fmt: skip
         self.env = {**os.environ, **env}
         self.proc: subprocess.Popen | None = None
+        self._log = None
 
     def start(self, timeout_s: float = 30.0) -> None:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
@@ -250,12 +260,13 @@ class Gunicorn:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log_tail()}")
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
             with contextlib.suppress(OSError, http.client.HTTPException):
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("GET", "/health")
                 if conn.getresponse().status == 200:
                     conn.close()
                     return
+            conn.close()
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not answer /health within {timeout_s:.0f} s:\n{self.log_tail()}")
 
@@ -277,17 +288,17 @@ class Gunicorn:
         return ""
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)  # our own process group: the master and its workers
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
-        self._log.close()
+                os.killpg(self.proc.pid, signal.SIGTERM)  # our own process group: the master and its workers
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()
 
 
 # --- the load ------------------------------------------------------------------------------------
@@ -302,6 +313,7 @@ class Sample:
     server_ms: float | None
     started: float
     ended: float
+    index: int = 0  # which turn of its call (1 = the first after the greeting)
 
 
 @dataclass
@@ -333,7 +345,7 @@ class Phone:
         self.conn: http.client.HTTPConnection | None = None
         self.validator = RequestValidator(SIGNING_TOKEN)
 
-    def post(self, kind: str, path: str, params: dict[str, str]) -> tuple[int, str]:
+    def post(self, kind: str, path: str, params: dict[str, str], index: int = 0) -> tuple[int, str]:
         params = {"AccountSid": "AC" + "0" * 32, "ApiVersion": "2010-04-01", **params}
         body = urllib.parse.urlencode(params)
         headers = {
@@ -367,7 +379,7 @@ class Phone:
             self.recorder.add(
                 Sample(
                     kind, (ended - started) * 1000, response.status, int(queries) if queries else None,
-                    int(server_us) / 1000 if server_us else None, started, ended,
+                    int(server_us) / 1000 if server_us else None, started, ended, index,
                 )
             )  # fmt: skip
             return response.status, data.decode("utf-8", "replace")
@@ -405,7 +417,10 @@ def run_call(phone: Phone, agent_id: str, script: list[str], *, pause, stop: thr
             return i
         pause()
         status, twiml = phone.post(
-            "turn", path, {"CallSid": sid, "CallStatus": "in-progress", "SpeechResult": sentence, "Confidence": "0.92"}
+            "turn",
+            path,
+            {"CallSid": sid, "CallStatus": "in-progress", "SpeechResult": sentence, "Confidence": "0.92"},
+            index=i + 1,
         )
         path = next_turn_path(twiml) if status == 200 else None
         if path is None:
@@ -450,7 +465,7 @@ def paced_run(port: int, agent_id: str, *, calls: int, turns: int, pause_s: floa
             if floor:
                 run_floor_call(phone, agent_id, script, pause=pause, stop=stop)
             else:
-                run_call(phone, agent_id, script, pause=pause, stop=stop, number=f"+1212555{index:04d}")
+                run_call(phone, agent_id, script, pause=pause, stop=stop, number=caller_number(index))
         except BaseException as exc:  # noqa: BLE001 - reported below, the run goes on
             errors.append(exc)
         finally:
@@ -477,12 +492,10 @@ class Saturation:
     kind: str
     clients: int
     seconds: float
-    completed: int
+    completed: int  # requests of ``kind`` completed in the window
+    requests: int  # all requests completed in the window (the turn run's greetings too)
     latencies: list[float]
-    app_cpu_s: float
-    db_cpu_s: float
-    loadgen_cpu_s: float
-    machine_busy: float  # fraction of all CPUs busy
+    cpu: dict[str, float]  # CpuMeter.stop()
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -495,20 +508,70 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs, from /proc/stat."""
-    with contextlib.suppress(OSError):
-        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        idle = values[3] + (values[4] if len(values) > 4 else 0)
-        return sum(values) - idle, sum(values)
-    return 0, 0
+def machine_ticks() -> tuple[int, int, int]:
+    """(busy, stolen, total) jiffies of all CPUs, from /proc/stat. Stolen time is time a virtual
+    machine's CPUs were ready to run but the host ran something else: noise from outside."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+        idle = values[3] + values[4]
+        return sum(values) - idle, values[7], sum(values)
+    return 0, 0, 0
+
+
+def machine_share(before: tuple[int, int, int], after: tuple[int, int, int]) -> tuple[float, float]:
+    """(busy, stolen) fractions of all CPUs between two ``machine_ticks()``."""
+    total = max(after[2] - before[2], 1)
+    return (after[0] - before[0]) / total, (after[1] - before[1]) / total
+
+
+class CpuMeter:
+    """CPU time over a stretch of the run: ours (gunicorn workers, the bench database's backends,
+    this load generator) and everybody else's on the machine (other programs, the host)."""
+
+    def __init__(self, server: Gunicorn, database_url: str):
+        self.app_pids, self.db_pids = server.worker_pids(), postgres_pids(database_url)
+        self.started = self._snapshot()
+
+    def _snapshot(self) -> tuple:
+        return (time.perf_counter(), machine_ticks(), cpu_seconds(self.app_pids), cpu_seconds(self.db_pids),
+                time.process_time())  # fmt: skip
+
+    def stop(self) -> dict[str, float]:
+        (t0, ticks0, app0, db0, gen0), (t1, ticks1, app1, db1, gen1) = self.started, self._snapshot()
+        busy, stolen = machine_share(ticks0, ticks1)
+        cpus = os.cpu_count() or 1
+        ours = (app1 - app0) + (db1 - db0) + (gen1 - gen0)
+        return {
+            "seconds": t1 - t0, "busy": busy, "stolen": stolen, "app": app1 - app0, "db": db1 - db0,
+            "loadgen": gen1 - gen0, "others": max(0.0, busy * cpus * (t1 - t0) - ours) / (cpus * (t1 - t0)),
+        }  # fmt: skip
+
+
+def background_load(seconds: float = 1.0) -> float:
+    """The share of all CPUs busy while this bench does nothing: other programs on the machine."""
+    before = machine_ticks()
+    time.sleep(seconds)
+    return machine_share(before, machine_ticks())[0]
+
+
+def wait_for_quiet(limit_s: float, threshold: float = 0.15) -> tuple[float, float]:
+    """Wait (at most ``limit_s``) for other programs to leave the CPUs mostly idle, so they
+    disturb the measurement less. Returns (background load at the start, when measuring began)."""
+    first = load = background_load()
+    deadline = time.monotonic() + limit_s
+    while load > threshold and time.monotonic() < deadline:
+        load = background_load()
+    return first, load
 
 
 def postgres_pids(database_url: str) -> list[int]:
     import psycopg
 
     with contextlib.suppress(psycopg.Error), psycopg.connect(database_url, autocommit=True) as conn:
-        return [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()")]
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in rows]
     return []
 
 
@@ -528,7 +591,8 @@ def saturate(
             while not stop.is_set():
                 script = caller_script(random.Random(10_000 + index * 1000 + n), turns)
                 if kind == "turn":
-                    run_call(phone, agent_id, script, pause=lambda: None, stop=stop, number=f"+1646{index:03d}{n:04d}")
+                    number = caller_number(20_000 + (index * 2_000 + n) % 50_000)
+                    run_call(phone, agent_id, script, pause=lambda: None, stop=stop, number=number)
                 else:
                     run_floor_call(phone, agent_id, script, pause=lambda: None, stop=stop)
                 n += 1
@@ -541,24 +605,37 @@ def saturate(
     for t in threads:
         t.start()
     time.sleep(min(2.0, seconds / 4))  # let the calls get going before the window opens
-    app_pids, db_pids = server.worker_pids(), postgres_pids(database_url)
-    app0, db0, gen0, (busy0, total0) = cpu_seconds(app_pids), cpu_seconds(db_pids), time.process_time(), machine_ticks()
+    meter = CpuMeter(server, database_url)
     window["start"] = time.perf_counter()
     time.sleep(seconds)
     window["end"] = time.perf_counter()
-    app1, db1, gen1, (busy1, total1) = cpu_seconds(app_pids), cpu_seconds(db_pids), time.process_time(), machine_ticks()
+    cpu = meter.stop()
     stop.set()
     for t in threads:
         t.join(35)
-    in_window = [
-        s for s in recorder.samples if s.kind == kind and window["start"] <= s.ended < window["end"] and s.status == 200
-    ]
+    everything = [s for s in recorder.samples if window["start"] <= s.ended < window["end"] and s.status == 200]
+    in_window = [s for s in everything if s.kind == kind]
     if errors or recorder.problems:
         raise RuntimeError(f"saturated {kind} run failed: {errors[:3]} {recorder.problems[:3]}")
     return Saturation(
-        kind, clients, window["end"] - window["start"], len(in_window), [s.ms for s in in_window],
-        app1 - app0, db1 - db0, gen1 - gen0, (busy1 - busy0) / max(total1 - total0, 1),
+        kind, clients, window["end"] - window["start"], len(in_window), len(everything), [s.ms for s in in_window],
+        cpu,
     )  # fmt: skip
+
+
+def one_at_a_time(port: int, agent_id: str, *, calls: int, turns: int) -> Recorder:
+    """A single caller, no pauses, nothing else running: latency without contention."""
+    recorder = Recorder()
+    stop = threading.Event()
+    phone = Phone(port, recorder)
+    try:
+        for c in range(calls):
+            script = caller_script(random.Random(50_000 + c), turns)
+            run_call(phone, agent_id, script, pause=lambda: None, stop=stop, number=caller_number(60_000 + c))
+            run_floor_call(phone, agent_id, script, pause=lambda: None, stop=stop)
+    finally:
+        phone.close()
+    return recorder
 
 
 def warm_up(port: int, agent_id: str, *, clients: int) -> None:
@@ -571,7 +648,8 @@ def warm_up(port: int, agent_id: str, *, clients: int) -> None:
         try:
             for n in range(2):
                 script = caller_script(random.Random(90_000 + index * 10 + n), 4)
-                run_call(phone, agent_id, script, pause=lambda: None, stop=stop, number=f"+1917{index:03d}{n:04d}")
+                number = caller_number(10_000 + index * 10 + n)
+                run_call(phone, agent_id, script, pause=lambda: None, stop=stop, number=number)
                 run_floor_call(phone, agent_id, script, pause=lambda: None, stop=stop)
         finally:
             phone.close()
@@ -588,7 +666,7 @@ def warm_up(port: int, agent_id: str, *, clients: int) -> None:
 # --- in-process: queries and where the time goes -----------------------------------------------
 
 
-def in_process_report(agent_id: str, *, calls: int, turns: int, profile: bool) -> list[str]:
+def in_process_report(agent_id: str, *, calls: int, turns: int, profile: bool, quiet_wait: float) -> list[str]:
     """Runs calls through Django's test client (the full middleware stack, no HTTP) against the
     bench database: the SQL of a plain turn and, with ``profile``, a time breakdown."""
     import cProfile
@@ -614,7 +692,7 @@ def in_process_report(agent_id: str, *, calls: int, turns: int, profile: bool) -
     sid = "CA" + uuid.uuid4().hex
     response = post(
         f"/webhooks/twilio/{agent_id}/incoming/",
-        {"CallSid": sid, "From": "+13125550199", "To": AGENT_NUMBER, "Direction": "inbound", "CallStatus": "ringing"},
+        {"CallSid": sid, "From": caller_number(79_998), "To": AGENT_NUMBER, "CallStatus": "ringing"},
     )
     path = next_turn_path(response.content.decode())
     shown: set[int] = set()
@@ -622,20 +700,20 @@ def in_process_report(agent_id: str, *, calls: int, turns: int, profile: bool) -
         with CaptureQueriesContext(connection) as captured:
             response = post(path, {"CallSid": sid, "CallStatus": "in-progress", "SpeechResult": sentence})
         path = next_turn_path(response.content.decode())
-        count = len(captured.captured_queries)
+        count = statement_count(captured.captured_queries)
         if count not in shown:
             shown.add(count)
-            lines.append(f"  {count} statements for {sentence!r}:")
+            lines.append(f"  a turn, {sentence!r}: {count} statements + BEGIN/COMMIT (Django's query log)")
             lines += [f"    {q['sql'][:150]}" for q in captured.captured_queries]
     with CaptureQueriesContext(connection) as captured:
         post(f"/bench/floor/{agent_id}/?n=1", {"CallSid": sid, "CallStatus": "in-progress", "SpeechResult": "Hi"})
-    lines.append(f"  {len(captured.captured_queries)} statement(s) for the floor:")
+    lines.append(f"  the floor: {statement_count(captured.captured_queries)} statement + BEGIN/COMMIT")
     lines += [f"    {q['sql'][:150]}" for q in captured.captured_queries]
     lines += protocol_trace(post, agent_id)
     if not profile:
         return lines
 
-    # Where a turn's time goes: time the engine's steps by wrapping them, over many turns.
+    # Where a turn's time goes: first timed by wrapping the steps (no profiler), then profiled.
     timers: Counter[str] = Counter()
 
     def timed(name: str, fn):
@@ -648,96 +726,177 @@ def in_process_report(agent_id: str, *, calls: int, turns: int, profile: bool) -
 
         return wrapper
 
+    measuring: list[str] = []  # the kind of request being measured, if any
+    by_statement: Counter[str] = Counter()
+    statement_runs: Counter[str] = Counter()
+
     def sql_timer(execute, sql, params, many, context):
         started = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
-            timers["sql"] += time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            timers["sql"] += elapsed
+            if measuring == ["turn"]:
+                by_statement[statement_label(sql)] += elapsed
+                statement_runs[statement_label(sql)] += 1
 
-    patches = [
+    def drive(n_calls: int, first: int, on_turn) -> None:
+        for c in range(first, first + n_calls):
+            sid = "CA" + uuid.uuid4().hex
+            response = post(
+                f"/webhooks/twilio/{agent_id}/incoming/",
+                {"CallSid": sid, "From": caller_number(70_000 + c), "To": AGENT_NUMBER, "CallStatus": "ringing"},
+            )
+            path = next_turn_path(response.content.decode())
+            for sentence in caller_script(random.Random(c), turns):
+                if path is None:
+                    break
+                response = on_turn(path, {"CallSid": sid, "CallStatus": "in-progress", "SpeechResult": sentence})
+                path = next_turn_path(response.content.decode())
+
+    def floor_request(n: int):
+        return post(f"/bench/floor/{agent_id}/?n={n}", {"CallSid": "CAfloor" + "0" * 20, "SpeechResult": "Tell me"})
+
+    steps = [
         (webhooks, "agent_by_public_id"), (webhooks, "signature_is_valid"), (webhooks, "parse_event"),
         (engine, "call_turn"), (engine, "build_context"), (engine, "apply_actions"), (engine, "render_turn"),
         (engine, "_note_call_changes"),
     ]  # fmt: skip
-    originals = [(module, name, getattr(module, name)) for module, name in patches]
+    originals = [(module, name, getattr(module, name)) for module, name in steps]
     provider = engine.conversation_provider()
     original_reply = provider.reply
+    measured = Counter()
+    each: dict[str, list[float]] = {"turn": [], "floor": []}
+
+    def measure(kind: str, request, *args):
+        before = Counter(timers)
+        measuring[:] = [kind]
+        started = time.perf_counter()
+        response = request(*args)
+        elapsed = time.perf_counter() - started
+        timers[kind + " total"] += elapsed
+        each[kind].append(elapsed * 1000)
+        measuring.clear()
+        timers[kind + " sql"] += timers["sql"] - before["sql"]
+        timers[kind + " commit"] += timers["commit"] - before["commit"]
+        measured[kind] += 1
+        return response
+
     for module, name, fn in originals:
         setattr(module, name, timed(f"{module.__name__.split('.')[-1]}.{name}", fn))
     provider.reply = timed("provider.reply", original_reply)
-    turn_total = floor_total = 0.0
-    turn_count = floor_count = 0
-    profiler = cProfile.Profile()
+    connection.ensure_connection()
+    connection._commit = timed("commit", connection._commit)  # COMMIT is not a cursor statement
+    first_load, load = wait_for_quiet(quiet_wait)
+    ticks = machine_ticks()
     try:
         with connection.execute_wrapper(sql_timer):
-            for c in range(calls):
-                sid = "CA" + uuid.uuid4().hex
-                response = post(
-                    f"/webhooks/twilio/{agent_id}/incoming/",
-                    {"CallSid": sid, "From": f"+1415666{c:04d}", "To": AGENT_NUMBER, "CallStatus": "ringing"},
-                )
-                path = next_turn_path(response.content.decode())
-                for sentence in caller_script(random.Random(c), turns):
-                    if path is None:
-                        break
-                    sql_before, started = timers["sql"], time.perf_counter()
-                    profiler.enable()
-                    response = post(path, {"CallSid": sid, "CallStatus": "in-progress", "SpeechResult": sentence})
-                    profiler.disable()
-                    turn_total += time.perf_counter() - started
-                    timers["turn sql"] += timers["sql"] - sql_before
-                    turn_count += 1
-                    path = next_turn_path(response.content.decode())
-            for n in range(turn_count):
-                sql_before, started = timers["sql"], time.perf_counter()
-                post(f"/bench/floor/{agent_id}/?n={n}", {"CallSid": "CAfloor" + "0" * 20, "SpeechResult": "Tell me"})
-                floor_total += time.perf_counter() - started
-                timers["floor sql"] += timers["sql"] - sql_before
-                floor_count += 1
+            drive(calls, 0, lambda path, params: measure("turn", post, path, params))
+            for n in range(measured["turn"]):
+                measure("floor", floor_request, n)
     finally:
         for module, name, fn in originals:
             setattr(module, name, fn)
         provider.reply = original_reply
+        del connection._commit
+    busy = machine_share(ticks, machine_ticks())[0]
+    profiler = cProfile.Profile()
 
-    def per(name: str, count: int = turn_count) -> str:
+    def profiled(path, params):
+        profiler.enable()
+        try:
+            return post(path, params)
+        finally:
+            profiler.disable()
+
+    drive(calls, calls, profiled)
+
+    n_turns, n_floor = measured["turn"], measured["floor"]
+
+    def ms(name: str, count: int = n_turns) -> str:
         return f"{timers[name] / count * 1000:6.2f} ms"
 
-    engine_other = timers["engine.call_turn"] - sum(
-        timers[k]
-        for k in ("engine.build_context", "provider.reply", "engine.apply_actions", "engine.render_turn",
-                  "engine._note_call_changes")
+    engine_parts = ("engine.build_context", "provider.reply", "engine.apply_actions", "engine.render_turn",
+                    "engine._note_call_changes")  # fmt: skip
+    timers["engine rest"] = timers["engine.call_turn"] - sum(timers[k] for k in engine_parts)
+    timers["django rest"] = timers["turn total"] - sum(
+        timers[k] for k in ("webhooks.agent_by_public_id", "webhooks.signature_is_valid", "webhooks.parse_event",
+                            "engine.call_turn")
     )  # fmt: skip
+    timers["turn python"] = timers["turn total"] - timers["turn sql"] - timers["turn commit"]
+    timers["floor python"] = timers["floor total"] - timers["floor sql"] - timers["floor commit"]
     lines += [
         "",
-        f"In-process time per request (Django test client, full middleware, no HTTP; {turn_count} turns):",
-        f"  turn total                          {turn_total / turn_count * 1000:6.2f} ms",
-        f"    SQL (all statements, round trips) {per('turn sql')}",
-        f"    agent lookup (webhook, incl. SQL) {per('webhooks.agent_by_public_id')}",
-        f"    signature check                   {per('webhooks.signature_is_valid')}",
-        f"    parse_event                       {per('webhooks.parse_event')}",
-        f"    engine.call_turn                  {per('engine.call_turn')}",
-        f"      build_context                   {per('engine.build_context')}",
-        f"      provider.reply (scripted)       {per('provider.reply')}",
-        f"      apply_actions                   {per('engine.apply_actions')}",
-        f"      render_turn (TwiML)             {per('engine.render_turn')}",
-        f"      _note_call_changes              {per('engine._note_call_changes')}",
-        f"      the rest (ORM, queries, atomic) {engine_other / turn_count * 1000:6.2f} ms",
-        f"  floor total                         {floor_total / floor_count * 1000:6.2f} ms",
-        f"    SQL                               {timers['floor sql'] / floor_count * 1000:6.2f} ms",
+        f"In-process time per request, mean (Django test client: full middleware, no HTTP, one at a time; "
+        f"{n_turns} turns)",
+        f"  other programs kept the CPUs {first_load:.0%} busy before"
+        + (f", {load:.0%} after waiting for quiet" if first_load > load else "")
+        + f"; {busy:.0%} busy during it, this process and its PostgreSQL backend being at most one CPU:",
+        f"  turn                                   {ms('turn total')}   (median {pct(each['turn'], 50):.2f} ms)",
+        f"    waiting on PostgreSQL: statements    {ms('turn sql')}",
+        f"                           COMMIT        {ms('turn commit')}",
+        f"    Python (everything else)             {ms('turn python')}",
+        "    by step (each including its SQL):",
+        f"      agent lookup (webhook decorator)   {ms('webhooks.agent_by_public_id')}",
+        f"      signature check                    {ms('webhooks.signature_is_valid')}",
+        f"      parse_event                        {ms('webhooks.parse_event')}",
+        f"      engine.call_turn                   {ms('engine.call_turn')}",
+        f"        build_context                    {ms('engine.build_context')}",
+        f"        provider.reply (scripted)        {ms('provider.reply')}",
+        f"        apply_actions                    {ms('engine.apply_actions')}",
+        f"        render_turn (TwiML)              {ms('engine.render_turn')}",
+        f"        _note_call_changes               {ms('engine._note_call_changes')}",
+        f"        the rest: ORM reads/insert, atomic, COMMIT {ms('engine rest')}",
+        f"      Django request/response, middleware, URL resolving {ms('django rest')}",
+        "    by statement (driver + PostgreSQL time; runs per turn, ms per run):",
+        *[
+            f"      {label:34} {statement_runs[label] / n_turns:4.2f} x {by_statement[label] / runs * 1000:5.2f} ms"
+            for label, runs in statement_runs.items()
+        ],
+        f"  floor                                  {ms('floor total', n_floor)}"
+        f"   (median {pct(each['floor'], 50):.2f} ms)",
+        f"    waiting on PostgreSQL: statements    {ms('floor sql', n_floor)}",
+        f"                           COMMIT        {ms('floor commit', n_floor)}",
+        f"    Python (everything else)             {ms('floor python', n_floor)}",
         "",
-        "Hottest functions in turns (cProfile, own time):",
+        f"Profile of {calls} more calls' turns (cProfile; times inflated by the profiler), by cumulative time:",
     ]
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(18)
-    lines += ["  " + line for line in out.getvalue().splitlines() if line.strip()][-20:]
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(r"/work/|django/db|psycopg|twilio", 30)
+    lines += ["  " + line for line in _stats_rows(out.getvalue())]
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(
-        r"scripted|intents|twiml|voice_response|request_validator|signature|context\.py|engine|query\.py|compiler"
-    )
-    lines += ["", "Cumulative time in turns, selected modules (cProfile):"]
-    lines += ["  " + line for line in out.getvalue().splitlines() if line.strip()][-32:]
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
+    lines += ["", "  by own time:"]
+    lines += ["  " + line for line in _stats_rows(out.getvalue())]
     return lines
+
+
+def _stats_rows(text: str) -> list[str]:
+    """pstats output without its preamble, paths shortened."""
+    rows = text.splitlines()
+    start = next((i for i, row in enumerate(rows) if row.lstrip().startswith("ncalls")), 0)
+    site = str(Path(sys.prefix) / "lib")
+    return [
+        re.sub(r"\S*site-packages/", "", row.replace(str(ROOT) + "/", "").replace(site, ""))
+        for row in rows[start:]
+        if row.strip()
+    ]
+
+
+def statement_label(sql: str) -> str:
+    """``SELECT calls_callturn``, ``SAVEPOINT``...: what a statement does, to which table."""
+    verb = sql.split(None, 1)[0].upper() if sql.strip() else "?"
+    if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK"):
+        return verb
+    table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql)
+    return f"{verb} {table.group(1) if table else ''}".strip()
+
+
+def statement_count(queries: list[dict]) -> int:
+    """Statements other than the BEGIN/COMMIT that Django 5 also logs (the middleware's count)."""
+    return sum(1 for q in queries if q["sql"] not in ("BEGIN", "COMMIT", "ROLLBACK"))
 
 
 def protocol_trace(post, agent_id: str) -> list[str]:
@@ -754,7 +913,7 @@ def protocol_trace(post, agent_id: str) -> list[str]:
     sid = "CA" + uuid.uuid4().hex
     response = post(
         f"/webhooks/twilio/{agent_id}/incoming/",
-        {"CallSid": sid, "From": "+13125550198", "To": AGENT_NUMBER, "Direction": "inbound", "CallStatus": "ringing"},
+        {"CallSid": sid, "From": caller_number(79_999), "To": AGENT_NUMBER, "CallStatus": "ringing"},
     )
     path = next_turn_path(response.content.decode())
     lines = []
@@ -772,14 +931,22 @@ def protocol_trace(post, agent_id: str) -> list[str]:
                 connection.connection.pgconn.untrace()
             trace.seek(0)
             text = trace.read().splitlines()
-        sent = [line.split("\t", 3)[-1].strip() for line in text if line.startswith("F") and ("\tQuery\t" in line or "\tParse\t" in line)]
+        sent = [
+            line.split("\t", 3)[-1].strip()
+            for line in text
+            if line.startswith("F") and ("\tQuery\t" in line or "\tParse\t" in line)
+        ]
         round_trips = sum(1 for line in text if line.startswith("B") and "\tReadyForQuery\t" in line)
-        lines.append(f"  PostgreSQL round trips for {kind}: {round_trips}")
+        lines.append(f"  {kind}: {round_trips} round trips to PostgreSQL (libpq protocol trace, as under gunicorn):")
         lines += [f"    {s[:150]}" for s in sent]
     return lines
 
 
 # --- report --------------------------------------------------------------------------------------
+
+
+def cpu_note(cpu: dict[str, float]) -> str:
+    return f"CPUs {cpu['busy']:.0%} busy, other programs {cpu['others']:.0%}, host steal {cpu['stolen']:.0%}"
 
 
 def pct(values: list[float], p: float) -> float:
@@ -790,15 +957,19 @@ def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1] if p < 100 else max(values)
 
 
-def report(args, recorder: Recorder, saturations: list[Saturation], meta: dict[str, str]) -> tuple[list[str], bool]:
+def report(
+    args, recorder: Recorder, alone: Recorder, saturations: list[Saturation], meta: dict[str, str]
+) -> tuple[list[str], bool]:
     by = {k: [s for s in recorder.samples if s.kind == k and s.status == 200] for k in ("greeting", "turn", "floor")}
     lines = [
-        f"turn_latency: {meta['server']}; {meta['postgres']}; {os.cpu_count()} CPUs; load generator on the same machine",
+        f"turn_latency: {meta['server']}; {meta['postgres']}; {os.cpu_count()} CPUs, shared with the load generator",
+        meta["background"],
         f"paced run: {args.calls} calls x {args.turns} turns (after the greeting), pause {args.pause:.1f} s +-20%, "
-        f"beside {args.calls} floor callers (same fields, same pacing, same server), {meta['paced_s']:.1f} s",
+        f"beside {args.calls} floor callers",
+        f"  (same fields, same pacing, same server) for {meta['paced_s']:.1f} s; {meta['paced_cpu']}",
         "",
-        f"{'':20}{'n':>6}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}   {'in Django p50/p99 ms':>20}"
-        f"{'statements/req':>16}",
+        f"{'':20}{'n':>6}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}   {'in Django p50/p99':>18}"
+        f"{'statements':>12}",
     ]
     for kind, label in (("turn", "turn (webhook)"), ("floor", "floor"), ("greeting", "greeting (incoming)")):
         ms = [s.ms for s in by[kind]]
@@ -806,59 +977,81 @@ def report(args, recorder: Recorder, saturations: list[Saturation], meta: dict[s
         queries = [s.queries for s in by[kind] if s.queries is not None]
         lines.append(
             f"{label:20}{len(ms):>6}{pct(ms, 50):>9.2f}{pct(ms, 90):>9.2f}{pct(ms, 99):>9.2f}{max(ms, default=0):>9.2f}"
-            f"   {pct(server, 50):>9.2f} /{pct(server, 99):>8.2f}{statistics.fmean(queries) if queries else 0:>16.2f}"
+            f"   {pct(server, 50):>8.2f} /{pct(server, 99):>8.2f}{statistics.fmean(queries) if queries else 0:>12.2f}"
         )
     turn_ms, floor_ms = [s.ms for s in by["turn"]], [s.ms for s in by["floor"]]
     r50, r99 = pct(turn_ms, 50) / pct(floor_ms, 50), pct(turn_ms, 99) / pct(floor_ms, 99)
+    alone_turn = [s.ms for s in alone.samples if s.kind == "turn" and s.status == 200]
+    alone_floor = [s.ms for s in alone.samples if s.kind == "floor" and s.status == 200]
     queries = [s.queries for s in by["turn"] if s.queries is not None]
-    mean_q = statistics.fmean(queries) if queries else float("nan")
-    spread = ", ".join(f"{q}: {n}" for q, n in sorted(Counter(queries).items()))
+    plain = min(queries, default=0)
+    over = sum(q > TARGET_QUERIES for q in queries)
+    spread = ", ".join(f"{n} with {q}" for q, n in sorted(Counter(queries).items()))
     ok_ratio = r50 <= TARGET_RATIO and r99 <= TARGET_RATIO
-    ok_queries = max(queries, default=0) <= TARGET_QUERIES
+    ok_queries = not over
     lines += [
         "",
-        f"ratio turn/floor    p50 {r50:.2f}   p99 {r99:.2f}   (target <= {TARGET_RATIO}: {'met' if ok_ratio else 'MISSED'})",
-        f"statements per turn mean {mean_q:.2f}, max {max(queries, default=0)}   (turns by count {{{spread}}}; "
-        f"target <= {TARGET_QUERIES}: {'met' if ok_queries else 'MISSED'})",
+        f"ratio turn/floor: p50 {r50:.2f}, p99 {r99:.2f}   "
+        f"(target <= {TARGET_RATIO}: {'met' if ok_ratio else 'MISSED'})",
+        f"  one caller at a time, no contention ({len(alone_turn)} turns, {len(alone_floor)} floor requests): "
+        f"turn p50 {pct(alone_turn, 50):.2f} ms, floor p50 {pct(alone_floor, 50):.2f} ms, "
+        f"ratio {pct(alone_turn, 50) / pct(alone_floor, 50):.2f}",
+        "turn p50 in Django by turn number: "
+        + ", ".join(
+            f"{i}: {pct([s.server_ms for s in by['turn'] if s.index == i and s.server_ms is not None], 50):.1f}"
+            for i in sorted({s.index for s in by["turn"]})
+        )
+        + " ms",
+        f"SQL statements per turn (Django's, savepoints included, BEGIN/COMMIT not): mean "
+        f"{statistics.fmean(queries) if queries else float('nan'):.2f}; turns: {spread}",
+        f"  (target <= {TARGET_QUERIES}: "
+        + ("met" if ok_queries else f"MISSED by {over} of {len(queries)} turns")
+        + f"; a plain turn sends {plain}, a turn that also writes the customer or the call more)",
         "",
         f"saturated, no pauses ({saturations[0].clients} clients, {saturations[0].seconds:.0f} s each):",
     ]
     for sat in saturations:
-        n = max(sat.completed, 1)
-        lines.append(
-            f"  {sat.kind:6} {sat.completed / sat.seconds:8.1f} /s   p50 {pct(sat.latencies, 50):7.2f} ms"
-            f"   p99 {pct(sat.latencies, 99):7.2f} ms   CPU per request: gunicorn {sat.app_cpu_s / n * 1000:5.2f} ms,"
-            f" postgres {sat.db_cpu_s / n * 1000:5.2f} ms, load generator {sat.loadgen_cpu_s / n * 1000:5.2f} ms"
-            f"   (machine {sat.machine_busy:.0%} busy)"
-        )
+        n = max(sat.requests, 1)
+        lines += [
+            f"  {sat.kind:6}{sat.completed / sat.seconds:8.1f}/s   p50 {pct(sat.latencies, 50):7.2f} ms"
+            f"   p99 {pct(sat.latencies, 99):7.2f} ms   CPU per request: gunicorn {sat.cpu['app'] / n * 1000:5.2f} ms,"
+            f" postgres {sat.cpu['db'] / n * 1000:5.2f} ms, load generator {sat.cpu['loadgen'] / n * 1000:5.2f} ms",
+            f"  {'':6}({cpu_note(sat.cpu)})",
+        ]
     if len(saturations) == 2:
         lines.append(f"  turn/floor throughput {saturations[0].completed / max(saturations[1].completed, 1):.2f}")
     failed = [s for s in recorder.samples if s.status != 200]
-    lines.append("")
-    lines.append(
-        f"requests: {len(recorder.samples)} in the paced run, {len(failed)} not 200, "
-        f"{recorder.reconnects} keep-alive reconnects, {len(recorder.problems)} problems"
-    )
+    lines += [
+        "",
+        f"paced run: {len(recorder.samples)} requests, {len(failed)} not 200, "
+        f"{recorder.reconnects} keep-alive reconnects, {len(recorder.problems)} problems",
+    ]
     lines += [f"  problem: {p}" for p in recorder.problems[:10]]
     return lines, ok_ratio and ok_queries and not failed and not recorder.problems
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL")
-                        or "postgres://postgres@127.0.0.1:5432/postgres",
-                        help="server to create the bench database on (its database is only used to connect)")  # fmt: skip
-    parser.add_argument("--db-name", default="salesagents_turn_bench")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres",
+        help="the PostgreSQL server to create the bench database on (default: $DATABASE_URL, else local postgres)",
+    )
+    parser.add_argument("--db-name", default="salesagents_turn_bench", help="dropped and recreated on every run")
     parser.add_argument("--keep-db", action="store_true", help="leave the bench database for inspection")
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--pause", type=float, default=1.0, help="seconds between a caller's turns (+-20%%)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (one per CPU)")
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default: one per CPU)")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     parser.add_argument("--clients", type=int, default=16, help="callers in the saturated runs")
     parser.add_argument("--saturate-seconds", type=float, default=10.0)
     parser.add_argument("--no-keepalive", action="store_true", help="a new TCP connection for every request")
-    parser.add_argument("--profile", action="store_true", help="also break down a turn's time in-process")
+    parser.add_argument(
+        "--wait-for-quiet", type=float, default=60.0, metavar="SECONDS",
+        help="wait at most this long for other programs to leave the CPUs idle before measuring (0: don't)",
+    )  # fmt: skip
+    parser.add_argument("--profile", action="store_true", help="also break down where a turn's time goes")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
 
@@ -870,36 +1063,37 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Recreating database {args.db_name} and loading a trained agent ...", flush=True)
     recreate_database(args.database_url, args.db_name)
     os.environ.update(env)
+    warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic for a bench
     import django
 
     django.setup()
     from django.db import connection, connections
 
-    agent_id = set_up_data()
-    pg_version = connection.cursor().connection.info.server_version
-    connections.close_all()
-
     log_path = Path(tempfile.mkstemp(prefix="turn_bench_gunicorn_", suffix=".log")[1])
     server = Gunicorn(env, workers=args.workers, threads=args.threads, log_path=log_path)
-    interrupted = False
 
-    def on_signal(signum, frame):
+    def on_sigterm(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGTERM, on_sigterm)
     code = 0
     try:
+        agent_id = set_up_data()
+        pg_version = connection.cursor().connection.info.server_version
+        connections.close_all()
         print(f"Starting gunicorn on 127.0.0.1:{server.port} ({args.workers} workers x {args.threads} threads) ...",
               flush=True)  # fmt: skip
         server.start()
         warm_up(server.port, agent_id, clients=args.workers * args.threads * 2)
+        first_load, background = wait_for_quiet(args.wait_for_quiet)
+        alone = one_at_a_time(server.port, agent_id, calls=5, turns=args.turns)
         print(f"Paced run: {args.calls} calls x {args.turns} turns beside {args.calls} floor callers ...", flush=True)
-        paced_started = time.perf_counter()
+        meter = CpuMeter(server, database_url)
         recorder = paced_run(
             server.port, agent_id, calls=args.calls, turns=args.turns, pause_s=args.pause,
             keepalive=not args.no_keepalive,
         )  # fmt: skip
-        paced_s = time.perf_counter() - paced_started
+        paced_cpu = meter.stop()
         print(f"Saturated runs: {args.clients} clients, {args.saturate_seconds:.0f} s each ...", flush=True)
         saturations = [
             saturate(kind, server, database_url, agent_id, clients=args.clients, seconds=args.saturate_seconds,
@@ -908,18 +1102,23 @@ def main(argv: list[str] | None = None) -> int:
         ]  # fmt: skip
         server.stop()
         print("In-process statement listing" + (" and profile" if args.profile else "") + " ...", flush=True)
-        details = in_process_report(agent_id, calls=10, turns=args.turns, profile=args.profile)
+        details = in_process_report(
+            agent_id, calls=20, turns=args.turns, profile=args.profile, quiet_wait=min(args.wait_for_quiet, 30)
+        )
         meta = {
             "server": f"gunicorn gthread {args.workers} workers x {args.threads} threads"
             + (", no keep-alive" if args.no_keepalive else ", keep-alive"),
             "postgres": f"PostgreSQL {pg_version // 10000}.{pg_version % 10000}",
-            "paced_s": paced_s,
+            "paced_s": paced_cpu["seconds"],
+            "paced_cpu": cpu_note(paced_cpu),
+            "background": f"other programs kept the CPUs {first_load:.0%} busy before measuring"
+            + (f", {background:.0%} after waiting for quiet" if first_load > background else ""),
         }
-        lines, ok = report(args, recorder, saturations, meta)
+        lines, ok = report(args, recorder, alone, saturations, meta)
         print()
         print("\n".join(lines))
         print()
-        print("What one request sends (in-process, same database):")
+        print("What one request sends PostgreSQL (in-process, same database):")
         print("\n".join(details))
         print(f"\nTotal {time.monotonic() - started:.0f} s.")
         if recorder.problems or any(s.status != 200 for s in recorder.samples):
@@ -927,10 +1126,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.strict and not ok:
             code = 1
     except KeyboardInterrupt:
-        interrupted = True
+        print("Interrupted.", file=sys.stderr)
         code = 130
     except Exception:
-        print("\ngunicorn log tail:\n" + server.log_tail(), file=sys.stderr)
+        tail = server.log_tail()
+        if tail:
+            print("\ngunicorn log tail:\n" + tail, file=sys.stderr)
         raise
     finally:
         server.stop()
@@ -940,8 +1141,6 @@ def main(argv: list[str] | None = None) -> int:
                 drop_database(args.database_url, args.db_name)
         with contextlib.suppress(OSError):
             log_path.unlink()
-    if interrupted:
-        print("Interrupted; gunicorn stopped.", file=sys.stderr)
     return code
 
 

@@ -1,0 +1,461 @@
+#!/usr/bin/env python
+"""Placing due callbacks at scale: 1,000,000 scheduled, 10,000 due, 2 worker processes.
+
+    .venv/bin/python bench/callback_dispatch.py          # a few minutes on 2 cores; make bench-callbacks
+
+What it does, on the PostgreSQL server of ``DATABASE_URL`` (default postgres://postgres@127.0.0.1:5432/):
+
+1. Drops and recreates its own database (``--db-name``, default ``salesagents_bench``), migrates
+   it, and creates ``--clients`` clients with a trained agent each, ``--customers`` customers per
+   client, and ``--total`` scheduled callbacks bulk-loaded with ``INSERT ... SELECT
+   generate_series`` in chunks (with progress): ``--due`` of them due (on distinct customers,
+   priorities 1-5, up to an hour late), the rest between an hour and 30 days ahead. The
+   customers' and clients' timezone is the one where it is about noon now, so the calling rules
+   allow every due call.
+2. Prints ``EXPLAIN (ANALYZE, BUFFERS)`` of the dispatcher's claim query (``SELECT ... FOR UPDATE
+   SKIP LOCKED`` over ``callback_due_idx``, one priority), in a transaction rolled back after.
+3. Baseline: ``--workers`` processes run a bare claim loop (``callbacks_claim_due`` until nothing is
+   due, no placement); then the claims are undone and the table vacuumed.
+4. The run: ``--workers`` processes (multiprocessing, started and connected before the clock
+   starts) each run ``calls.dispatch.callbacks_dispatch_inline``: claim a batch, then for each
+   callback take its lease, check for a live call, re-check the calling rules and the daily limit,
+   create the call session and dial through the simulated gateway, exactly as the
+   ``dispatch_callbacks`` command does (the beat task fans the same ``callback_place`` out to
+   workers).
+5. Prints the time to place all due ones (target <= 10 s), duplicates (callbacks with more than one
+   call; target 0) and missed (due callbacks with no call; target 0), and drops the database
+   (``--keep`` keeps it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TARGET_SECONDS = 10.0
+CHUNK = 100_000
+
+
+def _server_url(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
+def _daytime_zone() -> str:
+    """A fixed-offset zone where it is about noon now (Etc/GMT-3 is UTC+3: POSIX signs)."""
+    offset = (12 - datetime.now(tz=UTC).hour + 12) % 24 - 12
+    return "Etc/GMT" + (f"{-offset:+d}" if offset else "")
+
+
+def _environment(database_url: str) -> None:
+    os.environ.update(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="salesagents.test_settings",  # production settings + test-only secrets
+        TELEPHONY_BACKEND="simulated",
+        LLM_PROVIDER="scripted",
+        PUBLIC_BASE_URL="https://bench.local",
+        DB_CONN_MAX_AGE="600",
+        LOG_LEVEL="WARNING",
+    )
+    os.environ.pop("CELERY_TASK_ALWAYS_EAGER", None)
+
+
+def _setup_django(database_url: str) -> None:
+    _environment(database_url)
+    import django
+
+    django.setup()
+
+
+def _recreate_database(server_url: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(_server_url(server_url, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(_server_url(server_url, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _columns(model, varying: dict[str, str]) -> tuple[str, str]:
+    """(column list, select list): ``varying`` columns get an expression, the rest copy the template."""
+    names = [f.column for f in model._meta.concrete_fields]
+    select = [varying.get(name, f"t.{name}") for name in names]
+    return ", ".join(f'"{n}"' for n in names), ", ".join(select)
+
+
+def _load(args) -> dict:
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django.utils import timezone
+    from tqdm import tqdm
+
+    from accounts.tests.factories import ClientFactory
+    from agents.tests.factories import AIAgentFactory
+    from callbacks.models import ScheduledCallback
+    from customers.models import CustomerProfile
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    zone = _daytime_zone()
+    now = timezone.now()
+    agents = []
+    with transaction.atomic():
+        for n in range(args.clients):
+            client = ClientFactory(
+                name=f"Bench client {n}", slug=f"bench-{n}", timezone=zone, daily_call_limit=args.due
+            )
+            agents.append(
+                AIAgentFactory(
+                    client=client,
+                    training_level=90,
+                    status="active",
+                    working_hours_start="06:00",
+                    working_hours_end="22:00",
+                )
+            )
+        template_customer = CustomerProfile.objects.create(
+            ai_agent=agents[0], phone_number="+15550000000", timezone=zone, name="Template"
+        )
+    customers_table = CustomerProfile._meta.db_table
+    callbacks_table = ScheduledCallback._meta.db_table
+    with connection.cursor() as cursor:
+        cols, select = _columns(
+            CustomerProfile,
+            {
+                "id": "gen_random_uuid()",
+                "ai_agent_id": "a.id",
+                "phone_number": "'+1' || lpad((a.rn * 100000 + g)::text, 10, '0')",
+                "name": "'Customer ' || g",
+            },
+        )
+        cursor.execute(
+            f"INSERT INTO {customers_table} ({cols}) SELECT {select} FROM {customers_table} t, "
+            "(SELECT id, row_number() OVER (ORDER BY id) AS rn FROM agents_aiagent) a, "
+            "generate_series(0, %s - 1) g WHERE t.id = %s",
+            [args.customers, template_customer.pk],
+        )
+        cursor.execute(f"DELETE FROM {customers_table} WHERE id = %s", [template_customer.pk])
+        cursor.execute(
+            "CREATE TEMP TABLE bench_customers AS SELECT id, ai_agent_id, "
+            f"(row_number() OVER (ORDER BY phone_number) - 1) AS n FROM {customers_table}"
+        )
+        cursor.execute("CREATE UNIQUE INDEX ON bench_customers (n)")
+        cursor.execute("SELECT count(*) FROM bench_customers")
+        (customers,) = cursor.fetchone()
+    template = ScheduledCallback.objects.create(
+        ai_agent=agents[0], customer_profile=CustomerProfile.objects.filter(ai_agent=agents[0]).first(),
+        scheduled_datetime=now, reason="Customer asked for a callback",
+    )  # fmt: skip
+    cols, select = _columns(
+        ScheduledCallback,
+        {
+            "id": "gen_random_uuid()",
+            "ai_agent_id": "c.ai_agent_id",
+            "customer_profile_id": "c.id",
+            "priority_level": "1 + g %% 5",
+            # Due ones are up to an hour late; the rest from an hour to 30 days ahead.
+            "scheduled_datetime": "CASE WHEN g < %(due)s THEN %(now)s - (g %% 3600) * interval '1 second' "
+            "ELSE %(now)s + interval '1 hour' + (g %% 2592000) * interval '1 second' END",
+            "created_at": "%(now)s",
+            "updated_at": "%(now)s",
+        },
+    )
+    # Due callbacks go to distinct customers spread over all clients (customers are numbered by phone).
+    insert = (
+        f"INSERT INTO {callbacks_table} ({cols}) SELECT {select} "
+        f"FROM {callbacks_table} t, generate_series(%(lo)s::bigint, %(hi)s::bigint) g "
+        "JOIN bench_customers c ON c.n = (g * 7919) %% %(customers)s WHERE t.id = %(template)s"
+    )
+    with connection.cursor() as cursor, tqdm(total=args.total, unit="row", desc="callbacks", mininterval=1) as bar:
+        for lo in range(0, args.total, CHUNK):
+            hi = min(lo + CHUNK, args.total) - 1
+            cursor.execute(
+                insert,
+                {"lo": lo, "hi": hi, "due": args.due, "now": now, "customers": customers, "template": template.pk},
+            )
+            bar.update(hi - lo + 1)
+        cursor.execute(f"DELETE FROM {callbacks_table} WHERE id = %s", [template.pk])
+        cursor.execute(f"VACUUM ANALYZE {callbacks_table}")
+        cursor.execute(f"VACUUM ANALYZE {customers_table}")
+        cursor.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE scheduled_datetime <= %s) FROM {callbacks_table}",
+            [now],
+        )
+        total, due = cursor.fetchone()
+    return {"seconds": time.perf_counter() - started, "total": total, "due": due, "customers": customers, "now": now}
+
+
+def _explain(batch: int) -> str:
+    from django.db import transaction
+    from django.utils import timezone
+
+    from callbacks.claims import due_claim_queryset
+
+    with transaction.atomic():  # FOR UPDATE needs one; rolled back, so the rows stay unclaimed
+        plan = due_claim_queryset(now=timezone.now(), priority=1)[:batch].explain(analyze=True, buffers=True)
+        transaction.set_rollback(True)
+    return plan
+
+
+def _worker(database_url: str, mode: str, batch: int, threads: int, ready, go, results) -> None:
+    """One worker process: set up and connect, wait for the start, then claim (and place) until done."""
+    _setup_django(database_url)
+    from django.db import connection
+
+    from callbacks.claims import callbacks_claim_due
+    from calls.dispatch import callbacks_dispatch_inline
+
+    connection.ensure_connection()
+    ready.set()
+    go.wait()
+    started = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
+    counts: Counter = Counter()
+    if mode == "claim":
+        while claimed := callbacks_claim_due(limit=batch):
+            counts["claimed"] += len(claimed)
+    else:
+        report = callbacks_dispatch_inline(batch=batch, housekeeping=False, threads=threads)
+        counts["claimed"] = report.claimed + report.reclaimed
+        counts.update(str(p.result) for p in report.placements)
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # this process, all its threads
+    results.put(
+        {
+            "pid": os.getpid(),
+            "seconds": time.perf_counter() - started,
+            "cpu": usage.ru_utime + usage.ru_stime - cpu_before,
+            "counts": dict(counts),
+        }
+    )
+    connection.close()
+
+
+def _run(database_url: str, mode: str, workers: int, batch: int, threads: int = 1) -> tuple[float, list[dict]]:
+    ctx = mp.get_context("spawn")  # each worker sets Django up itself: no connection shared by fork
+    go = ctx.Event()
+    results = ctx.Queue()
+    readies = [ctx.Event() for _ in range(workers)]
+    procs = [
+        ctx.Process(target=_worker, args=(database_url, mode, batch, threads, ready, go, results), daemon=True)
+        for ready in readies
+    ]
+    for proc in procs:
+        proc.start()
+    for ready in readies:
+        if not ready.wait(timeout=120):
+            raise RuntimeError("a worker did not start")
+    busy_before = _machine_cpu()
+    started = time.perf_counter()
+    go.set()
+    out = [results.get(timeout=600) for _ in procs]
+    elapsed = time.perf_counter() - started
+    busy, total = (after - before for after, before in zip(_machine_cpu(), busy_before, strict=True))
+    out[0]["machine_busy"] = busy / total if total else 0.0
+    for proc in procs:
+        proc.join(timeout=30)
+    return elapsed, sorted(out, key=lambda r: r["pid"])
+
+
+def _machine_cpu() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat (Linux)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+def _cpu_line(seconds: float, runs: list[dict]) -> str:
+    workers_cpu = sum(r["cpu"] for r in runs)
+    cores = os.cpu_count() or 1
+    busy = max(r.get("machine_busy", 0.0) for r in runs)
+    return (
+        f"CPU: the worker processes used {workers_cpu:.1f} CPU-s ({workers_cpu / (seconds * cores):.0%} of "
+        f"{cores} cores over the run); the machine was {busy:.0%} busy (workers, PostgreSQL and anything else)"
+    )
+
+
+def _undo_claims(now) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE callbacks_scheduledcallback SET status = 'scheduled', attempts = 0, lease_expires_at = NULL "
+            "WHERE status = 'in_progress'"
+        )
+        cursor.execute("VACUUM ANALYZE callbacks_scheduledcallback")
+
+
+def _verify(now) -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT callback_id FROM calls_callsession GROUP BY callback_id "
+            "HAVING count(*) > 1) d"
+        )
+        (duplicates,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT count(*) FROM callbacks_scheduledcallback cb WHERE cb.scheduled_datetime <= %s "
+            "AND NOT EXISTS (SELECT 1 FROM calls_callsession c WHERE c.callback_id = cb.id)",
+            [now],
+        )
+        (missed,) = cursor.fetchone()
+        cursor.execute("SELECT count(*), count(DISTINCT callback_id), count(twilio_call_sid) FROM calls_callsession")
+        calls, callbacks_called, with_sid = cursor.fetchone()
+        cursor.execute(
+            "SELECT count(*) FROM callbacks_scheduledcallback WHERE scheduled_datetime > %s "
+            "AND (status <> 'scheduled' OR attempts <> 0)",
+            [now],
+        )
+        (future_touched,) = cursor.fetchone()
+    return {
+        "duplicates": duplicates, "missed": missed, "calls": calls, "callbacks_called": callbacks_called,
+        "with_sid": with_sid, "future_touched": future_touched,
+    }  # fmt: skip
+
+
+def _reset(now) -> None:
+    """Undo a dispatch run: no calls, every due callback scheduled again."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM calls_callsession")
+        cursor.execute("VACUUM ANALYZE calls_callsession")
+    _undo_claims(now)
+
+
+def _dispatch_run(args, database_url: str, loaded: dict, threads: int) -> dict:
+    seconds, runs = _run(database_url, "dispatch", args.workers, args.batch, threads)
+    results: Counter = Counter()
+    for r in runs:
+        results.update({k: v for k, v in r["counts"].items() if k != "claimed"})
+    check = _verify(loaded["now"])
+    print(
+        f"\n== dispatch: claim + rules + call session + simulated dial; {args.workers} processes x {threads} "
+        f"placing thread{'s' if threads > 1 else ''}"
+    )
+    per_process = ", ".join(f"{r['counts'].get('placed', 0):,} placed in {r['seconds']:.2f} s" for r in runs)
+    print(f"{seconds:.2f} s; results: {dict(sorted(results.items()))}; per process: {per_process}")
+    print(_cpu_line(seconds, runs))
+    print(
+        f"calls: {check['calls']:,} sessions for {check['callbacks_called']:,} callbacks, "
+        f"{check['with_sid']:,} with a Twilio SID; duplicates {check['duplicates']}, missed {check['missed']}; "
+        f"future callbacks touched: {check['future_touched']}"
+    )
+    return {"threads": threads, "seconds": seconds, "placed": results.get("placed", 0), "check": check}
+
+
+def _rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:,.0f}/s" if seconds else "-"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--total", type=int, default=1_000_000, help="scheduled callbacks (default 1,000,000)")
+    parser.add_argument("--due", type=int, default=10_000, help="of which due now (default 10,000)")
+    parser.add_argument("--clients", type=int, default=100, help="clients, one agent each (default 100)")
+    parser.add_argument("--customers", type=int, default=1_000, help="customers per client (default 1,000)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--batch", type=int, default=100, help="callbacks per claim (default 100)")
+    parser.add_argument(
+        "--threads", type=int, default=4, help="placing threads per process (default 4; a 1-thread run goes first)"
+    )
+    parser.add_argument("--db-name", default="salesagents_bench")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+    if args.due > args.clients * args.customers:
+        parser.error("--due must not exceed --clients x --customers (due callbacks go to distinct customers)")
+
+    server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    if not server.startswith(("postgres://", "postgresql://")):
+        parser.error("DATABASE_URL must point at a PostgreSQL server")
+    database_url = _server_url(server, args.db_name)
+    load = os.getloadavg()
+    print(f"== callback dispatch benchmark: database {args.db_name} on {urlsplit(server).hostname}")
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start")
+    _recreate_database(server, args.db_name)
+    try:
+        _setup_django(database_url)
+        from django.db import connection
+
+        loaded = _load(args)
+        print(
+            f"loaded {loaded['total']:,} callbacks ({loaded['due']:,} due) for {loaded['customers']:,} customers "
+            f"of {args.clients} clients in {loaded['seconds']:.1f} s"
+        )
+        print(f"\n== EXPLAIN (ANALYZE, BUFFERS) of the claim query (priority 1, LIMIT {args.batch})")
+        print(_explain(args.batch))
+        connection.close()
+
+        base_s, base = _run(database_url, "claim", args.workers, args.batch)
+        claimed = sum(r["counts"].get("claimed", 0) for r in base)
+        print(f"\n== baseline: bare claim loop, {args.workers} processes, batches of {args.batch}")
+        per_process = ", ".join(f"{r['counts'].get('claimed', 0):,} in {r['seconds']:.2f} s" for r in base)
+        print(f"claimed {claimed:,} in {base_s:.2f} s ({_rate(claimed, base_s)}); per process: {per_process}")
+        print(_cpu_line(base_s, base))
+        _undo_claims(loaded["now"])
+        connection.close()
+
+        outcomes = []
+        for n, threads in enumerate(sorted({1, args.threads})):
+            if n:
+                _reset(loaded["now"])
+                connection.close()
+            outcomes.append(_dispatch_run(args, database_url, loaded, threads))
+            connection.close()
+
+        final = outcomes[-1]
+        check = final["check"]
+        ok_time = final["seconds"] <= TARGET_SECONDS and final["placed"] == loaded["due"]
+        print(f"\n== figures ({args.workers} processes x {final['threads']} placing threads, batches of {args.batch})")
+        print(
+            f"time to place all {loaded['due']:,} due callbacks: {final['seconds']:.2f} s "
+            f"({_rate(final['placed'], final['seconds'])})  target <= {TARGET_SECONDS:.0f} s  "
+            f"{'PASS' if ok_time else 'FAIL'}"
+        )
+        print(f"duplicates: {check['duplicates']}  target 0  {'PASS' if check['duplicates'] == 0 else 'FAIL'}")
+        print(f"missed:     {check['missed']}  target 0  {'PASS' if check['missed'] == 0 else 'FAIL'}")
+        for other in outcomes[:-1]:
+            print(
+                f"same with {other['threads']} placing thread per process: {other['seconds']:.2f} s, "
+                f"duplicates {other['check']['duplicates']}, missed {other['check']['missed']}"
+            )
+        print(f"baseline, claim only (no placement): {base_s:.2f} s for {claimed:,} ({_rate(claimed, base_s)})")
+        load = os.getloadavg()
+        print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
+        ok = ok_time and all(o["check"]["duplicates"] == 0 and o["check"]["missed"] == 0 for o in outcomes)
+        return 0 if ok else 1
+    finally:
+        if not args.keep:
+            from django.db import connections
+
+            connections.close_all()
+            _drop_database(server, args.db_name)
+            print(f"dropped database {args.db_name}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
