@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE = "Thanks for calling {company}. We can't take your call right now; please try again later. Goodbye."
 UNKNOWN_CALL = "Sorry, I can't find this call. Goodbye."
 GOODBYE = "Thank you for your time. Goodbye!"
+TRANSCRIPT_FIELDS = ("id", "call_id", "sequence", "speaker", "text", "actions")
 
 
 def _voice(agent: AIAgent) -> dict:
@@ -110,18 +111,25 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool) -> str:
         return render_turn(agent=agent, turn=turn)
 
 
-def call_turn(*, agent: AIAgent, event: TwilioEvent) -> str:
-    """One caller utterance (or silence) and the agent's answer."""
+def call_turn(*, agent: AIAgent, event: TwilioEvent, call: CallSession | None = None) -> str:
+    """One caller utterance (or silence) and the agent's answer.
+
+    ``call`` comes locked from the webhook when it could be read with the agent; otherwise it
+    is read (and locked) here. The lock makes a twice-delivered webhook wait and then replay
+    the stored answer, so the insert below needs no savepoint.
+    """
     started = time.perf_counter()
-    with transaction.atomic():
-        call = (
-            CallSession.objects.select_related("customer_profile")
-            .filter(ai_agent=agent, twilio_call_sid=event.call_sid)
-            .first()
-        )
+    with transaction.atomic(savepoint=False):
+        if call is None:
+            call = (
+                CallSession.objects.select_for_update(of=("self",))
+                .select_related("customer_profile")
+                .filter(ai_agent=agent, twilio_call_sid=event.call_sid)
+                .first()
+            )
         if call is None:
             return twiml.polite_error(UNKNOWN_CALL)
-        turns = list(CallTurn.objects.filter(call=call).order_by("sequence"))
+        turns = list(CallTurn.objects.filter(call=call).only(*TRANSCRIPT_FIELDS).order_by("sequence"))
         next_sequence = turns[-1].sequence + 1 if turns else 0
         sequence = event.turn if event.turn is not None and 0 < event.turn <= next_sequence else next_sequence
         if sequence < next_sequence:
@@ -148,22 +156,10 @@ def call_turn(*, agent: AIAgent, event: TwilioEvent) -> str:
             call=call, sequence=sequence, speaker=CallTurn.Speaker.CALLER, text=utterance, spoken_at=now
         )
         agent_turn = CallTurn(
-            call=call,
-            sequence=sequence + 1,
-            speaker=CallTurn.Speaker.AGENT,
-            text=text,
-            spoken_at=now,
-            latency_ms=int((time.perf_counter() - started) * 1000),
-            provider=reply.provider,
-            actions=records,
-        )
-        try:
-            with transaction.atomic():
-                CallTurn.objects.bulk_create([caller_turn, agent_turn])
-        except IntegrityError:
-            transaction.set_rollback(True)
-            stored = CallTurn.objects.filter(call=call, sequence=sequence + 1).first()
-            return render_turn(agent=agent, turn=stored) if stored else twiml.polite_error()
+            call=call, sequence=sequence + 1, speaker=CallTurn.Speaker.AGENT, text=text, spoken_at=now,
+            latency_ms=int((time.perf_counter() - started) * 1000), provider=reply.provider, actions=records,
+        )  # fmt: skip
+        CallTurn.objects.bulk_create([caller_turn, agent_turn])
         _note_call_changes(call=call, applied=applied, reply=reply)
         return render_turn(agent=agent, turn=agent_turn)
 
