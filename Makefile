@@ -25,11 +25,30 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	@$(PYTHON) -c "import secrets; print('DEBUG=1'); print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('FIELD_ENCRYPTION_KEY=' + secrets.token_urlsafe(32))" > .env
 	@echo "Wrote .env (DEBUG=1, random SECRET_KEY and FIELD_ENCRYPTION_KEY)."
 
+# The web server and, in the background, a Celery worker with embedded beat (the embedded
+# filesystem broker, or Redis when REDIS_URL is set). Stopping `make run` stops the worker too.
 run: $(VENV)/.runtime .env
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py setup_periodic_tasks
 	$(PY) manage.py seed_demo
+	@$(VENV)/bin/celery -A salesagents worker -B --loglevel=INFO --concurrency=2 --without-gossip --without-mingle & \
+	worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+# Separate processes (see docs/adr/0003-broker-default.md): any number of workers, on any machine
+# that reaches the same database and Redis; exactly one beat per deployment.
+worker: $(VENV)/.runtime .env
+	$(VENV)/bin/celery -A salesagents worker --loglevel=INFO
+
+beat: $(VENV)/.runtime .env
+	$(PY) manage.py setup_periodic_tasks
+	$(VENV)/bin/celery -A salesagents beat --loglevel=INFO
+
+# 1,000,000 scheduled callbacks, 10,000 due, 2 worker processes, on PostgreSQL (DATABASE_URL).
+.PHONY: bench-callbacks
+bench-callbacks: $(VENV)/.dev
+	$(PY) bench/callback_dispatch.py $(BENCH_ARGS)
 
 test: $(VENV)/.dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -27,6 +27,12 @@ Shape, version 1 (every count is a non-negative integer; absent keys mean zero):
       }
     }
 
+Keys the learning task derives from the counters (``calls.learning``; absent until its first
+run, rewritten on every run, never folded)::
+
+      "preferred_hours": [17, 10],                # customer-local hours that pick up best, best first
+      "insights": ["Customers pick up most ..."]  # short sentences for the client and the LLM
+
 ``interested`` counts calls that ended interested *or* converted (interest was shown), so
 ``converted <= interested <= count``. An objection key is the trained key it matched
 (``price_too_high``) or a built-in slug for an untrained one, so the keys stay a small set.
@@ -300,3 +306,97 @@ def conversion_trend(memory: Any, *, today: date, days: int = 14) -> list[dict[s
         stats = trend.get(day, {"calls": 0, "conversions": 0})
         rows.append({"date": day, "calls": stats["calls"], "conversions": stats["conversions"]})
     return rows
+
+
+# --- derived by the learning task: what the engine and the client act on -------------------------
+
+PREFERRED_HOURS = 3
+PREFERRED_MIN_ATTEMPTS = 5
+MAX_INSIGHTS = 5
+
+
+def preferred_call_hours(
+    memory: Any, *, limit: int = PREFERRED_HOURS, min_attempts: int = PREFERRED_MIN_ATTEMPTS
+) -> list[int]:
+    """Customer-local hours when people answer *more often than usual*, best first.
+
+    An hour counts with at least ``min_attempts`` calls and a pick-up rate above the agent's
+    overall one, so a flat pattern (every hour alike) prefers nothing. The scripted provider
+    books a callback the caller gave no time for at the soonest of these hours.
+    """
+    memory = coerce_memory(memory)
+    hours = memory["pickup_hours"]
+    attempts = sum(row["attempts"] for row in hours.values())
+    answered = sum(row["answered"] for row in hours.values())
+    if not attempts:
+        return []
+    overall = answered / attempts
+    rows = [
+        row for row in best_pickup_hours(memory, limit=24, min_attempts=min_attempts)
+        if row["answered"] / row["attempts"] > overall
+    ]  # fmt: skip
+    return [row["hour"] for row in rows[:limit]]
+
+
+def _week(trend: dict[str, dict[str, int]], today: date, weeks_back: int) -> tuple[int, int]:
+    calls = conversions = 0
+    for offset in range(7 * weeks_back, 7 * (weeks_back + 1)):
+        row = trend.get((today - timedelta(days=offset)).isoformat())
+        if row:
+            calls += row["calls"]
+            conversions += row["conversions"]
+    return calls, conversions
+
+
+def learned_insights(memory: Any, *, today: date) -> list[str]:
+    """A few plain sentences about what the outcomes show, most useful first (at most five).
+
+    Written into the memory by the learning task, so the dashboard, the daily report and the
+    ``openai`` provider's prompt (``memory_hints``) read the same sentences.
+    """
+    memory = coerce_memory(memory)
+    found: list[str] = []
+    hours = preferred_call_hours(memory)
+    if hours:
+        stats = memory["pickup_hours"][str(hours[0])]
+        found.append(
+            f"Customers pick up most often around {hours[0]:02d}:00 their time "
+            f"({stats['answered']} of {stats['attempts']} calls); callbacks without a set time are booked then."
+        )
+    objections = top_objections(memory, limit=1)
+    if objections:
+        top = objections[0]
+        found.append(f"The most common objection is '{top['key']}' ({top['count']} calls).")
+    answers = memory["objection_answers"]
+    tried = [(key, row) for key, row in answers.items() if row["uses"] >= 3]
+    if tried:
+        key, row = max(tried, key=lambda item: (item[1]["converted"] / item[1]["uses"], item[1]["uses"], item[0]))
+        if row["interested"]:
+            found.append(
+                f"The trained answer to '{key}' was followed by interest in {row['interested']} of "
+                f"{row['uses']} calls ({row['converted']} converted)."
+            )
+        weak = sorted(k for k, r in tried if r["uses"] >= 5 and not r["interested"])
+        if weak:
+            found.append(
+                f"The answer to '{weak[0]}' has not led to interest in {answers[weak[0]]['uses']} calls: retrain it."
+            )
+    this_calls, this_conv = _week(memory["conversion_trend"], today, 0)
+    last_calls, last_conv = _week(memory["conversion_trend"], today, 1)
+    if this_calls:
+        sentence = f"Last 7 days: {this_conv} conversions from {this_calls} calls ({_rate(this_conv, this_calls)}%)"
+        if last_calls:
+            before = _rate(last_conv, last_calls)
+            now_rate = _rate(this_conv, this_calls)
+            direction = "up from" if now_rate > before else "down from" if now_rate < before else "the same as"
+            sentence += f", {direction} {before}% the week before"
+        found.append(sentence + ".")
+    return found[:MAX_INSIGHTS]
+
+
+def with_learned_summary(memory: Any, *, today: date) -> dict[str, Any]:
+    """The memory with its derived keys (``preferred_hours``, ``insights``) brought up to date."""
+    memory = coerce_memory(memory)
+    memory["preferred_hours"] = preferred_call_hours(memory)
+    memory["insights"] = learned_insights(memory, today=today)
+    return memory

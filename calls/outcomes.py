@@ -245,19 +245,25 @@ def agent_learn_calls(*, agent: AIAgent, calls: Sequence[CallSession]) -> int:
     For the learning task's incremental run: it picks the calls (its watermark), this folds
     them in one write of the agent row and marks them learned. Counters are not touched:
     whatever closed those calls counted them. Returns how many calls were folded.
+
+    Exactly once, even with two learners at a time: the calls are locked first (in the
+    engine's lock order, call then agent, so the two never deadlock), skipping any another
+    transaction holds (it is learning or closing them), and re-read unlearned under the lock.
     """
     pending = [c for c in calls if c.ai_agent_id == agent.pk and c.outcome and not c.outcome_learned and c.is_final]
     if not pending:
         return 0
     with transaction.atomic():
-        locked = _locked_agent(agent.pk)
         ids = [c.pk for c in pending]
         fresh = list(
-            CallSession.objects.select_for_update(of=("self",))
+            CallSession.objects.select_for_update(of=("self",), skip_locked=True)
             .select_related("customer_profile")
             .filter(pk__in=ids, outcome_learned=False)
             .exclude(outcome="")
         )
+        if not fresh:
+            return 0
+        locked = _locked_agent(agent.pk)
         actions: dict[Any, list] = {c.pk: [] for c in fresh}
         for call_id, turn_actions in CallTurn.objects.filter(call__in=fresh).values_list("call_id", "actions"):
             actions[call_id].append(turn_actions)

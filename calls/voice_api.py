@@ -7,8 +7,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from agents.tenancy import AgentApi
+from callbacks.claims import callback_claim_for_dial
 from callbacks.selectors import callback_get
-from callbacks.services import callback_claim_for_dial
 from calls.models import CallSession
 from calls.outbound import call_place
 from calls.selectors_voice import call_by_sid

@@ -1,8 +1,21 @@
-"""The Celery app. Redis in production; a filesystem broker (no server) on embedded defaults."""
+"""The Celery app: Redis in production; a filesystem broker (no server) on embedded defaults.
+
+The broker comes from settings: ``CELERY_BROKER_URL``, else ``REDIS_URL``, else
+``filesystem://`` with its folders under ``var/broker`` (``filesystem:///some/dir`` puts them
+in ``/some/dir``; see docs/adr/0003-broker-default.md).
+Beat uses django-celery-beat's database scheduler; the periodic tasks are rows made by
+``manage.py setup_periodic_tasks``. Run a worker with embedded beat (what ``make run`` does)::
+
+    celery -A salesagents worker -B --loglevel=INFO
+
+Tasks are acknowledged late and rejected back to the queue when their worker is lost, so a
+message is never dropped by a crash; every task is idempotent, so a redelivery is harmless.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from celery import Celery
 
@@ -12,31 +25,58 @@ app = Celery("salesagents")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 
-def _configure_filesystem_broker() -> None:
+FILESYSTEM_SCHEME = "filesystem://"
+
+
+def uses_filesystem_broker() -> bool:
     from django.conf import settings
 
-    if not str(settings.CELERY_BROKER_URL).startswith("filesystem://"):
-        return
-    folder = settings.CELERY_BROKER_DIR
-    for sub in ("in", "processed"):
+    return str(settings.CELERY_BROKER_URL).startswith(FILESYSTEM_SCHEME)
+
+
+def filesystem_broker_folder(url: str, default: Path) -> Path:
+    """``filesystem://`` uses ``default``; ``filesystem:///abs/dir`` uses that directory."""
+    path = url[len(FILESYSTEM_SCHEME) :]
+    return Path(path) if path.startswith("/") else Path(default)
+
+
+def filesystem_transport_options(folder) -> dict:
+    """Where the filesystem broker keeps its messages: one folder every process shares."""
+    for sub in ("in", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
-    app.conf.broker_transport_options = {
+    return {
         # Producer and consumer share one folder: what the web process writes, the worker reads.
         "data_folder_in": str(folder / "in"),
         "data_folder_out": str(folder / "in"),
         "processed_folder": str(folder / "processed"),
         "store_processed": False,
+        # Exchange bindings (remote control, broadcast); kombu's default is ./control in the cwd.
+        "control_folder": str(folder / "control"),
     }
 
 
-_configure_filesystem_broker()
+def _configure_broker() -> None:
+    from django.conf import settings
+
+    if uses_filesystem_broker():
+        folder = filesystem_broker_folder(str(settings.CELERY_BROKER_URL), settings.CELERY_BROKER_DIR)
+        app.conf.broker_transport_options = filesystem_transport_options(folder)
+
+
+_configure_broker()
 app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
+    worker_cancel_long_running_tasks_on_connection_loss=True,
     task_serializer="json",
     accept_content=["json"],
+    result_serializer="json",
+    task_ignore_result=True,  # results are logged, never read back
     timezone="UTC",
     broker_connection_retry_on_startup=True,
+    # A wedged task must not hold a worker forever (a placement is seconds, a learning run less).
+    task_soft_time_limit=240,
+    task_time_limit=300,
 )
 app.autodiscover_tasks()

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from integrations.llm import intents
 from integrations.llm.base import (
@@ -45,7 +47,13 @@ from integrations.llm.base import (
     TransferToHuman,
     Turn,
 )
-from integrations.llm.time_phrases import default_callback_time, describe_when, parse_when
+from integrations.llm.time_phrases import (
+    CALLBACK_DAY_END,
+    CALLBACK_DAY_START,
+    default_callback_time,
+    describe_when,
+    parse_when,
+)
 
 PROVIDER_NAME = "scripted"
 _CALLER_WILL_CALL = "Caller said they would call back"
@@ -234,6 +242,23 @@ def _stable_index(seed: str, size: int) -> int:
 
 
 # --- one turn ------------------------------------------------------------------------------------
+
+
+def learned_callback_time(now_local: datetime, memory: Mapping[str, Any]) -> datetime:
+    """When to call back a caller who named no time: the usual default, moved to an hour that picks up.
+
+    The learning task keeps ``memory["preferred_hours"]`` (customer-local hours whose pick-up
+    rate beats the agent's average). The soonest of them later on the default's day, inside the
+    09:00-19:00 a default callback keeps to, wins; with none, the default stands.
+    """
+    default = default_callback_time(now_local)
+    hours = memory.get("preferred_hours") if isinstance(memory, Mapping) else None
+    slots = [
+        default.replace(hour=hour, minute=0)
+        for hour in (hours if isinstance(hours, list) else ())
+        if type(hour) is int and CALLBACK_DAY_START.hour <= hour <= CALLBACK_DAY_END.hour
+    ]
+    return min((slot for slot in slots if slot >= default), default=default)
 
 
 class _Turn:
@@ -532,7 +557,7 @@ class _Turn:
     def callback(self, reason: str, named: bool) -> Reply:
         now = self.context.now_local
         when = parse_when(self.utterance, now) if named else None
-        when = when or default_callback_time(now)
+        when = when or learned_callback_time(now, self.context.memory)
         promise = (
             f"In case we miss each other, I'll also try you {describe_when(when, now)}."
             if reason == _CALLER_WILL_CALL

@@ -1,0 +1,370 @@
+"""Placing due callbacks and follow-ups: claim them, check the rules again at dial time, dial once.
+
+The beat task (``calls.tasks.dispatch_due_callbacks``) runs :func:`callbacks_dispatch_due`
+every 15 s: it flags overdue callbacks, marks exhausted ones missed, takes over claims whose
+worker died, claims due callbacks, and hands each claim to ``callback_place_task``, so the
+calls are placed in parallel by however many workers there are (placing is network-bound on
+Twilio, so parallelism matters more than cores). :func:`callbacks_dispatch_inline` does the
+same in one process, optionally with a few placing threads (the ``dispatch_callbacks`` command
+and ``bench/callback_dispatch.py``). Both place through :func:`callback_place` /
+``_place_held`` and ``calls.outbound.call_place``, so the rules below hold for both.
+
+Rules this module protects:
+
+- A customer is never dialled twice for one attempt. The ``CallSession`` that
+  ``calls.outbound.call_place`` creates (and commits) *before* it asks the phone network to
+  dial is the idempotency record: a callback whose claim is taken over after its worker died
+  is not dialled again when a live session exists for it. A session that never got Twilio's
+  call SID (the worker died between asking Twilio and writing down the answer) may or may not
+  have rung the customer; it is closed as failed and the callback waits for its next attempt
+  like an unanswered call, rather than risk a second call now.
+- The rules are checked again at dial time (they may have changed since the booking):
+  do-not-call cancels the callback; outside the calling hours or past the client's daily
+  limit it goes back to the next allowed time without spending the attempt; an agent that is
+  paused or untrained is retried later.
+- A follow-up (``kind=followup``) obeys the agent's follow-up limit as well as its own
+  ``max_attempts``; after the last attempt a callback is missed.
+- Placement is always done in autocommit (never inside a transaction), so the session row is
+  committed before the dial.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from django.db import connections
+from django.utils import timezone
+
+from callbacks.claims import (
+    CLAIM_LEASE,
+    DEFAULT_BATCH,
+    callback_cancel_claimed,
+    callback_release,
+    callback_settle_unplaced,
+    callback_take_lease,
+    callbacks_claim_due,
+    callbacks_flag_overdue,
+    callbacks_mark_exhausted,
+    callbacks_reclaim_expired,
+)
+from callbacks.models import ScheduledCallback
+from calls.models import CallSession
+from calls.outbound import call_place
+from core.errors import CallNotAllowed, ValidationFailed
+from integrations.twilio import TelephonyUnavailable
+
+logger = logging.getLogger(__name__)
+
+LIVE_STATUSES = (CallSession.Status.QUEUED, CallSession.Status.RINGING, CallSession.Status.IN_PROGRESS)
+# A queued session without Twilio's SID this old was left by a worker that died mid-dial.
+ORPHAN_AFTER = CLAIM_LEASE
+# A claim this process made with more lease left than this cannot have been taken over.
+LEASE_MARGIN = CLAIM_LEASE / 2
+AGENT_UNAVAILABLE_RETRY = timedelta(hours=1)  # paused or untrained: look again in an hour
+NO_TIME_RETRY = timedelta(days=1)  # unknown timezone, no allowed hour in sight, no caller ID
+MAX_CLAIMS_PER_TICK = 1000  # bounds one beat tick; the rest waits 15 s for the next one
+ORPHAN_NOTE = (
+    "The worker stopped after creating this call and before recording Twilio's answer; the call "
+    "may have rung. It is not redialled for this attempt, so the customer is never called twice."
+)
+
+
+class Result(StrEnum):
+    PLACED = "placed"  # the phone network accepted the call
+    WAITING = "waiting"  # a call for this attempt is already live; nothing dialled
+    RESCHEDULED = "rescheduled"  # the rules said not now: back to scheduled, attempt not spent
+    RETRY_LATER = "retry_later"  # an attempt was spent without a call; scheduled again
+    CANCELED = "canceled"  # do-not-call
+    MISSED = "missed"  # no attempts left
+    SKIPPED = "skipped"  # not ours (any more): someone else holds or settled it
+
+
+@dataclass(frozen=True)
+class Placement:
+    callback_id: object
+    result: Result
+    call_id: object = None
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "callback_id": str(self.callback_id),
+            "result": str(self.result),
+            "call_id": str(self.call_id) if self.call_id else None,
+            "detail": self.detail,
+        }
+
+
+class PlacementRetry(Exception):
+    """Twilio answered "try later" (429/5xx): nothing was dialled and the same claim may retry.
+
+    Carries the claim's current token (``lease``) for the retry; the task retries with backoff.
+    """
+
+    def __init__(self, *, callback_id, lease: datetime, cause: TelephonyUnavailable):
+        super().__init__(str(cause))
+        self.callback_id = callback_id
+        self.lease = lease
+        self.cause = cause
+
+
+def _context(callback: ScheduledCallback) -> str:
+    label = "Follow-up" if callback.kind == ScheduledCallback.Kind.FOLLOWUP else "Scheduled callback"
+    reason = callback.reason.strip()
+    if reason.lower().startswith(label.lower()):
+        return reason
+    return f"{label}: {reason}" if reason else label
+
+
+def _call_type(callback: ScheduledCallback) -> str:
+    if callback.kind == ScheduledCallback.Kind.FOLLOWUP:
+        return CallSession.CallType.FOLLOWUP
+    return CallSession.CallType.SCHEDULED
+
+
+def _retry_at(callback: ScheduledCallback, now: datetime) -> datetime:
+    """When a spent attempt is tried again: the agent's follow-up delay, as after an unanswered call."""
+    return now + timedelta(minutes=callback.ai_agent.followup_delay_minutes)
+
+
+def _settled(callback: ScheduledCallback, *, now: datetime, reason: str, give_up: bool = False) -> Placement:
+    status = callback_settle_unplaced(
+        callback=callback, retry_at=_retry_at(callback, now), reason=reason, give_up=give_up, now=now
+    )
+    if not status:
+        return Placement(callback.pk, Result.SKIPPED, detail="the claim was taken over")
+    result = Result.MISSED if status == ScheduledCallback.Status.MISSED else Result.RETRY_LATER
+    return Placement(callback.pk, result, detail=reason)
+
+
+def _released(callback: ScheduledCallback, *, at: datetime, reason: str, now: datetime) -> Placement:
+    if not callback_release(callback=callback, at=at, reason=reason, now=now):
+        return Placement(callback.pk, Result.SKIPPED, detail="the claim was taken over")
+    return Placement(callback.pk, Result.RESCHEDULED, detail=f"{reason} Moved to {at.isoformat()}.")
+
+
+def _refused(callback: ScheduledCallback, refused: CallNotAllowed, now: datetime) -> Placement:
+    """The calling rules said no at dial time: cancel, or move to when they will say yes."""
+    if refused.code == "do_not_call":
+        if not callback_cancel_claimed(callback=callback, reason=refused.message, now=now):
+            return Placement(callback.pk, Result.SKIPPED, detail="the claim was taken over")
+        return Placement(callback.pk, Result.CANCELED, detail=refused.message)
+    if refused.code in ("agent_paused", "agent_not_trained"):
+        return _released(callback, at=now + AGENT_UNAVAILABLE_RETRY, reason=refused.message, now=now)
+    # Outside the calling hours or past the daily limit: the rule says when it allows a call.
+    at = refused.next_allowed_at
+    if at is None or at <= now:
+        at = now + NO_TIME_RETRY  # unknown timezone, no allowed hour within 9 days, no caller ID
+    return _released(callback, at=at, reason=refused.message, now=now)
+
+
+def _live_session(callback: ScheduledCallback) -> CallSession | None:
+    return CallSession.objects.filter(callback=callback, status__in=LIVE_STATUSES).order_by("-created_at").first()
+
+
+def _close_orphan(call: CallSession, now: datetime) -> None:
+    CallSession.objects.filter(pk=call.pk, status=CallSession.Status.QUEUED, twilio_call_sid__isnull=True).update(
+        status=CallSession.Status.FAILED,
+        outcome=CallSession.Outcome.FAILED,
+        ended_at=max(now, call.started_at),
+        conversation_notes=ORPHAN_NOTE,
+        updated_at=now,
+    )
+
+
+def callback_place(*, callback_id, lease: datetime, final_try: bool = True) -> Placement:
+    """Dial one claimed callback, at most once per attempt (module docstring).
+
+    ``lease`` is the claim's token (its ``lease_expires_at`` when it was claimed). The token is
+    swapped for a fresh lease first, so a second delivery of the same task does nothing. Raises
+    :class:`PlacementRetry` when Twilio asks to try again later and ``final_try`` is false;
+    on the final try that attempt is spent instead (tried again after the follow-up delay).
+    Must not run inside a transaction: the call session has to be committed before the dial.
+    """
+    callback = callback_take_lease(callback_id=callback_id, lease=lease)
+    if callback is None:
+        return Placement(callback_id, Result.SKIPPED, detail="not claimed by this token")
+    return _place_held(callback, live=_live_session(callback), final_try=final_try)
+
+
+def _live_sessions(callbacks: list[ScheduledCallback]) -> dict:
+    live: dict = {}
+    for call in CallSession.objects.filter(callback__in=callbacks, status__in=LIVE_STATUSES).order_by("created_at"):
+        live[call.callback_id] = call  # the newest wins
+    return live
+
+
+def callbacks_place_claimed(claimed: list[ScheduledCallback], *, pool: PlacingThreads | None = None) -> list[Placement]:
+    """Dial callbacks this process has just claimed (the one-process path; same rules as the task).
+
+    The claim was made moments ago by this very process, so there is no second delivery to
+    fence off: while a claim has more than :data:`LEASE_MARGIN` left, nobody else can take it
+    (a takeover needs the lease to have run out) and the token is used as it is, saving the
+    swap. Past that margin (a very slow batch) each callback is taken as a task would take it.
+    The check for a live call is one query for the whole batch. With ``pool``, the batch is
+    placed by its threads (each with its own database connection), so one callback's database
+    and phone-network waits overlap another's work.
+    """
+    live = _live_sessions(claimed)
+
+    def place(callback: ScheduledCallback) -> Placement:
+        if timezone.now() >= callback.lease_expires_at - LEASE_MARGIN:
+            return callback_place(callback_id=callback.pk, lease=callback.lease_expires_at)
+        return _place_held(callback, live=live.get(callback.pk))
+
+    if pool is None:
+        return [place(callback) for callback in claimed]
+    return pool.map(place, claimed)
+
+
+class PlacingThreads:
+    """A few threads that place calls; each closes its own database connection at the end."""
+
+    def __init__(self, threads: int):
+        self.size = threads
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="place")
+
+    def map(self, fn, items) -> list:
+        return list(self._executor.map(fn, items))
+
+    def close(self) -> None:
+        # One task per thread, held at a barrier so that every thread runs exactly one.
+        barrier = threading.Barrier(self.size)
+
+        def close_connection(_):
+            barrier.wait(timeout=30)
+            connections.close_all()
+
+        list(self._executor.map(close_connection, range(self.size)))
+        self._executor.shutdown()
+
+
+def _place_held(callback: ScheduledCallback, *, live: CallSession | None, final_try: bool = True) -> Placement:
+    """Dial a callback whose lease this caller holds (``callback.lease_expires_at`` is the token)."""
+    now = timezone.now()
+    if live is not None:
+        if live.twilio_call_sid or now - live.created_at < ORPHAN_AFTER:
+            # Dialled (or being dialled) already: lifecycle settles the callback when the call ends.
+            return Placement(callback.pk, Result.WAITING, call_id=live.pk, detail="a call for this attempt is live")
+        _close_orphan(live, now)
+        logger.warning("Callback %s: call %s was left half-placed; not redialled", callback.pk, live.pk)
+        return _settled(callback, now=now, reason="The last dial was interrupted; it will be tried again later.")
+
+    agent = callback.ai_agent
+    if callback.kind == ScheduledCallback.Kind.FOLLOWUP and callback.attempts > agent.followup_max_attempts:
+        return _settled(
+            callback, now=now, give_up=True,
+            reason=f"The agent's follow-up limit of {agent.followup_max_attempts} attempts is reached.",
+        )  # fmt: skip
+
+    try:
+        call = call_place(
+            agent=agent, customer=callback.customer_profile, call_type=_call_type(callback),
+            context=_context(callback), callback=callback,
+        )  # fmt: skip
+    except CallNotAllowed as refused:
+        return _refused(callback, refused, now)
+    except TelephonyUnavailable as exc:
+        if exc.status and not final_try:
+            # Twilio answered (429/5xx), so it created no call: the same claim may try again.
+            raise PlacementRetry(callback_id=callback.pk, lease=callback.lease_expires_at, cause=exc) from exc
+        # No answer at all (a timeout may have dialled), or out of retries: spend the attempt.
+        return _settled(callback, now=now, reason=exc.user_message)
+    except ValidationFailed as failed:  # CallPlacementFailed: Twilio refused this call for good
+        return _settled(callback, now=now, reason=failed.message)
+    return Placement(callback.pk, Result.PLACED, call_id=call.pk)
+
+
+@dataclass
+class TickReport:
+    """What one dispatcher tick did, for the task's result and the logs."""
+
+    overdue_flagged: int = 0
+    exhausted: int = 0
+    reclaimed: int = 0
+    claimed: int = 0
+    placements: list[Placement] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        counts: dict[str, int] = {}
+        for placement in self.placements:
+            counts[str(placement.result)] = counts.get(str(placement.result), 0) + 1
+        return {
+            "overdue_flagged": self.overdue_flagged,
+            "exhausted": self.exhausted,
+            "reclaimed": self.reclaimed,
+            "claimed": self.claimed,
+            "results": counts,
+        }
+
+
+def _housekeeping(report: TickReport, now: datetime) -> None:
+    report.overdue_flagged = callbacks_flag_overdue(now=now)
+    report.exhausted = callbacks_mark_exhausted(now=now)
+
+
+def callbacks_dispatch_due(
+    *,
+    enqueue: Callable[[ScheduledCallback], None],
+    batch: int = DEFAULT_BATCH,
+    max_claims: int = MAX_CLAIMS_PER_TICK,
+    now: datetime | None = None,
+) -> TickReport:
+    """One beat tick: housekeeping, then claim and hand every claim to ``enqueue``.
+
+    ``enqueue(callback)`` must arrange ``callback_place(callback_id=callback.pk,
+    lease=callback.lease_expires_at)`` (the task does it after commit). A claim whose message is
+    lost is not lost: its lease runs out and a later tick takes it over.
+    """
+    now = now or timezone.now()
+    report = TickReport()
+    _housekeeping(report, now)
+    for claim in (callbacks_reclaim_expired, callbacks_claim_due):
+        while report.reclaimed + report.claimed < max_claims:
+            taken = claim(limit=min(batch, max_claims - report.reclaimed - report.claimed), now=now)
+            if claim is callbacks_reclaim_expired:
+                report.reclaimed += len(taken)
+            else:
+                report.claimed += len(taken)
+            for callback in taken:
+                enqueue(callback)
+            if len(taken) < batch:
+                break
+    return report
+
+
+def callbacks_dispatch_inline(
+    *, batch: int = DEFAULT_BATCH, max_claims: int | None = None, housekeeping: bool = True, threads: int = 1
+) -> TickReport:
+    """Claim and place due callbacks in this process until none is left (or ``max_claims``).
+
+    The one-process form of the beat tick, for the ``dispatch_callbacks`` command and the
+    benchmark; several processes may run it at once (each claim is theirs alone). ``threads``
+    places each claimed batch with that many threads.
+    """
+    report = TickReport()
+    if housekeeping:
+        _housekeeping(report, timezone.now())
+    pool = PlacingThreads(threads) if threads > 1 else None
+    try:
+        for claim in (callbacks_reclaim_expired, callbacks_claim_due):
+            while max_claims is None or report.reclaimed + report.claimed < max_claims:
+                limit = batch if max_claims is None else min(batch, max_claims - report.reclaimed - report.claimed)
+                taken = claim(limit=limit)
+                if claim is callbacks_reclaim_expired:
+                    report.reclaimed += len(taken)
+                else:
+                    report.claimed += len(taken)
+                report.placements += callbacks_place_claimed(taken, pool=pool)
+                if not taken:
+                    break
+    finally:
+        if pool is not None:
+            pool.close()
+    return report
