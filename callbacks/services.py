@@ -23,7 +23,6 @@ MAX_BOOKING_AHEAD = timedelta(days=366)
 DO_NOT_CALL_CANCEL_REASON = "The customer is on the do-not-call list."
 # How long a claim holds: longer than a call takes to be placed, short enough that a dead
 # worker's callback is retried the same hour.
-CLAIM_LEASE = timedelta(minutes=15)
 
 
 def _allowed_slot(*, agent: AIAgent, customer: CustomerProfile, at: datetime) -> datetime:
@@ -128,41 +127,6 @@ def callback_cancel(*, callback: ScheduledCallback, reason: str = "") -> Schedul
             callback.last_error = reason[:300]
         callback.save(update_fields=["status", "lease_expires_at", "last_error", "updated_at"])
     return callback
-
-
-def callback_claim_for_dial(*, callback: ScheduledCallback, lease: timedelta = CLAIM_LEASE) -> ScheduledCallback:
-    """Take one scheduled callback for a dial now, so no one else dials the same customer.
-
-    Under the row lock: only a scheduled callback (or one whose claim lease has run out, its
-    worker having died) may be claimed, the attempt is counted, and the claim is a lease.
-    Settling it after the call (completed, missed, or scheduled again) is the caller's job.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        locked = (
-            ScheduledCallback.objects.select_for_update(of=("self",))
-            .select_related("customer_profile", "ai_agent__client")
-            .get(pk=callback.pk)
-        )
-        lease_ran_out = (
-            locked.status == ScheduledCallback.Status.IN_PROGRESS
-            and locked.lease_expires_at is not None
-            and locked.lease_expires_at <= now
-        )
-        if locked.status not in OPEN and not lease_ran_out:
-            raise Conflict(
-                f"The callback is {locked.get_status_display().lower()}; only a scheduled one can be dialled."
-            )
-        if locked.customer_profile.is_do_not_call:
-            raise CallNotAllowed("The customer is on the do-not-call list.", code="do_not_call")
-        if locked.attempts >= locked.max_attempts:
-            raise Conflict(f"The callback has used all {locked.max_attempts} attempts.")
-        locked.status = ScheduledCallback.Status.IN_PROGRESS
-        locked.lease_expires_at = now + lease
-        locked.attempts += 1
-        locked.is_overdue = False
-        locked.save(update_fields=["status", "lease_expires_at", "attempts", "is_overdue", "updated_at"])
-    return locked
 
 
 def callbacks_cancel_for_customer(*, customer: CustomerProfile, reason: str) -> int:

@@ -7,13 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.utils import timezone
 
 from callbacks.models import ScheduledCallback
 from callbacks.selectors import callback_booking
 from callbacks.services import (
     callback_cancel,
-    callback_claim_for_dial,
     callback_reschedule,
     callback_schedule,
     customer_set_do_not_call,
@@ -132,26 +130,3 @@ def test_opting_out_cancels_open_callbacks_only_and_opting_in_revives_none(agent
     back = customer_set_do_not_call(customer=customer, do_not_call=False)
     assert (back.customer.is_do_not_call, back.callbacks_cancelled) == (False, 0)
     assert ScheduledCallback.objects.filter(customer_profile=customer, status="scheduled").count() == 0
-
-
-def test_claiming_a_callback_for_a_dial_holds_it_once(agent_a):
-    callback = CallbackFactory(customer_profile=CustomerFactory(ai_agent=agent_a))
-
-    claimed = callback_claim_for_dial(callback=callback)
-
-    assert (claimed.status, claimed.attempts) == ("in_progress", 1)
-    assert claimed.lease_expires_at > timezone.now()
-    with pytest.raises(Conflict, match="The callback is in progress; only a scheduled one can be dialled"):
-        callback_claim_for_dial(callback=callback)
-
-    with time_machine.travel(TUESDAY_NOON + timedelta(hours=1), tick=False):
-        again = callback_claim_for_dial(callback=callback)  # the first worker's lease ran out
-    assert again.attempts == 2
-
-
-def test_claiming_refuses_a_do_not_call_customer(agent_a):
-    callback = CallbackFactory(customer_profile=CustomerFactory(ai_agent=agent_a, is_do_not_call=True))
-    with pytest.raises(CallNotAllowed):
-        callback_claim_for_dial(callback=callback)
-    callback.refresh_from_db()
-    assert (callback.status, callback.attempts) == ("scheduled", 0)
