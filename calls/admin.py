@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db.models import Count
 
-from calls.models import CallSession, CallTurn
+from calls.models import CallSession, CallTurn, OutboundDayCount
 
 
 class TurnInline(admin.TabularInline):
@@ -58,3 +58,12 @@ class CallTurnAdmin(admin.ModelAdmin):
     @admin.display(description="Text")
     def short_text(self, obj: CallTurn) -> str:
         return obj.text[:80]
+
+
+@admin.register(OutboundDayCount)
+class OutboundDayCountAdmin(admin.ModelAdmin):
+    list_display = ["day", "client", "placed"]
+    list_filter = ["day"]
+    list_select_related = ["client"]
+    search_fields = ["client__name"]
+    autocomplete_fields = ["client"]

@@ -132,3 +132,24 @@ class CallTurn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.speaker}: {self.text[:60]}"
+
+
+class OutboundDayCount(models.Model):
+    """Outbound calls a client placed on one day (its own timezone): the daily limit's counter.
+
+    Taken with one conditional upsert per call, so concurrent dispatchers can never exceed
+    the limit, and no call has to count the day's calls first.
+    """
+
+    client = models.ForeignKey("accounts.Client", on_delete=models.CASCADE, related_name="outbound_days")
+    day = models.DateField()
+    placed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        verbose_name = "outbound calls per day"
+        verbose_name_plural = "outbound calls per day"
+        constraints = [models.UniqueConstraint(fields=["client", "day"], name="outbound_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.day}: {self.placed}"

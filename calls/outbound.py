@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Client
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
-from calls.models import CallSession
+from calls.models import CallSession, OutboundDayCount
 from calls.telephony import gateway_for, uses_simulated_phone, webhook_url
 from core.errors import CallNotAllowed, ValidationFailed
 from customers.contactability import check_call_allowed, customer_zone, next_allowed_time
@@ -37,22 +38,34 @@ def _day_start(client: Client, at: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def calls_placed_today(*, client: Client, at: datetime) -> int:
-    return CallSession.objects.filter(
-        ai_agent__client=client, call_type__in=OUTBOUND_TYPES, started_at__gte=_day_start(client, at)
-    ).count()
+def reserve_outbound_call(*, client: Client, at: datetime) -> bool:
+    """Take one of the client's outbound calls for ``at``'s day; False when the limit is reached.
 
-
-def check_daily_limit(*, agent: AIAgent, customer: CustomerProfile, at: datetime) -> None:
-    client = agent.client
-    if calls_placed_today(client=client, at=at) >= client.daily_call_limit:
-        tomorrow = _day_start(client, at) + timedelta(days=1)
-        zone = customer_zone(customer) or ZoneInfo(client.timezone)
-        raise CallNotAllowed(
-            f"The daily limit of {client.daily_call_limit} outbound calls is reached.",
-            next_allowed_at=next_allowed_time(agent=agent, zone=zone, at=tomorrow),
-            code="daily_limit_reached",
+    One statement: the row for (client, day) is created or incremented only while under the
+    limit, so two dispatchers racing for the last call cannot both get it.
+    """
+    if client.daily_call_limit <= 0:
+        return False
+    table = OutboundDayCount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (client_id, day, placed) VALUES (%s, %s, 1) "  # noqa: S608 - our table name
+            f"ON CONFLICT (client_id, day) DO UPDATE SET placed = {table}.placed + 1 "
+            f"WHERE {table}.placed < %s RETURNING placed",
+            [client.pk, _day_start(client, at).date(), client.daily_call_limit],
         )
+        return cursor.fetchone() is not None
+
+
+def refuse_for_daily_limit(*, agent: AIAgent, customer: CustomerProfile, at: datetime) -> None:
+    client = agent.client
+    tomorrow = _day_start(client, at) + timedelta(days=1)
+    zone = customer_zone(customer) or ZoneInfo(client.timezone)
+    raise CallNotAllowed(
+        f"The daily limit of {client.daily_call_limit} outbound calls is reached.",
+        next_allowed_at=next_allowed_time(agent=agent, zone=zone, at=tomorrow),
+        code="daily_limit_reached",
+    )
 
 
 def call_place(
@@ -71,10 +84,11 @@ def call_place(
     if customer.ai_agent_id != agent.pk:
         raise ValidationFailed("The customer belongs to another agent.")
     check_call_allowed(agent=agent, customer=customer, at=at)
-    check_daily_limit(agent=agent, customer=customer, at=at)
     simulated = uses_simulated_phone(agent.client)
     if not agent.phone_number and not simulated:
         raise CallNotAllowed("The agent has no phone number to call from. Set one in the agent's settings.")
+    if not reserve_outbound_call(client=agent.client, at=at):
+        refuse_for_daily_limit(agent=agent, customer=customer, at=at)
     call = CallSession.objects.create(
         ai_agent=agent,
         customer_profile=customer,

@@ -15,9 +15,8 @@ from callbacks.services import customer_set_do_not_call
 from callbacks.tests.factories import CallbackFactory
 from calls.dispatch import ORPHAN_AFTER, PlacementRetry, Result, callback_place, callbacks_dispatch_inline
 from calls.models import CallSession
-from calls.outbound import call_place
+from calls.outbound import call_place, reserve_outbound_call
 from calls.simulated_phone import SimulatedGateway, SimulatedPhone
-from calls.tests.factories import CallFactory
 from customers.models import CustomerProfile
 from customers.tests.factories import CustomerFactory
 from integrations.twilio import TelephonyError, TelephonyUnavailable
@@ -109,7 +108,7 @@ def test_a_do_not_call_customers_callback_is_cancelled_at_dial_time(customer):
 def test_past_the_daily_limit_the_callback_waits_for_tomorrow_without_spending_an_attempt(agent, customer):
     agent.client.daily_call_limit = 1
     agent.client.save()
-    CallFactory(customer_profile=customer, started_at=TUESDAY_2PM - timedelta(hours=1))
+    assert reserve_outbound_call(client=agent.client, at=TUESDAY_2PM - timedelta(hours=1))  # today's one call
     callback = booked(customer, TUESDAY_2PM - timedelta(minutes=1))
 
     assert run() == {"rescheduled": 1}

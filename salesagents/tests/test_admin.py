@@ -1,11 +1,14 @@
 """Every model's admin pages render for staff, and stay out of reach for client users."""
 
+from datetime import date
+
 import pytest
 from django.contrib import admin
 from django.urls import reverse
 
 from agents.tests.factories import AIAgentTrainingFactory
 from callbacks.tests.factories import CallbackFactory
+from calls.models import OutboundDayCount
 from calls.tests.factories import CallTurnFactory
 from customers.tests.factories import CustomerFactory
 
@@ -18,6 +21,7 @@ def populated(agent_a, user_a):
     AIAgentTrainingFactory(ai_agent=agent_a)
     CallbackFactory(customer_profile=customer)
     CallTurnFactory(call__customer_profile=customer)
+    OutboundDayCount.objects.create(client=agent_a.client, day=date(2026, 11, 23), placed=3)
 
 
 def test_staff_can_open_every_changelist_change_and_add_page(client, staff_user, populated):
