@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from uuid import UUID
+
 from django.conf import settings
 from django.urls import reverse
 
@@ -48,8 +51,14 @@ def webhook_auth_token(client: Client) -> str:
     return settings.TWILIO_AUTH_TOKEN
 
 
+@lru_cache(maxsize=4096)
+def _path(public_id: UUID, name: str) -> str:
+    # URL reversing costs more than the rest of building a turn's TwiML; paths never change.
+    return reverse(f"twilio-{name}", kwargs={"agent_id": public_id})
+
+
 def webhook_path(agent: AIAgent, name: str, **query: object) -> str:
-    path = reverse(f"twilio-{name}", kwargs={"agent_id": agent.public_id})
+    path = _path(agent.public_id, name)
     if query:
         path += "?" + "&".join(f"{k}={v}" for k, v in query.items())
     return path
