@@ -33,7 +33,7 @@ class ScheduledCallback(models.Model):
     ACTIVE_STATUSES = (Status.SCHEDULED, Status.IN_PROGRESS)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="callbacks")
+    ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="callbacks", db_index=False)
     customer_profile = models.ForeignKey(CustomerProfile, on_delete=models.CASCADE, related_name="callbacks")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CALLBACK)
     scheduled_datetime = models.DateTimeField()

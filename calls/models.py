@@ -1,4 +1,9 @@
-"""Call sessions and the turns of their conversation."""
+"""Call sessions and the turns of their conversation.
+
+Foreign keys that lead a composite index or unique constraint get no index of their own
+(``db_index=False``): the composite serves their lookups, and every index is paid for on
+each insert of these hot rows.
+"""
 
 from __future__ import annotations
 
@@ -44,8 +49,10 @@ class CallSession(models.Model):
     FINAL_STATUSES = (Status.COMPLETED, Status.BUSY, Status.NO_ANSWER, Status.FAILED, Status.CANCELED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="calls")
-    customer_profile = models.ForeignKey(CustomerProfile, on_delete=models.CASCADE, related_name="calls")
+    ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="calls", db_index=False)
+    customer_profile = models.ForeignKey(
+        CustomerProfile, on_delete=models.CASCADE, related_name="calls", db_index=False
+    )
     callback = models.ForeignKey(
         ScheduledCallback,
         null=True,
@@ -116,7 +123,7 @@ class CallTurn(models.Model):
         CALLER = "caller", "Caller"
         SYSTEM = "system", "System"
 
-    call = models.ForeignKey(CallSession, on_delete=models.CASCADE, related_name="turns")
+    call = models.ForeignKey(CallSession, on_delete=models.CASCADE, related_name="turns", db_index=False)
     sequence = models.PositiveIntegerField()
     speaker = models.CharField(max_length=10, choices=Speaker.choices)
     text = models.TextField(blank=True)

@@ -27,7 +27,7 @@ class CustomerProfile(models.Model):
         EVENING = "evening", "Evening"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="customers")
+    ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="customers", db_index=False)
     phone_number = models.CharField(max_length=16, validators=[validate_e164])
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
