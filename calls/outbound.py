@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Client
@@ -87,17 +87,15 @@ def call_place(
     simulated = uses_simulated_phone(agent.client)
     if not agent.phone_number and not simulated:
         raise CallNotAllowed("The agent has no phone number to call from. Set one in the agent's settings.")
-    if not reserve_outbound_call(client=agent.client, at=at):
-        refuse_for_daily_limit(agent=agent, customer=customer, at=at)
-    call = CallSession.objects.create(
-        ai_agent=agent,
-        customer_profile=customer,
-        call_type=call_type,
-        context=context[:2000],
-        callback=callback,
-        status=CallSession.Status.QUEUED,
-        started_at=at,
-    )
+    with transaction.atomic():
+        # The day's slot and the session commit together, before the dial (the session is the
+        # record that stops a retried placement from dialling twice).
+        if not reserve_outbound_call(client=agent.client, at=at):
+            refuse_for_daily_limit(agent=agent, customer=customer, at=at)
+        call = CallSession.objects.create(
+            ai_agent=agent, customer_profile=customer, call_type=call_type, context=context[:2000],
+            callback=callback, status=CallSession.Status.QUEUED, started_at=at,
+        )  # fmt: skip
     request = CallRequest(
         to=customer.phone_number,
         from_=agent.phone_number or SIMULATED_CALLER_ID,
