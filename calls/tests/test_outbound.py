@@ -204,3 +204,27 @@ def test_simulator_cannot_touch_another_clients_call(api_b, agent_b, trained_age
         assert response.status_code == 404
     assert CallSession.objects.get().turns.count() == before
     assert CallSession.objects.get().status == "in_progress"
+
+
+@time_machine.travel(datetime(2026, 11, 23, 22, 30, tzinfo=NY), tick=False)
+def test_a_refused_manual_callback_stays_booked_with_its_attempt_unspent(api_a, trained_agent):
+    customer = CustomerFactory(ai_agent=trained_agent, phone_number="+12125550123")
+    callback = ScheduledCallback.objects.create(
+        ai_agent=trained_agent, customer_profile=customer, scheduled_datetime=datetime(2026, 11, 23, 22, 0, tzinfo=NY)
+    )
+    response = api_a.post(START, {"scheduled_callback_id": str(callback.pk)}, format="json")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "outside_calling_hours"
+    callback.refresh_from_db()
+    assert (callback.status, callback.attempts, callback.lease_expires_at) == ("scheduled", 0, None)
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_callback_with_a_live_call_is_not_dialled_again(api_a, trained_agent):
+    customer = CustomerFactory(ai_agent=trained_agent, phone_number="+12125550123")
+    callback = ScheduledCallback.objects.create(
+        ai_agent=trained_agent, customer_profile=customer, scheduled_datetime=MONDAY_10AM
+    )
+    assert api_a.post(START, {"scheduled_callback_id": str(callback.pk)}, format="json").status_code == 201
+    again = api_a.post(START, {"scheduled_callback_id": str(callback.pk)}, format="json")
+    assert again.status_code == 409
+    assert CallSession.objects.filter(callback=callback).count() == 1
