@@ -155,6 +155,10 @@ class DashboardLearningSerializer(serializers.Serializer):
     top_objections = DashboardObjectionSerializer(many=True)
     best_pickup_hours = DashboardPickupHourSerializer(many=True)
     conversion_trend = DashboardTrendDaySerializer(many=True, help_text="The last 14 days, oldest first.")
+    insights = serializers.ListField(child=serializers.CharField(), help_text="What the outcomes show, in sentences.")
+    preferred_call_hours = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Customer-local hours with better pick-up; open callbacks go there."
+    )
 
     class Meta:
         ref_name = "DashboardLearning"

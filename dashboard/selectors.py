@@ -24,7 +24,14 @@ from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
 
 from agents.knowledge import level_breakdown
-from agents.memory import best_pickup_hours, coerce_memory, conversion_trend, top_objections
+from agents.memory import (
+    best_pickup_hours,
+    coerce_memory,
+    conversion_trend,
+    learned_insights,
+    preferred_call_hours,
+    top_objections,
+)
 from agents.models import LEARNING_THRESHOLD, AIAgent, AIAgentTraining
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession, CallTurn
@@ -221,6 +228,8 @@ class LearningInsights:
     top_objections: list[dict[str, Any]]
     best_pickup_hours: list[dict[str, Any]]
     conversion_trend: list[dict[str, Any]]
+    insights: list[str]  # plain sentences, most useful first
+    preferred_call_hours: list[int]  # customer-local hours the agent books open callbacks at
 
 
 def learning_insights(*, agent: AIAgent, now: datetime | None = None) -> LearningInsights:
@@ -233,6 +242,8 @@ def learning_insights(*, agent: AIAgent, now: datetime | None = None) -> Learnin
         top_objections=top_objections(memory),
         best_pickup_hours=best_pickup_hours(memory),
         conversion_trend=conversion_trend(memory, today=today, days=TREND_DAYS),
+        insights=learned_insights(memory, today=today),
+        preferred_call_hours=preferred_call_hours(memory),
     )
 
 

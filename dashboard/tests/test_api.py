@@ -183,3 +183,20 @@ def test_dashboard_query_count_is_the_same_with_1_and_200_rows(api_a, agent_a, a
     assert many == one
     body = api_a.get(URL).json()
     assert (body["customers"]["total"], len(body["recent_calls"]), len(body["callbacks"]["upcoming"])) == (200, 10, 10)
+
+
+def test_learning_insights_come_from_what_the_agent_learned(api_a, agent_a):
+    agent_a.conversation_memory = {
+        "version": 1,
+        "processed_calls": 60,
+        "outcomes": {"converted": 10, "answered": 30, "no_answer": 20},
+        "objections": {"price_too_high": {"count": 20, "interested": 8, "converted": 4}},
+        "objection_answers": {"price_too_high": {"uses": 20, "interested": 8, "converted": 4}},
+        "pickup_hours": {"17": {"attempts": 20, "answered": 18}, "10": {"attempts": 20, "answered": 5}},
+        "conversion_trend": {},
+    }
+    agent_a.save()
+    learning = api_a.get("/api/dashboard/ai-agent/").json()["learning"]
+    assert learning["preferred_call_hours"] == [17]
+    assert learning["insights"], "the learned sentences are shown"
+    assert any("17" in sentence or "5 PM" in sentence or "5 pm" in sentence for sentence in learning["insights"])
