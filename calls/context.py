@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.utils import timezone
 
@@ -18,7 +19,7 @@ def build_context(
     agent: AIAgent,
     call: CallSession,
     customer: CustomerProfile,
-    turns: Sequence[CallTurn],
+    turns: Sequence[Any],  # CallTurn rows or the engine's TranscriptLine values (speaker, text)
     utterance: str | None,
 ) -> ConversationContext:
     """Build the provider's view of the call without touching the database.

@@ -1,8 +1,8 @@
 """The conversation engine: one webhook turn in, TwiML out.
 
-A turn reads the agent (already loaded by the webhook), the call with its customer, and
-the transcript so far; asks the provider; applies its actions; stores the caller's and the
-agent's turns in one insert. That is four queries for an ordinary turn, whatever the
+A turn reads the call with its agent, client and customer in one locked read (the webhook
+does it, to check the signature), then the transcript so far; asks the provider; applies its
+actions; stores the caller's and the agent's turns in one insert. That is three statements for an ordinary turn, whatever the
 length of the call. Turns are keyed by (call, sequence), so a webhook Twilio delivers twice
 replays the stored answer instead of asking the provider again.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -31,14 +32,23 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE = "Thanks for calling {company}. We can't take your call right now; please try again later. Goodbye."
 UNKNOWN_CALL = "Sorry, I can't find this call. Goodbye."
 GOODBYE = "Thank you for your time. Goodbye!"
-TRANSCRIPT_FIELDS = ("id", "call_id", "sequence", "speaker", "text", "actions")
+TRANSCRIPT_FIELDS = ("sequence", "speaker", "text", "actions")
+
+
+class TranscriptLine(NamedTuple):
+    """A stored turn as the engine reads it: plain values, no model instance per line."""
+
+    sequence: int
+    speaker: str
+    text: str
+    actions: list
 
 
 def _voice(agent: AIAgent) -> dict:
     return {"voice": twiml.voice_for(agent.voice_model, agent.language), "language": agent.language}
 
 
-def render_turn(*, agent: AIAgent, turn: CallTurn) -> str:
+def render_turn(*, agent: AIAgent, turn: CallTurn | TranscriptLine) -> str:
     """TwiML for a stored agent turn: the same document on every replay of its webhook."""
     kinds = {a.get("type") for a in turn.actions or []}
     transfer = next((a for a in turn.actions or [] if a.get("type") == "transfer_to_human" and a.get("to")), None)
@@ -129,7 +139,10 @@ def call_turn(*, agent: AIAgent, event: TwilioEvent, call: CallSession | None = 
             )
         if call is None:
             return twiml.polite_error(UNKNOWN_CALL)
-        turns = list(CallTurn.objects.filter(call=call).only(*TRANSCRIPT_FIELDS).order_by("sequence"))
+        turns = [
+            TranscriptLine(*row)
+            for row in CallTurn.objects.filter(call=call).order_by("sequence").values_list(*TRANSCRIPT_FIELDS)
+        ]
         next_sequence = turns[-1].sequence + 1 if turns else 0
         sequence = event.turn if event.turn is not None and 0 < event.turn <= next_sequence else next_sequence
         if sequence < next_sequence:
@@ -164,7 +177,7 @@ def call_turn(*, agent: AIAgent, event: TwilioEvent, call: CallSession | None = 
         return render_turn(agent=agent, turn=agent_turn)
 
 
-def _ended(turn: CallTurn) -> bool:
+def _ended(turn: CallTurn | TranscriptLine) -> bool:
     return any(a.get("type") in ("end_call", "mark_do_not_call", "transfer_to_human") for a in turn.actions or [])
 
 
