@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -19,25 +19,7 @@ from calls.models import CallSession, CallTurn
 from calls.outcomes import OutcomeResult, call_record_outcome
 from calls.selectors import CallFilters, call_detail, call_get, call_list
 from core.api_schema import errors
-from core.pagination import PageNumberPagination
-
-PAGE_PARAMETERS = [
-    OpenApiParameter("page", int, description="Page number, from 1."),
-    OpenApiParameter("page_size", int, description="Rows per page (default 25, at most 200)."),
-]
-
-
-def paginated(name: str, row: type[serializers.Serializer]) -> serializers.Serializer:
-    """The documented shape of a page of ``row``s, as ``core.pagination`` renders it."""
-    return inline_serializer(
-        name=name,
-        fields={
-            "count": serializers.IntegerField(help_text="Rows matching the filters, on all pages."),
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-            "results": row(many=True),
-        },
-    )
+from core.pagination import PAGE_PARAMETERS, paginated, paginated_response
 
 
 def _sentiment(raw: Any) -> dict[str, Any]:
@@ -154,9 +136,9 @@ class CallListApi(AgentApi):
             date_to=data.get("date_to"),
             search=data.get("search", ""),
         )
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(call_list(agent=agent, filters=filters), request, view=self)
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        return paginated_response(
+            view=self, queryset=call_list(agent=agent, filters=filters), serializer_class=self.OutputSerializer
+        )
 
 
 class CallTurnSerializer(serializers.Serializer):
