@@ -63,7 +63,7 @@ class CustomerProfile(models.Model):
         ]
         indexes = [
             models.Index(fields=["ai_agent", "-created_at"], name="customer_agent_created_idx"),
-            models.Index(fields=["ai_agent", "interest_level"], name="customer_agent_interest_idx"),
+            models.Index(fields=["ai_agent", "interest_level", "is_do_not_call"], name="customer_agent_interest_idx"),
         ]
 
     def __str__(self) -> str:
