@@ -6,8 +6,11 @@ worker died, claims due callbacks, and hands each claim to ``callback_place_task
 calls are placed in parallel by however many workers there are (placing is network-bound on
 Twilio, so parallelism matters more than cores). :func:`callbacks_dispatch_inline` does the
 same in one process, optionally with a few placing threads (the ``dispatch_callbacks`` command
-and ``bench/callback_dispatch.py``). Both place through :func:`callback_place` /
-``_place_held`` and ``calls.outbound.call_place``, so the rules below hold for both.
+and ``bench/callback_dispatch.py``), placing each claimed batch together
+(``calls.outbound.calls_place_batch``: the batch's sessions in one transaction, one write of the
+SIDs). A task places one callback (:func:`callback_place` / ``_place_held`` and
+``calls.outbound.call_place``). Both paths share the rule checks and the settling of each
+callback, so the rules below hold for both.
 
 Rules this module protects:
 
@@ -55,7 +58,7 @@ from callbacks.claims import (
 )
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession
-from calls.outbound import call_place
+from calls.outbound import CallOrder, PlacementOutcome, call_place, calls_place_batch
 from core.errors import CallNotAllowed, ValidationFailed
 from integrations.twilio import TelephonyUnavailable
 
@@ -207,20 +210,27 @@ def callbacks_place_claimed(claimed: list[ScheduledCallback], *, pool: PlacingTh
     fence off: while a claim has more than :data:`LEASE_MARGIN` left, nobody else can take it
     (a takeover needs the lease to have run out) and the token is used as it is, saving the
     swap. Past that margin (a very slow batch) each callback is taken as a task would take it.
-    The check for a live call is one query for the whole batch. With ``pool``, the batch is
-    placed by its threads (each with its own database connection), so one callback's database
-    and phone-network waits overlap another's work.
+    The check for a live call is one query for the whole batch, and the calls are placed
+    together (:func:`_place_held_batch`): their sessions committed in one transaction before
+    the first dial, the SIDs written with one statement after the last. With ``pool``, the
+    batch is split between its threads (each with its own database connection), so one part's
+    database and phone-network waits overlap another's work.
     """
     live = _live_sessions(claimed)
-
-    def place(callback: ScheduledCallback) -> Placement:
-        if timezone.now() >= callback.lease_expires_at - LEASE_MARGIN:
-            return callback_place(callback_id=callback.pk, lease=callback.lease_expires_at)
-        return _place_held(callback, live=live.get(callback.pk))
-
+    now = timezone.now()
+    held = [callback for callback in claimed if now < callback.lease_expires_at - LEASE_MARGIN]
+    chunks = [held[i :: pool.size] for i in range(pool.size)] if pool is not None and held else [held]
     if pool is None:
-        return [place(callback) for callback in claimed]
-    return pool.map(place, claimed)
+        placed = [_place_held_batch(chunk, live) for chunk in chunks]
+    else:
+        placed = pool.map(lambda chunk: _place_held_batch(chunk, live), chunks)
+    placements = {p.callback_id: p for chunk in placed for p in chunk}
+    out = []
+    for callback in claimed:
+        if callback.pk not in placements:  # near the end of its lease: taken as a task takes it
+            placements[callback.pk] = callback_place(callback_id=callback.pk, lease=callback.lease_expires_at)
+        out.append(placements[callback.pk])
+    return out
 
 
 class PlacingThreads:
@@ -245,9 +255,8 @@ class PlacingThreads:
         self._executor.shutdown()
 
 
-def _place_held(callback: ScheduledCallback, *, live: CallSession | None, final_try: bool = True) -> Placement:
-    """Dial a callback whose lease this caller holds (``callback.lease_expires_at`` is the token)."""
-    now = timezone.now()
+def _before_dial(callback: ScheduledCallback, *, live: CallSession | None, now: datetime) -> Placement | None:
+    """What becomes of a held callback without dialling (a live call, the follow-up limit), or None: dial it."""
     if live is not None:
         if live.twilio_call_sid or now - live.created_at < ORPHAN_AFTER:
             # Dialled (or being dialled) already: lifecycle settles the callback when the call ends.
@@ -255,30 +264,73 @@ def _place_held(callback: ScheduledCallback, *, live: CallSession | None, final_
         _close_orphan(live, now)
         logger.warning("Callback %s: call %s was left half-placed; not redialled", callback.pk, live.pk)
         return _settled(callback, now=now, reason="The last dial was interrupted; it will be tried again later.")
-
     agent = callback.ai_agent
     if callback.kind == ScheduledCallback.Kind.FOLLOWUP and callback.attempts > agent.followup_max_attempts:
         return _settled(
             callback, now=now, give_up=True,
             reason=f"The agent's follow-up limit of {agent.followup_max_attempts} attempts is reached.",
         )  # fmt: skip
+    return None
 
-    try:
-        call = call_place(
-            agent=agent, customer=callback.customer_profile, call_type=_call_type(callback),
-            context=_context(callback), callback=callback,
-        )  # fmt: skip
-    except CallNotAllowed as refused:
-        return _refused(callback, refused, now)
-    except TelephonyUnavailable as exc:
-        if exc.status and not final_try:
+
+def _order(callback: ScheduledCallback) -> CallOrder:
+    return CallOrder(
+        agent=callback.ai_agent, customer=callback.customer_profile, call_type=_call_type(callback),
+        context=_context(callback), callback=callback,
+    )  # fmt: skip
+
+
+def _after_dial(
+    callback: ScheduledCallback, outcome: PlacementOutcome, *, now: datetime, final_try: bool = True
+) -> Placement:
+    """Settle a held callback by what placing its call gave: the session, or the refusal."""
+    if isinstance(outcome, CallSession):
+        return Placement(callback.pk, Result.PLACED, call_id=outcome.pk)
+    if isinstance(outcome, CallNotAllowed):
+        return _refused(callback, outcome, now)
+    if isinstance(outcome, TelephonyUnavailable):
+        if outcome.status and not final_try:
             # Twilio answered (429/5xx), so it created no call: the same claim may try again.
-            raise PlacementRetry(callback_id=callback.pk, lease=callback.lease_expires_at, cause=exc) from exc
+            raise PlacementRetry(callback_id=callback.pk, lease=callback.lease_expires_at, cause=outcome) from outcome
         # No answer at all (a timeout may have dialled), or out of retries: spend the attempt.
-        return _settled(callback, now=now, reason=exc.user_message)
-    except ValidationFailed as failed:  # CallPlacementFailed: Twilio refused this call for good
-        return _settled(callback, now=now, reason=failed.message)
-    return Placement(callback.pk, Result.PLACED, call_id=call.pk)
+        return _settled(callback, now=now, reason=outcome.user_message)
+    if isinstance(outcome, ValidationFailed):  # CallPlacementFailed: Twilio refused this call for good
+        return _settled(callback, now=now, reason=outcome.message)
+    raise outcome
+
+
+def _place_held(callback: ScheduledCallback, *, live: CallSession | None, final_try: bool = True) -> Placement:
+    """Dial a callback whose lease this caller holds (``callback.lease_expires_at`` is the token)."""
+    now = timezone.now()
+    skipped = _before_dial(callback, live=live, now=now)
+    if skipped is not None:
+        return skipped
+    order = _order(callback)
+    try:
+        outcome: PlacementOutcome = call_place(
+            agent=order.agent, customer=order.customer, call_type=order.call_type, context=order.context,
+            callback=callback,
+        )  # fmt: skip
+    except (CallNotAllowed, TelephonyUnavailable, ValidationFailed) as exc:
+        outcome = exc
+    return _after_dial(callback, outcome, now=now, final_try=final_try)
+
+
+def _place_held_batch(held: list[ScheduledCallback], live: dict) -> list[Placement]:
+    """:func:`_place_held` for a batch of held callbacks, their calls placed together (``calls_place_batch``)."""
+    now = timezone.now()
+    placements: dict = {}
+    to_dial: list[ScheduledCallback] = []
+    for callback in held:
+        skipped = _before_dial(callback, live=live.get(callback.pk), now=now)
+        if skipped is None:
+            to_dial.append(callback)
+        else:
+            placements[callback.pk] = skipped
+    outcomes = calls_place_batch([_order(callback) for callback in to_dial]) if to_dial else []
+    for callback, outcome in zip(to_dial, outcomes, strict=True):
+        placements[callback.pk] = _after_dial(callback, outcome, now=now)
+    return [placements[callback.pk] for callback in held]
 
 
 @dataclass

@@ -7,6 +7,9 @@ daily limit. A refusal says why and when a call would be allowed.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -38,23 +41,37 @@ def _day_start(client: Client, at: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def reserve_outbound_call(*, client: Client, at: datetime) -> bool:
-    """Take one of the client's outbound calls for ``at``'s day; False when the limit is reached.
+def reserve_outbound_call(*, client: Client, at: datetime, count: int = 1) -> bool:
+    """Take ``count`` of the client's outbound calls for ``at``'s day, all or none; False past the limit.
 
-    One statement: the row for (client, day) is created or incremented only while under the
-    limit, so two dispatchers racing for the last call cannot both get it.
+    One statement: the row for (client, day) is created or incremented only while the calls fit
+    under the limit, so two dispatchers racing for the last call cannot both get it.
     """
-    if client.daily_call_limit <= 0:
+    if count <= 0 or client.daily_call_limit < count:
         return False
     table = OutboundDayCount._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (client_id, day, placed) VALUES (%s, %s, 1) "  # noqa: S608 - our table name
-            f"ON CONFLICT (client_id, day) DO UPDATE SET placed = {table}.placed + 1 "
-            f"WHERE {table}.placed < %s RETURNING placed",
-            [client.pk, _day_start(client, at).date(), client.daily_call_limit],
+            f"INSERT INTO {table} (client_id, day, placed) VALUES (%s, %s, %s) "  # noqa: S608 - our table name
+            f"ON CONFLICT (client_id, day) DO UPDATE SET placed = {table}.placed + %s "
+            f"WHERE {table}.placed + %s <= %s RETURNING placed",
+            [client.pk, _day_start(client, at).date(), count, count, count, client.daily_call_limit],
         )
         return cursor.fetchone() is not None
+
+
+def reserve_outbound_calls(*, client: Client, at: datetime, count: int) -> int:
+    """Take up to ``count`` of the client's outbound calls for ``at``'s day; returns how many were granted.
+
+    All at once in one statement when they fit; otherwise one by one, so exactly the rest of
+    the day's limit is granted. Run it inside the transaction that records the calls.
+    """
+    if reserve_outbound_call(client=client, at=at, count=count):
+        return count
+    granted = 0
+    while granted < count and reserve_outbound_call(client=client, at=at):
+        granted += 1
+    return granted
 
 
 def refuse_for_daily_limit(*, agent: AIAgent, customer: CustomerProfile, at: datetime) -> None:
@@ -68,34 +85,31 @@ def refuse_for_daily_limit(*, agent: AIAgent, customer: CustomerProfile, at: dat
     )
 
 
-def call_place(
-    *,
-    agent: AIAgent,
-    customer: CustomerProfile,
-    call_type: str = CallSession.CallType.OUTBOUND,
-    context: str = "",
-    callback: ScheduledCallback | None = None,
-    at: datetime | None = None,
-) -> CallSession:
-    """Check every rule, then ask the phone network to dial; the session is returned queued."""
-    at = at or timezone.now()
+def _check_placeable(*, agent: AIAgent, customer: CustomerProfile, call_type: str, at: datetime) -> None:
+    """Every rule but the daily limit (that one is counted when the call is recorded)."""
     if call_type not in OUTBOUND_TYPES:
         raise ValidationFailed(f"call_type must be one of {', '.join(OUTBOUND_TYPES)}.")
     if customer.ai_agent_id != agent.pk:
         raise ValidationFailed("The customer belongs to another agent.")
     check_call_allowed(agent=agent, customer=customer, at=at)
-    simulated = uses_simulated_phone(agent.client)
-    if not agent.phone_number and not simulated:
+    if not agent.phone_number and not uses_simulated_phone(agent.client):
         raise CallNotAllowed("The agent has no phone number to call from. Set one in the agent's settings.")
-    with transaction.atomic():
-        # The day's slot and the session commit together, before the dial (the session is the
-        # record that stops a retried placement from dialling twice).
-        if not reserve_outbound_call(client=agent.client, at=at):
-            refuse_for_daily_limit(agent=agent, customer=customer, at=at)
-        call = CallSession.objects.create(
-            ai_agent=agent, customer_profile=customer, call_type=call_type, context=context[:2000],
-            callback=callback, status=CallSession.Status.QUEUED, started_at=at,
-        )  # fmt: skip
+
+
+def _new_session(order: CallOrder, at: datetime) -> CallSession:
+    return CallSession(
+        ai_agent=order.agent, customer_profile=order.customer, call_type=order.call_type,
+        context=order.context[:2000], callback=order.callback, status=CallSession.Status.QUEUED, started_at=at,
+    )  # fmt: skip
+
+
+def _dial(call: CallSession) -> str:
+    """Ask the phone network to dial a recorded (committed) session; returns Twilio's call SID.
+
+    A refusal leaves the session failed and raises: TelephonyUnavailable when retrying may help,
+    CallPlacementFailed when Twilio refused this call for good.
+    """
+    agent, customer = call.ai_agent, call.customer_profile
     request = CallRequest(
         to=customer.phone_number,
         from_=agent.phone_number or SIMULATED_CALLER_ID,
@@ -106,7 +120,7 @@ def call_place(
         fallback_url=webhook_url(agent, "fallback"),
     )
     try:
-        placed = gateway_for(agent.client).place_call(request)
+        return gateway_for(agent.client).place_call(request).sid
     except TelephonyError as exc:
         # The attempt is kept, complete, as a failed call: the client sees what happened and why.
         CallSession.objects.filter(pk=call.pk).update(
@@ -119,6 +133,98 @@ def call_place(
         if exc.retryable:
             raise
         raise CallPlacementFailed(exc.user_message, details={"twilio_code": exc.code}) from exc
-    call.twilio_call_sid = placed.sid
+
+
+@dataclass(frozen=True)
+class CallOrder:
+    """One call to place with :func:`calls_place_batch`."""
+
+    agent: AIAgent
+    customer: CustomerProfile
+    call_type: str = CallSession.CallType.OUTBOUND
+    context: str = ""
+    callback: ScheduledCallback | None = None
+
+
+def call_place(
+    *,
+    agent: AIAgent,
+    customer: CustomerProfile,
+    call_type: str = CallSession.CallType.OUTBOUND,
+    context: str = "",
+    callback: ScheduledCallback | None = None,
+    at: datetime | None = None,
+) -> CallSession:
+    """Check every rule, then ask the phone network to dial; the session is returned queued."""
+    at = at or timezone.now()
+    _check_placeable(agent=agent, customer=customer, call_type=call_type, at=at)
+    order = CallOrder(agent=agent, customer=customer, call_type=call_type, context=context, callback=callback)
+    with transaction.atomic():
+        # The day's slot and the session commit together, before the dial (the session is the
+        # record that stops a retried placement from dialling twice).
+        if not reserve_outbound_call(client=agent.client, at=at):
+            refuse_for_daily_limit(agent=agent, customer=customer, at=at)
+        call = _new_session(order, at)
+        call.save(force_insert=True)
+    call.twilio_call_sid = _dial(call)
     call.save(update_fields=["twilio_call_sid", "updated_at"])
     return call
+
+
+PlacementOutcome = CallSession | CallNotAllowed | ValidationFailed | TelephonyError
+
+
+def calls_place_batch(orders: Sequence[CallOrder], *, at: datetime | None = None) -> list[PlacementOutcome]:
+    """:func:`call_place` for many calls at once, with the same rules; one outcome per order, in order.
+
+    An outcome is the queued session, or the exception :func:`call_place` would have raised for
+    that call (a refusal by the rules, past the daily limit, or by the phone network). Each call
+    is checked on its own; the daily limits are reserved per client and all the sessions
+    created in one transaction, committed before the first dial (the sessions are the record
+    that stops a retried placement from dialling twice); after the dials, the SIDs are written
+    with one statement. Must not run inside a transaction.
+    """
+    at = at or timezone.now()
+    outcomes: list[PlacementOutcome | None] = [None] * len(orders)
+    by_client: dict = defaultdict(list)
+    for i, order in enumerate(orders):
+        try:
+            _check_placeable(agent=order.agent, customer=order.customer, call_type=order.call_type, at=at)
+        except (CallNotAllowed, ValidationFailed) as refused:
+            outcomes[i] = refused
+            continue
+        by_client[order.agent.client_id].append(i)
+    if not by_client:
+        return outcomes
+    calls: list[CallSession] = []
+    with transaction.atomic():
+        for client_id in sorted(by_client, key=str):  # one order for the row locks: no deadlock between workers
+            waiting = by_client[client_id]
+            first = orders[waiting[0]]
+            granted = reserve_outbound_calls(client=first.agent.client, at=at, count=len(waiting))
+            for n, i in enumerate(waiting):
+                if n < granted:
+                    outcomes[i] = _new_session(orders[i], at)
+                    calls.append(outcomes[i])
+                    continue
+                try:
+                    refuse_for_daily_limit(agent=orders[i].agent, customer=orders[i].customer, at=at)
+                except CallNotAllowed as refused:
+                    outcomes[i] = refused
+        CallSession.objects.bulk_create(calls)
+    dialled: list[CallSession] = []
+    try:
+        for i, outcome in enumerate(outcomes):
+            if not isinstance(outcome, CallSession):
+                continue
+            try:
+                outcome.twilio_call_sid = _dial(outcome)
+            except (TelephonyError, ValidationFailed) as exc:
+                outcomes[i] = exc
+                continue
+            outcome.updated_at = timezone.now()
+            dialled.append(outcome)
+    finally:
+        # Even when a dial blows up unexpectedly, the SIDs of the calls already placed are kept.
+        CallSession.objects.bulk_update(dialled, ["twilio_call_sid", "updated_at"])
+    return outcomes
