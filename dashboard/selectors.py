@@ -518,13 +518,15 @@ def turn_latency_percentiles(*, agent: AIAgent, days: int = 7, now: datetime | N
     ``ORDER BY latency_ms LIMIT 2 OFFSET k`` query that reads the two values around it.
     """
     now = now or timezone.now()
-    recent_calls = (
+    # The ids first, as a list: against a subquery PostgreSQL hash-joins every turn in the table;
+    # against a list it probes the (call, sequence) index once per call.
+    recent_calls = list(
         CallSession.objects.filter(ai_agent=agent, started_at__gte=now - timedelta(days=days))
         .order_by("-started_at")
-        .values("pk")[:LATENCY_SAMPLE_CALLS]
+        .values_list("pk", flat=True)[:LATENCY_SAMPLE_CALLS]
     )
     turns = CallTurn.objects.filter(
-        call__in=recent_calls,
+        call_id__in=recent_calls,
         speaker=CallTurn.Speaker.AGENT,
         latency_ms__isnull=False,
     ).order_by()
