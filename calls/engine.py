@@ -2,9 +2,10 @@
 
 A turn reads the call with its agent, client and customer in one locked read (the webhook
 does it, to check the signature), then the transcript so far; asks the provider; applies its
-actions; stores the caller's and the agent's turns in one insert. That is three statements for an ordinary turn, whatever the
-length of the call. Turns are keyed by (call, sequence), so a webhook Twilio delivers twice
-replays the stored answer instead of asking the provider again.
+actions; stores the caller's and the agent's turns in one insert. That is three statements
+for an ordinary turn, whatever the length of the call. Turns are keyed by (call, sequence),
+so a webhook Twilio delivers twice replays the stored answer instead of asking the provider
+again.
 """
 
 from __future__ import annotations
