@@ -45,6 +45,12 @@ beat: $(VENV)/.runtime .env
 	$(PY) manage.py setup_periodic_tasks
 	$(VENV)/bin/celery -A salesagents beat --loglevel=INFO
 
+# Every benchmark in bench/, each on its own PostgreSQL database (DATABASE_URL names the server).
+bench: $(VENV)/.dev
+	$(PY) bench/turn_latency.py
+	$(PY) bench/callback_dispatch.py
+	$(PY) bench/dashboard_scale.py
+
 # 1,000,000 scheduled callbacks, 10,000 due, 2 worker processes, on PostgreSQL (DATABASE_URL).
 .PHONY: bench-callbacks
 bench-callbacks: $(VENV)/.dev
