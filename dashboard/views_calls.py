@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -20,13 +19,10 @@ from customers.contactability import customer_zone
 from customers.selectors import customer_get
 from customers.services import customer_get_or_create
 from dashboard.forms import CallFilterForm, StartCallForm
+from dashboard.selectors import local_day_start
 from dashboard.templatetags.dashboard_tags import action_chips
 from dashboard.views_access import client_page, client_zone, is_htmx, paginate
 from integrations.twilio import TelephonyError
-
-
-def _day_start(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=zone)
 
 
 def call_filters(request: HttpRequest, form: CallFilterForm) -> CallFilters:
@@ -39,8 +35,8 @@ def call_filters(request: HttpRequest, form: CallFilterForm) -> CallFilters:
         call_type=d.get("call_type") or None,
         status=d.get("status") or None,
         outcome=d.get("outcome") or None,
-        date_from=_day_start(d["date_from"], zone) if d.get("date_from") else None,
-        date_to=_day_start(d["date_to"] + timedelta(days=1), zone) if d.get("date_to") else None,
+        date_from=local_day_start(d["date_from"], zone) if d.get("date_from") else None,
+        date_to=local_day_start(d["date_to"] + timedelta(days=1), zone) if d.get("date_to") else None,
         search=d.get("q") or "",
     )
 
