@@ -1,9 +1,9 @@
 """The conversation engine: one webhook turn in, TwiML out.
 
-A turn reads the call with its agent, client and customer in one locked read (the webhook
-does it, to check the signature), then the transcript so far; asks the provider; applies its
-actions; stores the caller's and the agent's turns in one insert. That is three statements
-for an ordinary turn, whatever the length of the call. Turns are keyed by (call, sequence),
+A turn reads the call with its agent, client, customer and transcript so far in one locked
+read (the webhook does it, to check the signature); asks the provider; applies its actions;
+stores the caller's and the agent's turns in one insert. That is two statements for an
+ordinary turn, whatever the length of the call. Turns are keyed by (call, sequence),
 so a webhook Twilio delivers twice replays the stored answer instead of asking the provider
 again.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,8 +21,10 @@ from calls.actions import AppliedActions, apply_actions
 from calls.context import build_context
 from calls.models import CallSession, CallTurn
 from calls.providers import conversation_provider
+from calls.selectors_voice import LiveCall, TranscriptLine, live_call_for_update
 from calls.telephony import webhook_url
 from calls.webhook_params import TwilioEvent
+from core.rows import insert_rows
 from customers.services import customer_get_or_create
 from integrations.llm.base import Reply
 from integrations.twilio import twiml
@@ -33,16 +34,6 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE = "Thanks for calling {company}. We can't take your call right now; please try again later. Goodbye."
 UNKNOWN_CALL = "Sorry, I can't find this call. Goodbye."
 GOODBYE = "Thank you for your time. Goodbye!"
-TRANSCRIPT_FIELDS = ("sequence", "speaker", "text", "actions")
-
-
-class TranscriptLine(NamedTuple):
-    """A stored turn as the engine reads it: plain values, no model instance per line."""
-
-    sequence: int
-    speaker: str
-    text: str
-    actions: list
 
 
 def _voice(agent: AIAgent) -> dict:
@@ -122,28 +113,21 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool) -> str:
         return render_turn(agent=agent, turn=turn)
 
 
-def call_turn(*, agent: AIAgent, event: TwilioEvent, call: CallSession | None = None) -> str:
+def call_turn(*, agent: AIAgent, event: TwilioEvent, live: LiveCall | None = None) -> str:
     """One caller utterance (or silence) and the agent's answer.
 
-    ``call`` comes locked from the webhook when it could be read with the agent; otherwise it
-    is read (and locked) here. The lock makes a twice-delivered webhook wait and then replay
-    the stored answer, so the insert below needs no savepoint.
+    ``live`` (the call, locked, with its transcript) comes from the webhook when it could be
+    read with the agent; otherwise it is read (and locked) here. The lock makes a
+    twice-delivered webhook wait and then replay the stored answer, so the insert below needs
+    no savepoint.
     """
     started = time.perf_counter()
     with transaction.atomic(savepoint=False):
-        if call is None:
-            call = (
-                CallSession.objects.select_for_update(of=("self",))
-                .select_related("customer_profile")
-                .filter(ai_agent=agent, twilio_call_sid=event.call_sid)
-                .first()
-            )
-        if call is None:
+        if live is None:
+            live = live_call_for_update(agent_public_id=agent.public_id, call_sid=event.call_sid)
+        if live is None:
             return twiml.polite_error(UNKNOWN_CALL)
-        turns = [
-            TranscriptLine(*row)
-            for row in CallTurn.objects.filter(call=call).order_by("sequence").values_list(*TRANSCRIPT_FIELDS)
-        ]
+        call, turns = live
         next_sequence = turns[-1].sequence + 1 if turns else 0
         sequence = event.turn if event.turn is not None and 0 < event.turn <= next_sequence else next_sequence
         if sequence < next_sequence:
@@ -173,7 +157,7 @@ def call_turn(*, agent: AIAgent, event: TwilioEvent, call: CallSession | None = 
             call=call, sequence=sequence + 1, speaker=CallTurn.Speaker.AGENT, text=text, spoken_at=now,
             latency_ms=int((time.perf_counter() - started) * 1000), provider=reply.provider, actions=records,
         )  # fmt: skip
-        CallTurn.objects.bulk_create([caller_turn, agent_turn])
+        insert_rows([caller_turn, agent_turn])
         _note_call_changes(call=call, applied=applied, reply=reply)
         return render_turn(agent=agent, turn=agent_turn)
 

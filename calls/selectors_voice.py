@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+from typing import NamedTuple
+
+from django.db import connection
+
+from accounts.models import Client
 from agents.models import AIAgent
-from calls.models import CallSession
+from calls.models import CallSession, CallTurn
 from core.errors import NotFound
+from core.rows import ModelColumns
+from customers.models import CustomerProfile
+
+
+class TranscriptLine(NamedTuple):
+    """A stored turn as the engine reads it: plain values, no model instance per line."""
+
+    sequence: int
+    speaker: str
+    text: str
+    actions: list
+
+
+class LiveCall(NamedTuple):
+    """A call in progress, locked: ``call.ai_agent`` (with its client) and
+    ``call.customer_profile`` are loaded, and ``transcript`` is every stored turn in order."""
+
+    call: CallSession
+    transcript: list[TranscriptLine]
 
 
 def call_by_sid(*, agent: AIAgent, call_sid: str) -> CallSession:
@@ -17,17 +43,62 @@ def call_by_sid(*, agent: AIAgent, call_sid: str) -> CallSession:
     return call
 
 
-def live_call_for_update(*, agent_public_id, call_sid: str) -> CallSession | None:
-    """A call with its agent, client and customer in one read, locked (call row only).
+_CALL = ModelColumns(CallSession, "c")
+_AGENT = ModelColumns(AIAgent, "a")
+_CLIENT = ModelColumns(Client, "cl")
+_CUSTOMER = ModelColumns(CustomerProfile, "p")
+# The transcript comes back in the same statement, as one JSON array of [sequence, speaker,
+# text, actions]; its order is set in Python, so the SQL needs no ORDER BY.
+_TRANSCRIPT = {
+    "postgresql": "json_agg(json_build_array(t.sequence, t.speaker, t.text, t.actions))",
+    "sqlite": "json_group_array(json_array(t.sequence, t.speaker, t.text, json(t.actions)))",
+}
 
-    For the conversation turn: run inside a transaction. Reads only; the caller checks the
-    webhook signature with the client's token from this row before writing anything.
+
+@lru_cache(maxsize=4)
+def _live_call_sql(vendor: str) -> str:
+    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
+    # Only table and column names from the models are formatted in; values are parameters.
+    return (
+        f"SELECT {_CALL.sql()}, {_AGENT.sql()}, {_CLIENT.sql()}, {_CUSTOMER.sql()}, "  # noqa: S608
+        f"(SELECT {_TRANSCRIPT[vendor]} FROM {CallTurn._meta.db_table} t WHERE t.call_id = c.id) "
+        f"FROM {CallSession._meta.db_table} c "
+        f"JOIN {AIAgent._meta.db_table} a ON a.id = c.ai_agent_id "
+        f"JOIN {Client._meta.db_table} cl ON cl.id = a.client_id "
+        f"JOIN {CustomerProfile._meta.db_table} p ON p.id = c.customer_profile_id "
+        f"WHERE c.twilio_call_sid = %s AND a.public_id = %s{lock}"
+    )
+
+
+def live_call_for_update(*, agent_public_id, call_sid: str) -> LiveCall | None:
+    """The call with its agent, client, customer and transcript in one statement, locked
+    (the call row only). Run it inside a transaction.
+
+    The conversation turn's only read, on every turn of every call: it is written once in
+    SQL because compiling the equivalent ORM query (four tables, ~100 columns) took longer
+    than PostgreSQL took to run it (bench/turn_latency.py). The caller checks the webhook
+    signature with the client's token from this row before writing anything.
     """
     if not call_sid or len(call_sid) > 64:
         return None
-    return (
-        CallSession.objects.select_for_update(of=("self",))
-        .select_related("ai_agent__client", "customer_profile")
-        .filter(ai_agent__public_id=agent_public_id, twilio_call_sid=call_sid)
-        .first()
-    )
+    public_id = AIAgent._meta.get_field("public_id").get_db_prep_value(agent_public_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_live_call_sql(connection.vendor), [call_sid, public_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    start = 0
+    parts = []
+    for columns in (_CALL, _AGENT, _CLIENT, _CUSTOMER):
+        parts.append(columns.build(row, start))
+        start += columns.width
+    call, agent, client, customer = parts
+    agent.client = client
+    call.ai_agent = agent
+    call.customer_profile = customer
+    return LiveCall(call, _transcript(row[start]))
+
+
+def _transcript(value) -> list[TranscriptLine]:
+    lines = json.loads(value) if isinstance(value, str | bytes) else value or []
+    return sorted(TranscriptLine(*line) for line in lines)

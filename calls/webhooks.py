@@ -21,8 +21,7 @@ from django.views.decorators.http import require_POST
 from agents.models import AIAgent
 from agents.selectors import agent_by_public_id
 from calls import engine, lifecycle
-from calls.models import CallSession
-from calls.selectors_voice import live_call_for_update
+from calls.selectors_voice import LiveCall, live_call_for_update
 from calls.telephony import webhook_auth_token
 from calls.webhook_params import TwilioEvent, parse_event
 from core.errors import NotFound
@@ -40,13 +39,13 @@ def twilio_webhook(*, speaks: bool, locks_call: bool = False) -> Callable:
     """``speaks``: the answer is TwiML the caller hears (vs. a status callback nobody hears).
 
     ``locks_call``: the view works on one live call (a conversation turn). Then the call, its
-    agent, client and customer come in one locked read inside the view's transaction: the lock
+    agent, client, customer and transcript come in one locked read inside the view's transaction: the lock
     serializes a webhook Twilio delivers twice, and the turn needs no separate agent lookup.
     Nothing is written before the signature has been checked.
     """
 
     def decorate(view: Callable[..., str | None]) -> Callable:
-        def handle(request: HttpRequest, agent: AIAgent, call: CallSession | None) -> HttpResponse:
+        def handle(request: HttpRequest, agent: AIAgent, live: LiveCall | None) -> HttpResponse:
             url = settings.PUBLIC_BASE_URL + request.get_full_path()
             token = webhook_auth_token(agent.client)
             if not signature_is_valid(
@@ -59,10 +58,10 @@ def twilio_webhook(*, speaks: bool, locks_call: bool = False) -> Callable:
                 message = "Sorry, something went wrong with this call. Goodbye."
                 return _twiml(twiml.polite_error(message), status=400) if speaks else HttpResponse(status=400)
             try:
-                document = view(agent, event, call) if locks_call else view(agent, event)
+                document = view(agent, event, live) if locks_call else view(agent, event)
             except Exception:
                 logger.exception("Webhook %s failed for call %s", view.__name__, event.call_sid)
-                if call is not None:
+                if live is not None:
                     transaction.set_rollback(True)  # the locked turn's transaction: nothing half-written
                 return _twiml(twiml.polite_error()) if speaks else HttpResponse(status=204)
             return _twiml(document) if speaks else HttpResponse(status=204)
@@ -76,9 +75,9 @@ def twilio_webhook(*, speaks: bool, locks_call: bool = False) -> Callable:
         def wrapper(request: HttpRequest, agent_id) -> HttpResponse:
             if locks_call:
                 with transaction.atomic():
-                    call = live_call_for_update(agent_public_id=agent_id, call_sid=request.POST.get("CallSid", ""))
-                    if call is not None:
-                        return handle(request, call.ai_agent, call)
+                    live = live_call_for_update(agent_public_id=agent_id, call_sid=request.POST.get("CallSid", ""))
+                    if live is not None:
+                        return handle(request, live.call.ai_agent, live)
             try:
                 agent = agent_by_public_id(public_id=agent_id)
             except NotFound:
@@ -101,8 +100,8 @@ def answered(agent: AIAgent, event: TwilioEvent) -> str:
 
 
 @twilio_webhook(speaks=True, locks_call=True)
-def turn(agent: AIAgent, event: TwilioEvent, call: CallSession | None) -> str:
-    return engine.call_turn(agent=agent, event=event, call=call)
+def turn(agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> str:
+    return engine.call_turn(agent=agent, event=event, live=live)
 
 
 @twilio_webhook(speaks=False)

@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from salesagents.health import health
 
 urlpatterns = [
+    # First: Twilio waits on these during a live call, and URL resolution tries patterns in order.
+    path("webhooks/twilio/", include("calls.webhook_urls")),
     path("health", health, name="health"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -16,6 +18,5 @@ urlpatterns = [
     path("api/", include("calls.api_urls")),
     path("api/", include("calls.voice_api_urls")),
     path("api/", include("dashboard.api_urls")),
-    path("webhooks/twilio/", include("calls.webhook_urls")),
     path("", include("dashboard.urls")),
 ]
