@@ -3,7 +3,8 @@
 The floor is the least any webhook turn can do and still be correct and durable: check
 ``X-Twilio-Signature`` against ``PUBLIC_BASE_URL`` + the path (the same ``signature_is_valid``,
 over ``RequestValidator``, that the real webhooks use), write one row in its own transaction
-(committed, so PostgreSQL flushes its WAL as for a real turn), and answer fixed TwiML. It
+(one INSERT in autocommit mode, as a plain turn stores its turns: PostgreSQL commits it and
+flushes its WAL, with no BEGIN/COMMIT round trips), and answer fixed TwiML. It
 looks nothing up: the token is the simulated phone's, from settings, which is also the token
 the real webhook ends up with for the bench's client (it has no Twilio subaccount). It runs in
 the same Django processes, behind the same middleware, as the real webhooks.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -60,7 +61,7 @@ def floor(request: HttpRequest, agent_id) -> HttpResponse:
         n = int(request.GET.get("n", "0"))
     except ValueError:
         n = 0
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {FLOOR_TABLE} (call_sid, n, speech) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
             [(request.POST.get("CallSid") or "")[:64], n, request.POST.get("SpeechResult") or ""],

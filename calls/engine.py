@@ -1,19 +1,19 @@
 """The conversation engine: one webhook turn in, TwiML out.
 
-A turn reads the call with its agent, client, customer and transcript so far in one locked
-read (the webhook does it, to check the signature); asks the provider; applies its actions;
-stores the caller's and the agent's turns in one insert. That is two statements for an
-ordinary turn, whatever the length of the call. Turns are keyed by (call, sequence),
-so a webhook Twilio delivers twice replays the stored answer instead of asking the provider
-again.
+A turn reads the call with its agent, client, customer and transcript so far in one
+statement (the webhook does it, to check the signature); asks the provider; applies its
+actions; stores the caller's and the agent's turns in one insert. That is two statements for
+an ordinary turn, whatever the length of the call. Turns are keyed by (call, sequence), so a
+webhook Twilio delivers twice replays the stored answer instead of asking the provider again.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from agents.models import AIAgent
@@ -21,7 +21,7 @@ from calls.actions import AppliedActions, apply_actions
 from calls.context import build_context
 from calls.models import CallSession, CallTurn
 from calls.providers import conversation_provider
-from calls.selectors_voice import LiveCall, TranscriptLine, live_call_for_update
+from calls.selectors_voice import LiveCall, TranscriptLine, live_call
 from calls.telephony import webhook_url
 from calls.webhook_params import TwilioEvent
 from core.rows import insert_rows
@@ -116,50 +116,68 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool) -> str:
 def call_turn(*, agent: AIAgent, event: TwilioEvent, live: LiveCall | None = None) -> str:
     """One caller utterance (or silence) and the agent's answer.
 
-    ``live`` (the call, locked, with its transcript) comes from the webhook when it could be
-    read with the agent; otherwise it is read (and locked) here. The lock makes a
-    twice-delivered webhook wait and then replay the stored answer, so the insert below needs
-    no savepoint.
+    ``live`` (the call with its transcript) comes from the webhook when it could be read with
+    the agent; otherwise it is read here. Nothing is locked and no transaction is open while
+    the provider thinks (an LLM may take seconds). The unique (call, sequence) key settles a
+    webhook Twilio delivers twice: the second delivery's insert fails, everything it did is
+    rolled back, and it answers with what the first one stored.
     """
     started = time.perf_counter()
-    with transaction.atomic(savepoint=False):
-        if live is None:
-            live = live_call_for_update(agent_public_id=agent.public_id, call_sid=event.call_sid)
-        if live is None:
-            return twiml.polite_error(UNKNOWN_CALL)
-        call, turns = live
-        next_sequence = turns[-1].sequence + 1 if turns else 0
-        sequence = event.turn if event.turn is not None and 0 < event.turn <= next_sequence else next_sequence
-        if sequence < next_sequence:
-            # A replayed webhook: answer with what was stored for that turn, change nothing.
-            stored = next((t for t in turns if t.sequence == sequence + 1), None)
-            return render_turn(agent=agent, turn=stored) if stored else twiml.say_and_hangup(GOODBYE, **_voice(agent))
-        if call.is_final or (turns and _ended(turns[-1])):
-            return twiml.say_and_hangup(GOODBYE, **_voice(agent))
-        customer = call.customer_profile
-        utterance = event.speech or ""
-        context = build_context(agent=agent, call=call, customer=customer, turns=turns, utterance=utterance)
-        reply = conversation_provider().reply(context)
-        applied = apply_actions(agent=agent, call=call, customer=customer, reply=reply, utterance=utterance)
-        text = " ".join(t for t in (reply.text, applied.extra_text) if t)
-        records = list(applied.records)
-        if applied.end_outcome and not any(r.get("type") == "end_call" for r in records):
-            records.append({"type": "end_call", "outcome": applied.end_outcome})
-        if reply.fallback_reason:
-            records.append({"type": "llm_fallback", "reason": reply.fallback_reason})
-        if reply.answered_objection:
-            records.append({"type": "answered_objection", "key": reply.answered_objection})
-        now = timezone.now()
-        caller_turn = CallTurn(
-            call=call, sequence=sequence, speaker=CallTurn.Speaker.CALLER, text=utterance, spoken_at=now
-        )
-        agent_turn = CallTurn(
-            call=call, sequence=sequence + 1, speaker=CallTurn.Speaker.AGENT, text=text, spoken_at=now,
-            latency_ms=int((time.perf_counter() - started) * 1000), provider=reply.provider, actions=records,
-        )  # fmt: skip
-        insert_rows([caller_turn, agent_turn])
-        _note_call_changes(call=call, applied=applied, reply=reply)
-        return render_turn(agent=agent, turn=agent_turn)
+    if live is None:
+        live = live_call(agent_public_id=agent.public_id, call_sid=event.call_sid)
+    if live is None:
+        return twiml.polite_error(UNKNOWN_CALL)
+    call, turns = live
+    next_sequence = turns[-1].sequence + 1 if turns else 0
+    sequence = event.turn if event.turn is not None and 0 < event.turn <= next_sequence else next_sequence
+    if sequence < next_sequence:
+        # A replayed webhook: answer with what was stored for that turn, change nothing.
+        stored = next((t for t in turns if t.sequence == sequence + 1), None)
+        return render_turn(agent=agent, turn=stored) if stored else twiml.say_and_hangup(GOODBYE, **_voice(agent))
+    if call.is_final or (turns and _ended(turns[-1])):
+        return twiml.say_and_hangup(GOODBYE, **_voice(agent))
+    utterance = event.speech or ""
+    context = build_context(agent=agent, call=call, customer=call.customer_profile, turns=turns, utterance=utterance)
+    reply = conversation_provider().reply(context)
+    # A reply that only talks is stored by one INSERT, a transaction of its own. One that acts
+    # (books a callback, opts out, ...) writes its rows and its turns together or not at all;
+    # so does any turn inside a caller's transaction, where a failed insert must not abort it.
+    acts = bool(reply.actions or reply.fallback_reason) or connection.in_atomic_block
+    try:
+        with transaction.atomic() if acts else nullcontext():
+            agent_turn = _store_turn(
+                agent=agent, call=call, sequence=sequence, utterance=utterance, reply=reply, started=started
+            )
+    except IntegrityError:
+        stored = CallTurn.objects.filter(call=call, sequence=sequence + 1).first()
+        if stored is None:
+            raise
+        return render_turn(agent=agent, turn=stored)  # the other delivery of this webhook answered first
+    return render_turn(agent=agent, turn=agent_turn)
+
+
+def _store_turn(
+    *, agent: AIAgent, call: CallSession, sequence: int, utterance: str, reply: Reply, started: float
+) -> CallTurn:
+    """Apply the reply's actions and store the caller's and the agent's turns; returns the agent's."""
+    applied = apply_actions(agent=agent, call=call, customer=call.customer_profile, reply=reply, utterance=utterance)
+    text = " ".join(t for t in (reply.text, applied.extra_text) if t)
+    records = list(applied.records)
+    if applied.end_outcome and not any(r.get("type") == "end_call" for r in records):
+        records.append({"type": "end_call", "outcome": applied.end_outcome})
+    if reply.fallback_reason:
+        records.append({"type": "llm_fallback", "reason": reply.fallback_reason})
+    if reply.answered_objection:
+        records.append({"type": "answered_objection", "key": reply.answered_objection})
+    now = timezone.now()
+    caller_turn = CallTurn(call=call, sequence=sequence, speaker=CallTurn.Speaker.CALLER, text=utterance, spoken_at=now)
+    agent_turn = CallTurn(
+        call=call, sequence=sequence + 1, speaker=CallTurn.Speaker.AGENT, text=text, spoken_at=now,
+        latency_ms=int((time.perf_counter() - started) * 1000), provider=reply.provider, actions=records,
+    )  # fmt: skip
+    insert_rows([caller_turn, agent_turn])
+    _note_call_changes(call=call, applied=applied, reply=reply)
+    return agent_turn
 
 
 def _ended(turn: CallTurn | TranscriptLine) -> bool:

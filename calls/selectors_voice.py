@@ -26,7 +26,7 @@ class TranscriptLine(NamedTuple):
 
 
 class LiveCall(NamedTuple):
-    """A call in progress, locked: ``call.ai_agent`` (with its client) and
+    """A call in progress: ``call.ai_agent`` (with its client) and
     ``call.customer_profile`` are loaded, and ``transcript`` is every stored turn in order."""
 
     call: CallSession
@@ -57,7 +57,6 @@ _TRANSCRIPT = {
 
 @lru_cache(maxsize=4)
 def _live_call_sql(vendor: str) -> str:
-    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
     # Only table and column names from the models are formatted in; values are parameters.
     return (
         f"SELECT {_CALL.sql()}, {_AGENT.sql()}, {_CLIENT.sql()}, {_CUSTOMER.sql()}, "  # noqa: S608
@@ -66,13 +65,12 @@ def _live_call_sql(vendor: str) -> str:
         f"JOIN {AIAgent._meta.db_table} a ON a.id = c.ai_agent_id "
         f"JOIN {Client._meta.db_table} cl ON cl.id = a.client_id "
         f"JOIN {CustomerProfile._meta.db_table} p ON p.id = c.customer_profile_id "
-        f"WHERE c.twilio_call_sid = %s AND a.public_id = %s{lock}"
+        f"WHERE c.twilio_call_sid = %s AND a.public_id = %s"
     )
 
 
-def live_call_for_update(*, agent_public_id, call_sid: str) -> LiveCall | None:
-    """The call with its agent, client, customer and transcript in one statement, locked
-    (the call row only). Run it inside a transaction.
+def live_call(*, agent_public_id, call_sid: str) -> LiveCall | None:
+    """The call with its agent, client, customer and transcript, in one statement.
 
     The conversation turn's only read, on every turn of every call: it is written once in
     SQL because compiling the equivalent ORM query (four tables, ~100 columns) took longer

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -21,7 +20,7 @@ from django.views.decorators.http import require_POST
 from agents.models import AIAgent
 from agents.selectors import agent_by_public_id
 from calls import engine, lifecycle
-from calls.selectors_voice import LiveCall, live_call_for_update
+from calls.selectors_voice import LiveCall, live_call
 from calls.telephony import webhook_auth_token
 from calls.webhook_params import TwilioEvent, parse_event
 from core.errors import NotFound
@@ -35,13 +34,12 @@ def _twiml(document: str, status: int = 200) -> HttpResponse:
     return HttpResponse(document, content_type=TWIML, status=status)
 
 
-def twilio_webhook(*, speaks: bool, locks_call: bool = False) -> Callable:
+def twilio_webhook(*, speaks: bool, reads_call: bool = False) -> Callable:
     """``speaks``: the answer is TwiML the caller hears (vs. a status callback nobody hears).
 
-    ``locks_call``: the view works on one live call (a conversation turn). Then the call, its
-    agent, client, customer and transcript come in one locked read inside the view's transaction: the lock
-    serializes a webhook Twilio delivers twice, and the turn needs no separate agent lookup.
-    Nothing is written before the signature has been checked.
+    ``reads_call``: the view works on one live call (a conversation turn). Then the call, its
+    agent, client, customer and transcript come in one read, and the turn needs no separate
+    agent lookup. Nothing is written before the signature has been checked.
     """
 
     def decorate(view: Callable[..., str | None]) -> Callable:
@@ -58,11 +56,9 @@ def twilio_webhook(*, speaks: bool, locks_call: bool = False) -> Callable:
                 message = "Sorry, something went wrong with this call. Goodbye."
                 return _twiml(twiml.polite_error(message), status=400) if speaks else HttpResponse(status=400)
             try:
-                document = view(agent, event, live) if locks_call else view(agent, event)
-            except Exception:
+                document = view(agent, event, live) if reads_call else view(agent, event)
+            except Exception:  # the services' transactions have rolled back: nothing half-written
                 logger.exception("Webhook %s failed for call %s", view.__name__, event.call_sid)
-                if live is not None:
-                    transaction.set_rollback(True)  # the locked turn's transaction: nothing half-written
                 return _twiml(twiml.polite_error()) if speaks else HttpResponse(status=204)
             return _twiml(document) if speaks else HttpResponse(status=204)
 
@@ -73,11 +69,10 @@ def twilio_webhook(*, speaks: bool, locks_call: bool = False) -> Callable:
         @require_POST
         @wraps(view)
         def wrapper(request: HttpRequest, agent_id) -> HttpResponse:
-            if locks_call:
-                with transaction.atomic():
-                    live = live_call_for_update(agent_public_id=agent_id, call_sid=request.POST.get("CallSid", ""))
-                    if live is not None:
-                        return handle(request, live.call.ai_agent, live)
+            if reads_call:
+                live = live_call(agent_public_id=agent_id, call_sid=request.POST.get("CallSid", ""))
+                if live is not None:
+                    return handle(request, live.call.ai_agent, live)
             try:
                 agent = agent_by_public_id(public_id=agent_id)
             except NotFound:
@@ -99,7 +94,7 @@ def answered(agent: AIAgent, event: TwilioEvent) -> str:
     return engine.call_begin(agent=agent, event=event, inbound=False)
 
 
-@twilio_webhook(speaks=True, locks_call=True)
+@twilio_webhook(speaks=True, reads_call=True)
 def turn(agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> str:
     return engine.call_turn(agent=agent, event=event, live=live)
 

@@ -89,6 +89,12 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the Celery worker read while the other writes.
     DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
+elif env.bool("DB_PREPARED_STATEMENTS", default=True):
+    # Server-side parameters let psycopg prepare a statement a connection has run 5 times, so
+    # PostgreSQL stops re-planning the queries every webhook turn repeats (about half the time
+    # of the turn's read). Turn off behind a pooler that cannot keep prepared statements
+    # (PgBouncer before 1.21 in transaction mode).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
