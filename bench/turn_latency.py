@@ -703,11 +703,13 @@ def in_process_report(agent_id: str, *, calls: int, turns: int, profile: bool, q
         count = statement_count(captured.captured_queries)
         if count not in shown:
             shown.add(count)
-            lines.append(f"  a turn, {sentence!r}: {count} statements + BEGIN/COMMIT (Django's query log)")
+            framing = _framing(captured.captured_queries)
+            lines.append(f"  a turn, {sentence!r}: {count} statements{framing} (Django's query log)")
             lines += [f"    {q['sql'][:150]}" for q in captured.captured_queries]
     with CaptureQueriesContext(connection) as captured:
         post(f"/bench/floor/{agent_id}/?n=1", {"CallSid": sid, "CallStatus": "in-progress", "SpeechResult": "Hi"})
-    lines.append(f"  the floor: {statement_count(captured.captured_queries)} statement + BEGIN/COMMIT")
+    queries = captured.captured_queries
+    lines.append(f"  the floor: {statement_count(queries)} statement{_framing(queries)}")
     lines += [f"    {q['sql'][:150]}" for q in captured.captured_queries]
     lines += protocol_trace(post, agent_id)
     if not profile:
@@ -892,6 +894,11 @@ def statement_label(sql: str) -> str:
         return verb
     table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql)
     return f"{verb} {table.group(1) if table else ''}".strip()
+
+
+def _framing(queries: list[dict]) -> str:
+    """Whether the statements ran inside BEGIN/COMMIT or each as its own transaction."""
+    return " + BEGIN/COMMIT" if any(q["sql"] == "BEGIN" for q in queries) else ", each its own transaction"
 
 
 def statement_count(queries: list[dict]) -> int:
