@@ -996,6 +996,9 @@ def report(
     spread = ", ".join(f"{n} with {q}" for q, n in sorted(Counter(queries).items()))
     ok_ratio = r50 <= TARGET_RATIO and r99 <= TARGET_RATIO
     ok_queries = not over
+    ms_by_queries: dict[int, list[float]] = {}
+    for sample in by["turn"]:
+        ms_by_queries.setdefault(sample.queries, []).append(sample.ms)
     lines += [
         "",
         f"ratio turn/floor: p50 {r50:.2f}, p99 {r99:.2f}   "
@@ -1009,6 +1012,11 @@ def report(
             for i in sorted({s.index for s in by["turn"]})
         )
         + " ms",
+        "turn p50 / p99 by statements sent: "
+        + ", ".join(
+            f"{q}: {pct(ms_by_queries[q], 50):.2f} / {pct(ms_by_queries[q], 99):.2f} ms ({len(ms_by_queries[q])})"
+            for q in sorted(k for k in ms_by_queries if k is not None)
+        ),
         f"SQL statements per turn (Django's, savepoints included, BEGIN/COMMIT not): mean "
         f"{statistics.fmean(queries) if queries else float('nan'):.2f}; turns: {spread}",
         f"  (target <= {TARGET_QUERIES}: "
