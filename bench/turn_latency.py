@@ -400,8 +400,14 @@ def next_turn_path(twiml: str) -> str | None:
     return url[len(PUBLIC_BASE_URL) :] if url.startswith(PUBLIC_BASE_URL) else None
 
 
-def run_call(phone: Phone, agent_id: str, script: list[str], *, pause, stop: threading.Event, number: str) -> int:
-    """One inbound call: the greeting, then each sentence of ``script`` as a turn. Returns turns taken."""
+def run_call(
+    phone: Phone, agent_id: str, script: list[str], *, pause, stop: threading.Event, number: str,
+    without_engine: bool = False,
+) -> int:  # fmt: skip
+    """One inbound call: the greeting, then each sentence of ``script`` as a turn. Returns turns taken.
+
+    ``without_engine``: the turns go to the read floor (bench/floor.py) instead of the turn webhook.
+    """
     sid = "CA" + uuid.uuid4().hex
     status, twiml = phone.post(
         "greeting",
@@ -409,6 +415,8 @@ def run_call(phone: Phone, agent_id: str, script: list[str], *, pause, stop: thr
         {"CallSid": sid, "From": number, "To": AGENT_NUMBER, "Direction": "inbound", "CallStatus": "ringing"},
     )
     path = next_turn_path(twiml) if status == 200 else None
+    if path and without_engine:
+        path = f"/bench/read-floor/{agent_id}/?n=1"
     if path is None:
         phone.recorder.problem(f"greeting {status}: {twiml[:200]}")
         return 0
@@ -446,7 +454,9 @@ def run_floor_call(phone: Phone, agent_id: str, script: list[str], *, pause, sto
             phone.recorder.problem(f"floor {status}: {body[:200]}")
 
 
-def paced_run(port: int, agent_id: str, *, calls: int, turns: int, pause_s: float, keepalive: bool) -> Recorder:
+def paced_run(
+    port: int, agent_id: str, *, calls: int, turns: int, pause_s: float, keepalive: bool, without_engine: bool = False
+) -> Recorder:
     """``calls`` real calls and ``calls`` floor calls at once, each pausing about ``pause_s`` between requests."""
     recorder = Recorder()
     stop = threading.Event()
@@ -465,7 +475,10 @@ def paced_run(port: int, agent_id: str, *, calls: int, turns: int, pause_s: floa
             if floor:
                 run_floor_call(phone, agent_id, script, pause=pause, stop=stop)
             else:
-                run_call(phone, agent_id, script, pause=pause, stop=stop, number=caller_number(index))
+                run_call(
+                    phone, agent_id, script, pause=pause, stop=stop, number=caller_number(index),
+                    without_engine=without_engine,
+                )  # fmt: skip
         except BaseException as exc:  # noqa: BLE001 - reported below, the run goes on
             errors.append(exc)
         finally:
@@ -623,7 +636,7 @@ def saturate(
     )  # fmt: skip
 
 
-def one_at_a_time(port: int, agent_id: str, *, calls: int, turns: int) -> Recorder:
+def one_at_a_time(port: int, agent_id: str, *, calls: int, turns: int, without_engine: bool = False) -> Recorder:
     """A single caller, no pauses, nothing else running: latency without contention."""
     recorder = Recorder()
     stop = threading.Event()
@@ -631,7 +644,10 @@ def one_at_a_time(port: int, agent_id: str, *, calls: int, turns: int) -> Record
     try:
         for c in range(calls):
             script = caller_script(random.Random(50_000 + c), turns)
-            run_call(phone, agent_id, script, pause=lambda: None, stop=stop, number=caller_number(60_000 + c))
+            run_call(
+                phone, agent_id, script, pause=lambda: None, stop=stop, number=caller_number(60_000 + c),
+                without_engine=without_engine,
+            )  # fmt: skip
             run_floor_call(phone, agent_id, script, pause=lambda: None, stop=stop)
     finally:
         phone.close()
@@ -974,11 +990,17 @@ def report(
         f"paced run: {args.calls} calls x {args.turns} turns (after the greeting), pause {args.pause:.1f} s +-20%, "
         f"beside {args.calls} floor callers",
         f"  (same fields, same pacing, same server) for {meta['paced_s']:.1f} s; {meta['paced_cpu']}",
+        *(
+            ["  --without-engine: the turns went to the read floor (the turn's read and insert, no engine)"]
+            if args.without_engine
+            else []
+        ),
         "",
         f"{'':20}{'n':>6}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}   {'in Django p50/p99':>18}"
         f"{'statements':>12}",
     ]
-    for kind, label in (("turn", "turn (webhook)"), ("floor", "floor"), ("greeting", "greeting (incoming)")):
+    turn_label = "read floor" if args.without_engine else "turn (webhook)"
+    for kind, label in (("turn", turn_label), ("floor", "floor"), ("greeting", "greeting (incoming)")):
         ms = [s.ms for s in by[kind]]
         server = [s.server_ms for s in by[kind] if s.server_ms is not None]
         queries = [s.queries for s in by[kind] if s.queries is not None]
@@ -1067,6 +1089,10 @@ def main(argv: list[str] | None = None) -> int:
         help="wait at most this long for other programs to leave the CPUs idle before measuring (0: don't)",
     )  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="also break down where a turn's time goes")
+    parser.add_argument(
+        "--without-engine", action="store_true",
+        help="the paced run's turns go to the read floor: the turn's own read and insert, no conversation engine",
+    )  # fmt: skip
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
 
@@ -1101,12 +1127,12 @@ def main(argv: list[str] | None = None) -> int:
         server.start()
         warm_up(server.port, agent_id, clients=args.workers * args.threads * 2)
         first_load, background = wait_for_quiet(args.wait_for_quiet)
-        alone = one_at_a_time(server.port, agent_id, calls=5, turns=args.turns)
+        alone = one_at_a_time(server.port, agent_id, calls=5, turns=args.turns, without_engine=args.without_engine)
         print(f"Paced run: {args.calls} calls x {args.turns} turns beside {args.calls} floor callers ...", flush=True)
         meter = CpuMeter(server, database_url)
         recorder = paced_run(
             server.port, agent_id, calls=args.calls, turns=args.turns, pause_s=args.pause,
-            keepalive=not args.no_keepalive,
+            keepalive=not args.no_keepalive, without_engine=args.without_engine,
         )  # fmt: skip
         paced_cpu = meter.stop()
         print(f"Saturated runs: {args.clients} clients, {args.saturate_seconds:.0f} s each ...", flush=True)

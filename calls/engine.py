@@ -58,59 +58,56 @@ def _greeting_text(agent: AIAgent, reply: Reply) -> str:
     return reply.text
 
 
-def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool) -> str:
-    """The start of a call: an inbound call ringing in, or an outbound call the customer answered."""
+def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool, live: LiveCall | None = None) -> str:
+    """The start of a call: an inbound call ringing in, or an outbound call the customer answered.
+
+    The greeting is chosen before anything is written (no transaction is open while the
+    provider thinks); then the call (created, or marked answered) and the greeting are written
+    together. A webhook Twilio delivers twice loses on the unique CallSid or (call, sequence)
+    key and answers with the greeting the first delivery stored. ``live`` is the outbound
+    call as the webhook read it, if it could.
+    """
     started = time.perf_counter()
-    with transaction.atomic():
-        if inbound:
-            if not agent.can_take_calls:
-                company = (agent.business_info or {}).get("company_name") or agent.client.name
-                return twiml.say_and_hangup(UNAVAILABLE.format(company=company), **_voice(agent))
-            customer, _ = customer_get_or_create(agent=agent, phone_number=event.from_number)
-            call, _ = CallSession.objects.get_or_create(
-                twilio_call_sid=event.call_sid,
-                defaults={
-                    "ai_agent": agent,
-                    "customer_profile": customer,
-                    "call_type": CallSession.CallType.INBOUND,
-                    "status": CallSession.Status.IN_PROGRESS,
-                    "answered_at": timezone.now(),
-                },
-            )
-            if call.ai_agent_id != agent.pk:
-                return twiml.polite_error(UNKNOWN_CALL)
-        else:
-            call = (
-                CallSession.objects.select_related("customer_profile")
-                .filter(ai_agent=agent, twilio_call_sid=event.call_sid)
-                .first()
-            )
-            if call is None:
-                return twiml.polite_error(UNKNOWN_CALL)
-            if not call.answered_at:
-                call.answered_at = timezone.now()
+    now = timezone.now()
+    if inbound:
+        if not agent.can_take_calls:
+            company = (agent.business_info or {}).get("company_name") or agent.client.name
+            return twiml.say_and_hangup(UNAVAILABLE.format(company=company), **_voice(agent))
+        customer, _ = customer_get_or_create(agent=agent, phone_number=event.from_number)
+        call = CallSession(
+            ai_agent=agent, customer_profile=customer, twilio_call_sid=event.call_sid,
+            call_type=CallSession.CallType.INBOUND, status=CallSession.Status.IN_PROGRESS, answered_at=now,
+        )  # fmt: skip
+    else:
+        live = live or live_call(agent_public_id=agent.public_id, call_sid=event.call_sid)
+        if live is None:
+            return twiml.polite_error(UNKNOWN_CALL)
+        call, transcript = live
+        if transcript:  # answered before: the greeting is stored
+            return render_turn(agent=agent, turn=transcript[0])
+    context = build_context(agent=agent, call=call, customer=call.customer_profile, turns=(), utterance=None)
+    reply = conversation_provider().reply(context)
+    greeting = CallTurn(
+        call=call, sequence=0, speaker=CallTurn.Speaker.AGENT, text=_greeting_text(agent, reply),
+        latency_ms=int((time.perf_counter() - started) * 1000), provider=reply.provider,
+    )  # fmt: skip
+    try:
+        with transaction.atomic():
+            if inbound:
+                call.save(force_insert=True)
+            elif not call.answered_at:
+                call.answered_at = now
                 if not call.is_final:
                     call.status = CallSession.Status.IN_PROGRESS
                 call.save(update_fields=["answered_at", "status", "updated_at"])
-        existing = CallTurn.objects.filter(call=call, sequence=0).first()
-        if existing:
-            return render_turn(agent=agent, turn=existing)
-        context = build_context(agent=agent, call=call, customer=call.customer_profile, turns=(), utterance=None)
-        reply = conversation_provider().reply(context)
-        turn = CallTurn(
-            call=call,
-            sequence=0,
-            speaker=CallTurn.Speaker.AGENT,
-            text=_greeting_text(agent, reply),
-            latency_ms=int((time.perf_counter() - started) * 1000),
-            provider=reply.provider,
-        )
-        try:
-            with transaction.atomic():
-                turn.save()
-        except IntegrityError:  # the same webhook raced us: answer as it did
-            turn = CallTurn.objects.get(call=call, sequence=0)
-        return render_turn(agent=agent, turn=turn)
+            insert_rows([greeting])
+    except IntegrityError:
+        stored = CallTurn.objects.filter(call__twilio_call_sid=event.call_sid, call__ai_agent=agent, sequence=0).first()
+        if stored is None:  # the CallSid is another agent's call
+            logger.warning("Call %s began twice, the first time for another agent", event.call_sid)
+            return twiml.polite_error(UNKNOWN_CALL)
+        return render_turn(agent=agent, turn=stored)  # the other delivery of this webhook answered first
+    return render_turn(agent=agent, turn=greeting)
 
 
 def call_turn(*, agent: AIAgent, event: TwilioEvent, live: LiveCall | None = None) -> str:
@@ -187,13 +184,14 @@ def _ended(turn: CallTurn | TranscriptLine) -> bool:
 def _note_call_changes(*, call: CallSession, applied: AppliedActions, reply: Reply) -> None:
     """Only turns that decided something write to the call row; plain turns leave it alone."""
     fields: set[str] = set()
+    booked = any(r.get("type") == "schedule_callback" and r.get("callback_id") for r in applied.records)
     if applied.end_outcome:
         call.outcome = applied.end_outcome
         fields.add("outcome")
-    elif any(r.get("type") == "schedule_callback" and r.get("callback_id") for r in applied.records):
+    elif booked:
         call.outcome = CallSession.Outcome.CALLBACK_REQUESTED
         fields.add("outcome")
-    if call.followup_scheduled:
+    if booked:  # a booking on an earlier turn was saved then: later turns leave the row alone
         fields |= {"followup_scheduled", "followup_datetime"}
     if reply.fallback_reason:
         call.llm_fallbacks += 1

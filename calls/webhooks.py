@@ -37,7 +37,7 @@ def _twiml(document: str, status: int = 200) -> HttpResponse:
 def twilio_webhook(*, speaks: bool, reads_call: bool = False) -> Callable:
     """``speaks``: the answer is TwiML the caller hears (vs. a status callback nobody hears).
 
-    ``reads_call``: the view works on one live call (a conversation turn). Then the call, its
+    ``reads_call``: the view works on one existing call (a turn; an outbound call answered). Then the call, its
     agent, client, customer and transcript come in one read, and the turn needs no separate
     agent lookup. Nothing is written before the signature has been checked.
     """
@@ -89,9 +89,9 @@ def incoming(agent: AIAgent, event: TwilioEvent) -> str:
     return engine.call_begin(agent=agent, event=event, inbound=True)
 
 
-@twilio_webhook(speaks=True)
-def answered(agent: AIAgent, event: TwilioEvent) -> str:
-    return engine.call_begin(agent=agent, event=event, inbound=False)
+@twilio_webhook(speaks=True, reads_call=True)
+def answered(agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> str:
+    return engine.call_begin(agent=agent, event=event, inbound=False, live=live)
 
 
 @twilio_webhook(speaks=True, reads_call=True)

@@ -1,4 +1,4 @@
-"""Twilio delivering one turn twice at the same moment, on PostgreSQL.
+"""Twilio delivering one turn (or one incoming call) twice at the same moment, on PostgreSQL.
 
 A turn holds no lock while the provider thinks, so two deliveries of the same webhook can both
 read the call and both reply. The unique (call, sequence) key settles it: one delivery stores
@@ -46,7 +46,7 @@ def both_read_before_either_writes(monkeypatch):
     return lambda: monkeypatch.setattr(engine, "conversation_provider", lambda: Rendezvous())
 
 
-def _deliver_twice(agent, call_sid: str, utterance: str, n: int) -> list:
+def _deliver_twice(agent, call_sid: str, send) -> list:
     responses: list = [None, None]
     errors: list[BaseException] = []
 
@@ -54,7 +54,7 @@ def _deliver_twice(agent, call_sid: str, utterance: str, n: int) -> list:
         try:
             sim = TwilioSim(Client(), agent)
             sim.call_sid = call_sid
-            responses[index] = sim.say(utterance, n=n)
+            responses[index] = send(sim)
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
         finally:
@@ -84,7 +84,7 @@ def test_a_turn_delivered_twice_at_once_is_answered_the_same_and_stored_once(
     call = CallSession.objects.get(twilio_call_sid=twilio_sim.call_sid)
     both_read_before_either_writes()
 
-    first, second = _deliver_twice(twilio_sim.agent, twilio_sim.call_sid, utterance, n=1)
+    first, second = _deliver_twice(twilio_sim.agent, twilio_sim.call_sid, lambda sim: sim.say(utterance, n=1))
 
     assert first.status_code == second.status_code == 200
     assert first.content == second.content, "the caller hears the stored answer from either delivery"
@@ -94,3 +94,14 @@ def test_a_turn_delivered_twice_at_once_is_answered_the_same_and_stored_once(
         (2, "agent"),
     ]
     assert ScheduledCallback.objects.filter(customer_profile=call.customer_profile).count() == callbacks
+
+
+def test_a_call_ringing_in_twice_at_once_is_one_call_with_one_greeting(twilio_sim, both_read_before_either_writes):
+    both_read_before_either_writes()
+
+    first, second = _deliver_twice(twilio_sim.agent, twilio_sim.call_sid, lambda sim: sim.incoming())
+
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    call = CallSession.objects.get(twilio_call_sid=twilio_sim.call_sid)
+    assert list(CallTurn.objects.filter(call=call).values_list("sequence", flat=True)) == [0]

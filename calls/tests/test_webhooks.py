@@ -220,3 +220,32 @@ def test_transfer_dials_the_clients_number(twilio_sim):
     response = twilio_sim.say("Can I talk to a real person please?")
     dial = next(twiml(response).iter("Dial"))
     assert "+12125550188" in ET.tostring(dial, encoding="unicode")
+
+
+def _statements(captured) -> list[str]:
+    """What the turn asked of the database, not the transaction framing around it."""
+    return [q["sql"] for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT", "ROLLBACK")]
+
+
+@pytest.mark.django_db(transaction=True)  # no test transaction around it: the webhooks run as in production
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_greeting_and_an_ordinary_turn_send_a_few_statements_however_long_the_call(twilio_sim):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from customers.tests.factories import CustomerFactory
+
+    CustomerFactory(ai_agent=twilio_sim.agent, phone_number="+12125550123")  # a returning caller
+    assert twilio_sim.agent.client.name  # the test signs with the client's token: loaded before measuring
+    with CaptureQueriesContext(connection) as captured:
+        twilio_sim.incoming()
+    greeting = _statements(captured)  # read now: the log is cleared when the next request starts
+    for n in range(1, 30, 2):
+        twilio_sim.say("What does the system come with?", n=n)
+    with CaptureQueriesContext(connection) as captured:
+        response = twilio_sim.say("What does the system come with?", n=31)
+
+    assert "Gather" in verbs(response)
+    assert len(greeting) == 4, [q[:80] for q in greeting]  # agent, customer, call, greeting
+    assert len(_statements(captured)) == 2, _statements(captured)  # the call with its transcript; both turns
+    assert not any(q["sql"] == "BEGIN" for q in captured.captured_queries), "a turn that only talks needs no BEGIN"
