@@ -153,7 +153,7 @@ def _load(args) -> dict:
         cursor.execute(
             f"INSERT INTO {customers_table} ({cols}) SELECT {select} FROM {customers_table} t, "
             "(SELECT id, row_number() OVER (ORDER BY id) AS rn FROM agents_aiagent) a, "
-            "generate_series(0, %s - 1) g WHERE t.id = %s",
+            "generate_series(0, %s::int - 1) g WHERE t.id = %s",
             [args.customers, template_customer.pk],
         )
         cursor.execute(f"DELETE FROM {customers_table} WHERE id = %s", [template_customer.pk])

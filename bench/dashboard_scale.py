@@ -140,7 +140,7 @@ def load(args) -> tuple[int, str]:
                             WHEN g %% 4 = 2 THEN 'warm' ELSE 'cold' END,
                        '', 10, 1, '[]'::jsonb, '{}'::jsonb, '[]'::jsonb, g %% 97 = 0, g %% 20 = 0,
                        now() - (g %% 300) * interval '1 hour', now() - (g %% 365) * interval '1 day', now()
-                FROM generate_series(%(lo)s, %(hi)s) AS g
+                FROM generate_series(%(lo)s::int, %(hi)s::int) AS g
                 """,
                 {"agent": agent_id, "lo": lo, "hi": hi},
             )
@@ -176,10 +176,11 @@ def load(args) -> tuple[int, str]:
                        t.started_at + interval '3 minutes',
                        CASE WHEN o.outcome IN ('no_answer','failed') THEN 0 ELSE 30 + g %% 400 END,
                        CASE WHEN g %% 211 = 0 THEN 1 ELSE 0 END, true, t.started_at, t.started_at
-                FROM generate_series(%(lo)s, %(hi)s) AS g
-                JOIN bench_customer c ON c.n = 1 + (g::bigint * 7919) %% %(customers)s
+                FROM generate_series(%(lo)s::int, %(hi)s::int) AS g
+                JOIN bench_customer c ON c.n = 1 + (g::bigint * 7919) %% %(customers)s::int
                 CROSS JOIN LATERAL (
-                    SELECT now() - make_interval(secs => (g::float8 / %(calls)s) * %(span)s) AS started_at
+                    SELECT now()
+                        - make_interval(secs => (g::float8 / %(calls)s::float8) * %(span)s::float8) AS started_at
                 ) t
                 CROSS JOIN LATERAL (
                     SELECT CASE
@@ -203,7 +204,8 @@ def load(args) -> tuple[int, str]:
                    CASE WHEN s %% 2 = 0 THEN 150 + (abs(hashtext(c.twilio_call_sid || s)) %% 1200) END,
                    CASE WHEN s %% 2 = 0 THEN 'scripted' ELSE '' END, '[]'::jsonb
             FROM calls_callsession c CROSS JOIN generate_series(0, 3) AS s
-            WHERE c.ai_agent_id = %s AND c.answered_at IS NOT NULL AND c.started_at >= now() - %s * interval '1 day'
+            WHERE c.ai_agent_id = %s AND c.answered_at IS NOT NULL
+              AND c.started_at >= now() - %s::int * interval '1 day'
             """,
             [agent_id, args.turn_days],
         )
@@ -219,7 +221,7 @@ def load(args) -> tuple[int, str]:
                    now() + (g - 500) * interval '17 minutes', 'Customer asked for a callback',
                    CASE WHEN g %% 5 = 0 THEN 'completed' ELSE 'scheduled' END, 1 + g %% 5, '', 0, 3, false, '',
                    now(), now()
-            FROM generate_series(1, 5000) AS g JOIN bench_customer c ON c.n = 1 + (g * 31) %% %(customers)s
+            FROM generate_series(1, 5000) AS g JOIN bench_customer c ON c.n = 1 + (g * 31) %% %(customers)s::int
             """,
             {"agent": agent_id, "customers": n_customers},
         )
