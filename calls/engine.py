@@ -21,7 +21,7 @@ from calls.actions import AppliedActions, apply_actions
 from calls.context import build_context
 from calls.models import CallSession, CallTurn
 from calls.providers import conversation_provider
-from calls.selectors_voice import LiveCall, TranscriptLine, live_call
+from calls.selectors_voice import LiveCall, TranscriptLine
 from calls.telephony import webhook_url
 from calls.webhook_params import TwilioEvent
 from core.rows import insert_rows
@@ -65,7 +65,7 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool, live: LiveC
     provider thinks); then the call (created, or marked answered) and the greeting are written
     together. A webhook Twilio delivers twice loses on the unique CallSid or (call, sequence)
     key and answers with the greeting the first delivery stored. ``live`` is the outbound
-    call as the webhook read it, if it could.
+    call as the webhook read it (None: the agent has no such call).
     """
     started = time.perf_counter()
     now = timezone.now()
@@ -79,7 +79,6 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool, live: LiveC
             call_type=CallSession.CallType.INBOUND, status=CallSession.Status.IN_PROGRESS, answered_at=now,
         )  # fmt: skip
     else:
-        live = live or live_call(agent_public_id=agent.public_id, call_sid=event.call_sid)
         if live is None:
             return twiml.polite_error(UNKNOWN_CALL)
         call, transcript = live
@@ -110,18 +109,16 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool, live: LiveC
     return render_turn(agent=agent, turn=greeting)
 
 
-def call_turn(*, agent: AIAgent, event: TwilioEvent, live: LiveCall | None = None) -> str:
+def call_turn(*, agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> str:
     """One caller utterance (or silence) and the agent's answer.
 
-    ``live`` (the call with its transcript) comes from the webhook when it could be read with
-    the agent; otherwise it is read here. Nothing is locked and no transaction is open while
+    ``live`` is the call with its transcript as the webhook read it (None: the agent has no
+    such call). Nothing is locked and no transaction is open while
     the provider thinks (an LLM may take seconds). The unique (call, sequence) key settles a
     webhook Twilio delivers twice: the second delivery's insert fails, everything it did is
     rolled back, and it answers with what the first one stored.
     """
     started = time.perf_counter()
-    if live is None:
-        live = live_call(agent_public_id=agent.public_id, call_sid=event.call_sid)
     if live is None:
         return twiml.polite_error(UNKNOWN_CALL)
     call, turns = live
