@@ -2,8 +2,11 @@
 
 ``@twilio_webhook`` does what every webhook must before anything else: find the agent (and
 so the tenant and its auth token) from the URL, check ``X-Twilio-Signature`` against the
-public URL, parse the POST into a value, and make sure a caller never hears an error page:
-any failure becomes polite TwiML (and the transaction is rolled back, nothing half-written).
+public URL, parse the POST into a value, and answer every failure the way its listener needs:
+a caller hears polite TwiML that ends the call; a callback nobody hears answers 500 on a bug
+and 503 while the database is down, so Twilio's debugger shows it and its retries can act.
+Either way the failure is logged with the call sid, and the services' transactions have
+rolled back: nothing is half-written.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -22,62 +26,91 @@ from agents.selectors import agent_by_public_id
 from calls import engine, lifecycle
 from calls.selectors_voice import LiveCall, live_call
 from calls.telephony import webhook_auth_token
-from calls.webhook_params import TwilioEvent, parse_event
+from calls.webhook_params import CALL_SID_RE, MalformedWebhook, TwilioEvent, parse_event
 from core.errors import NotFound
 from integrations.twilio import signature_is_valid, twiml
 
 logger = logging.getLogger(__name__)
 TWIML = "text/xml; charset=utf-8"
+DATABASE_DOWN = (OperationalError, InterfaceError)
+REFUSED = "Sorry, something went wrong with this call. Goodbye."
+UNAVAILABLE = "Sorry, we can't take your call right now. Please try again later. Goodbye."
 
 
 def _twiml(document: str, status: int = 200) -> HttpResponse:
     return HttpResponse(document, content_type=TWIML, status=status)
 
 
-def twilio_webhook(*, speaks: bool, reads_call: bool = False) -> Callable:
+def _is_signed(request: HttpRequest, agent: AIAgent) -> bool:
+    url = settings.PUBLIC_BASE_URL + request.get_full_path()
+    token = webhook_auth_token(agent.client)
+    if signature_is_valid(
+        auth_token=token, url=url, params=request.POST, signature=request.headers.get("X-Twilio-Signature")
+    ):
+        return True
+    logger.warning("Refused unsigned or forged webhook for agent %s: %s", agent.public_id, url)
+    return False
+
+
+def twilio_webhook(*, speaks: bool, reads_call: bool = False, needs_turn: bool = False) -> Callable:
     """``speaks``: the answer is TwiML the caller hears (vs. a status callback nobody hears).
 
     ``reads_call``: the view works on one existing call (a turn; an outbound call answered). Then the call, its
     agent, client, customer and transcript come in one read, and the turn needs no separate
-    agent lookup. Nothing is written before the signature has been checked.
+    agent lookup; the signature is checked with the token that read brought, before anything
+    is written. ``needs_turn``: the request must carry our ``?n=`` (it keys replayed turns).
     """
 
     def decorate(view: Callable[..., str | None]) -> Callable:
-        def handle(request: HttpRequest, agent: AIAgent, live: LiveCall | None) -> HttpResponse:
-            url = settings.PUBLIC_BASE_URL + request.get_full_path()
-            token = webhook_auth_token(agent.client)
-            if not signature_is_valid(
-                auth_token=token, url=url, params=request.POST, signature=request.headers.get("X-Twilio-Signature")
-            ):
-                logger.warning("Refused unsigned or forged webhook for agent %s: %s", agent.public_id, url)
-                return HttpResponse("Invalid Twilio signature.", status=403, content_type="text/plain")
-            event = parse_event(request.POST, request.GET)
-            if not event.has_valid_sid:
-                message = "Sorry, something went wrong with this call. Goodbye."
-                return _twiml(twiml.polite_error(message), status=400) if speaks else HttpResponse(status=400)
-            try:
-                document = view(agent, event, live) if reads_call else view(agent, event)
-            except Exception:  # the services' transactions have rolled back: nothing half-written
-                logger.exception("Webhook %s failed for call %s", view.__name__, event.call_sid)
-                return _twiml(twiml.polite_error()) if speaks else HttpResponse(status=204)
+        def answer(document: str | None) -> HttpResponse:
             return _twiml(document) if speaks else HttpResponse(status=204)
 
-        def not_in_service() -> HttpResponse:
-            return _twiml(twiml.polite_error("Sorry, this number is not in service. Goodbye."), status=404)
+        def failed(status: int, words: str) -> HttpResponse:
+            # A caller hears why the call ends (Twilio would read any non-2xx as "an application error").
+            return _twiml(twiml.polite_error(words)) if speaks else HttpResponse(status=status)
+
+        def refused(status: int, words: str, reason: str) -> HttpResponse:
+            if speaks:
+                return _twiml(twiml.polite_error(words), status=status)
+            return HttpResponse(reason, status=status, content_type="text/plain")
+
+        def handle(request: HttpRequest, agent_id) -> HttpResponse:
+            call_sid = request.POST.get("CallSid", "")
+            live = None
+            if reads_call and CALL_SID_RE.fullmatch(call_sid):
+                live = live_call(agent_public_id=agent_id, call_sid=call_sid)
+            if live is not None:
+                agent = live.call.ai_agent
+            else:
+                try:
+                    agent = agent_by_public_id(public_id=agent_id)
+                except NotFound:
+                    return refused(404, "Sorry, this number is not in service. Goodbye.", "Unknown agent.")
+            if not _is_signed(request, agent):
+                return HttpResponse("Invalid Twilio signature.", status=403, content_type="text/plain")
+            try:
+                event = parse_event(request.POST, request.GET, needs_turn=needs_turn)
+            except MalformedWebhook as malformed:
+                logger.warning("Refused webhook %s for call %.64r: %s", view.__name__, call_sid, malformed)
+                return refused(400, REFUSED, str(malformed))
+            return answer(view(agent, event, live) if reads_call else view(agent, event))
 
         @csrf_exempt
         @require_POST
         @wraps(view)
         def wrapper(request: HttpRequest, agent_id) -> HttpResponse:
-            if reads_call:
-                live = live_call(agent_public_id=agent_id, call_sid=request.POST.get("CallSid", ""))
-                if live is not None:
-                    return handle(request, live.call.ai_agent, live)
             try:
-                agent = agent_by_public_id(public_id=agent_id)
-            except NotFound:
-                return not_in_service()
-            return handle(request, agent, None)
+                return handle(request, agent_id)
+            except DATABASE_DOWN as down:
+                # No traceback: during an outage every request fails the same way.
+                logger.error(
+                    "Database unavailable: webhook %s for call %.64r: %s",
+                    view.__name__, request.POST.get("CallSid", ""), down,
+                )  # fmt: skip
+                return failed(503, UNAVAILABLE)
+            except Exception:
+                logger.exception("Webhook %s failed for call %.64r", view.__name__, request.POST.get("CallSid", ""))
+                return failed(500, twiml.DEFAULT_APOLOGY)
 
         return wrapper
 
@@ -94,7 +127,7 @@ def answered(agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> str:
     return engine.call_begin(agent=agent, event=event, inbound=False, live=live)
 
 
-@twilio_webhook(speaks=True, reads_call=True)
+@twilio_webhook(speaks=True, reads_call=True, needs_turn=True)
 def turn(agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> str:
     return engine.call_turn(agent=agent, event=event, live=live)
 
