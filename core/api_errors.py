@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
 from core.errors import DomainError
+
+logger = logging.getLogger(__name__)
+# Seconds a client should wait before retrying while the database is unreachable.
+UNAVAILABLE_RETRY_AFTER = "5"
 
 
 def _first_message(detail) -> str:
@@ -23,6 +30,8 @@ def _first_message(detail) -> str:
 
 def api_exception_handler(exc, context):
     """Render every error in one shape so a frontend needs one code path for all of them."""
+    if isinstance(exc, DATABASE_DOWN):
+        return _database_unavailable(exc, context)
     if isinstance(exc, DomainError):
         body = {"code": exc.code, "message": exc.message, **exc.details}
         return Response({"error": body}, status=exc.status)
@@ -42,3 +51,19 @@ def api_exception_handler(exc, context):
         body = {"code": code, "message": _first_message(detail)}
     response.data = {"error": body}
     return response
+
+
+DATABASE_DOWN = (OperationalError, InterfaceError)
+UNAVAILABLE = {"code": "unavailable", "message": "The service is briefly unavailable. Please retry in a few seconds."}
+
+
+def _database_unavailable(exc: Exception, context) -> Response:
+    """The database is down or dropped the connection: a retryable 503 in the API's shape, not an HTML 500."""
+    request = context.get("request")
+    logger.error("Database unavailable for %s %s: %s", request.method, request.path, exc)
+    set_rollback()
+    return Response(
+        {"error": UNAVAILABLE},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": UNAVAILABLE_RETRY_AFTER},
+    )
