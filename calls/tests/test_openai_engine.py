@@ -89,3 +89,39 @@ def test_with_an_llm_configured_the_call_sentiment_comes_from_it(twilio_sim, llm
     assert call_sentiment_refine(call_id=call.pk)
     call.refresh_from_db()
     assert call.sentiment_analysis["analyzer"] == "llm" and call.sentiment_analysis["score"] == 0.9
+
+
+SLOW_MODELS = {
+    "hangs after the headers": Canned(body=completion("too late"), hang_after_headers_s=5),
+    "trickles its body": Canned(body=completion("too late " * 40), trickle_s=0.4, trickle_pieces=10),
+    "answers late": Canned(body=completion("too late"), delay_s=5),
+}
+
+
+@pytest.mark.parametrize("answer", SLOW_MODELS.values(), ids=SLOW_MODELS.keys())
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_a_slow_model_is_cut_off_so_the_turn_answers_within_the_budget(twilio_sim, llm, answer):
+    """The budget covers the whole answer (connect, first byte, reading): budget + 0.5 s end to end."""
+    llm.respond(Canned(body=completion("Hello!")), answer)
+    twilio_sim.incoming()
+    started = time.monotonic()
+    reply = twilio_sim.say("That's way too expensive for us")
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0 + 0.5, f"turn took {elapsed:.2f}s with a 1.0s budget"
+    assert b"zero down" in reply.content and b"too late" not in reply.content
+    assert any(a["type"] == "llm_fallback" for a in CallTurn.objects.get(sequence=2).actions)
+
+
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_a_huge_llm_answer_is_cut_at_a_sentence_before_it_is_stored_or_spoken(twilio_sim, llm, settings):
+    settings.LLM_REPLY_MAX_CHARS = 1000
+    sentence = "Our panels come with a twenty-five year warranty. "
+    llm.respond(Canned(body=completion("Hello!")), Canned(body=completion(sentence * 200_000)))  # 10 MB
+    twilio_sim.incoming()
+
+    reply = twilio_sim.say("Tell me about the warranty")
+
+    stored = CallTurn.objects.get(sequence=2).text
+    assert 900 < len(stored) <= 1000 and stored.endswith("warranty.")
+    assert len(reply.content) < 2000 and stored.encode() in reply.content
+    assert llm.requests[-1]["max_tokens"] == 300
