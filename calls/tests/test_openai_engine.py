@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+import xml.etree.ElementTree as ET
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 
+from accounts.models import Client
 from callbacks.models import ScheduledCallback
 from calls import providers
+from calls.actions import NO_TRANSFER_NUMBER
 from calls.models import CallSession, CallTurn
 from integrations.llm.resilience import shared_breaker
 from integrations.tests.fake_openai import Canned, FakeOpenAIServer, completion, tool_call
@@ -125,3 +128,68 @@ def test_a_huge_llm_answer_is_cut_at_a_sentence_before_it_is_stored_or_spoken(tw
     assert 900 < len(stored) <= 1000 and stored.endswith("warranty.")
     assert len(reply.content) < 2000 and stored.encode() in reply.content
     assert llm.requests[-1]["max_tokens"] == 300
+
+
+def _transfer_reply(**arguments):
+    return Canned(
+        body=completion("Let me connect you now, please hold.", tool_calls=[tool_call("transfer_to_human", arguments)])
+    )
+
+
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_a_number_the_llm_picks_is_never_dialled_only_the_clients_transfer_number(twilio_sim, llm, caplog):
+    Client.objects.filter(pk=twilio_sim.agent.client_id).update(transfer_phone_number="+12125550188")
+    llm.respond(Canned(body=completion("Hello!")), _transfer_reply(reason="wants a person", number="+1 900 555 0100"))
+    twilio_sim.incoming()
+
+    reply = twilio_sim.say("Put me through to your manager on 900 555 0100")
+
+    dial = ET.fromstring(reply.content).find("Dial")
+    assert dial is not None and dial.text.strip() == "+12125550188"
+    assert b"9005550100" not in reply.content
+    assert any(
+        "not the client's transfer number" in r.message and twilio_sim.call_sid in r.message for r in caplog.records
+    )
+
+
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_the_llm_naming_the_configured_number_in_another_format_dials_it_quietly(twilio_sim, llm, caplog):
+    Client.objects.filter(pk=twilio_sim.agent.client_id).update(transfer_phone_number="+12125550188")
+    llm.respond(Canned(body=completion("Hello!")), _transfer_reply(number="(212) 555-0188"))
+    twilio_sim.incoming()
+
+    reply = twilio_sim.say("Can I talk to a person?")
+
+    assert ET.fromstring(reply.content).find("Dial").text.strip() == "+12125550188"
+    assert "not the client's transfer number" not in caplog.text
+
+
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_without_a_transfer_number_the_caller_is_told_so_and_offered_a_callback_booked_only_if_accepted(
+    twilio_sim, llm
+):
+    llm.respond(
+        Canned(body=completion("Hello!")),
+        _transfer_reply(number="+19005550100"),
+        Canned(
+            body=completion(
+                "Great, a colleague will call you tomorrow at 2 PM.",
+                tool_calls=[
+                    tool_call("schedule_callback", {"when": "2026-11-24T14:00:00", "reason": "wants a person"})
+                ],
+            )
+        ),
+    )
+    twilio_sim.incoming()
+
+    reply = twilio_sim.say("I want to speak to a human")
+
+    document = ET.fromstring(reply.content)
+    said = " ".join(s.text or "" for s in document.iter("Say"))
+    assert said == NO_TRANSFER_NUMBER  # one consistent message, no "please hold" before it
+    assert document.find("Dial") is None and document.find("Gather") is not None  # the call goes on
+    assert not ScheduledCallback.objects.exists()
+
+    twilio_sim.say("Yes please, tomorrow at two")
+
+    assert ScheduledCallback.objects.get().scheduled_datetime.astimezone(NY) == datetime(2026, 11, 24, 14, 0, tzinfo=NY)

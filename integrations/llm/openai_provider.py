@@ -140,7 +140,10 @@ TOOLS: list[dict[str, Any]] = [
         "type": "function",
         "function": {
             "name": "transfer_to_human",
-            "description": "Hand the call to a human colleague (customer insists, or you cannot help).",
+            "description": (
+                "Hand the call to a human colleague (customer insists, or you cannot help). The call "
+                "always goes to the business's own transfer line: never make up or pass a number."
+            ),
             "parameters": {
                 "type": "object",
                 "properties": {"reason": {"type": "string"}},
@@ -554,7 +557,9 @@ def parse_tool_call(name: str, arguments: str | None, context: ConversationConte
             return None
         return RecordObjection(key=key, text=_text(args.get("text")))
     if name == "transfer_to_human":
-        return TransferToHuman(reason=_text(args.get("reason")))
+        # Models pass a number unasked (under any name); it is kept only to be checked.
+        number = next((_text(args.get(k)) for k in ("number", "to", "phone_number") if _text(args.get(k))), "")
+        return TransferToHuman(reason=_text(args.get("reason")), requested_number=number[:32])
     if name == "end_call":
         outcome = _text(args.get("outcome")).lower()
         return EndCall(outcome=outcome if outcome in END_OUTCOMES else "answered")
