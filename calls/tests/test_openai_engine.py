@@ -193,3 +193,16 @@ def test_without_a_transfer_number_the_caller_is_told_so_and_offered_a_callback_
     twilio_sim.say("Yes please, tomorrow at two")
 
     assert ScheduledCallback.objects.get().scheduled_datetime.astimezone(NY) == datetime(2026, 11, 24, 14, 0, tzinfo=NY)
+
+
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_a_huge_speech_result_is_bounded_before_it_reaches_the_llm_or_the_transcript(twilio_sim, llm):
+    """Twilio fields are bounded where they are parsed (SpeechResult: 2000 characters)."""
+    llm.respond(Canned(body=completion("Hello!")), Canned(body=completion("I see.")))
+    twilio_sim.incoming()
+
+    reply = twilio_sim.say("blah " * 200_000)
+
+    assert reply.status_code == 200 and b"I see." in reply.content
+    assert len(CallTurn.objects.get(sequence=1).text) <= 2000
+    assert len(llm.requests[-1]["messages"][-1]["content"]) <= 2000
