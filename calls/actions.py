@@ -6,6 +6,7 @@ agent did (callback booked, do-not-call set) and a replayed webhook re-renders t
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -15,12 +16,19 @@ from django.utils import timezone
 from agents.models import AIAgent
 from callbacks.services import callback_schedule, callbacks_cancel_for_customer
 from calls.models import CallSession
-from core.errors import CallNotAllowed
+from core.errors import CallNotAllowed, ValidationFailed
+from core.phone import normalize_e164
 from customers.models import CustomerProfile
 from customers.services import customer_mark_do_not_call
 from integrations.llm import base as llm
 
+logger = logging.getLogger(__name__)
+
 LEVEL_ORDER = {"cold": 0, "warm": 1, "hot": 2, "converted": 3}
+NO_TRANSFER_NUMBER = (
+    "I'm sorry, there's no one available to take your call right now. "
+    "Would you like a colleague to call you back? Just tell me when suits you."
+)
 
 
 @dataclass
@@ -29,6 +37,7 @@ class AppliedActions:
     end_outcome: str = ""  # set when the call should end after this turn
     transfer_to: str = ""  # a number to <Dial>
     extra_text: str = ""  # said after the provider's text (e.g. the time actually booked)
+    say_instead: str = ""  # said in place of the provider's text, which promised what cannot happen
     customer_fields: set[str] = field(default_factory=set)
 
 
@@ -72,29 +81,42 @@ def apply_actions(
             result.customer_fields.add("objections")
             result.records.append({"type": "record_objection", "key": action.key})
         elif isinstance(action, llm.TransferToHuman):
-            number = agent.client.transfer_phone_number
-            if number:
-                result.transfer_to = number
-                result.records.append({"type": "transfer_to_human", "to": number, "reason": action.reason})
-            else:
-                result.extra_text = (
-                    "There's no one free to take the call right now, so I'll make sure a colleague calls you back."
-                )
-                _book(
-                    agent=agent,
-                    call=call,
-                    customer=customer,
-                    result=result,
-                    priority=1,
-                    action=llm.ScheduleCallback(when=timezone.now(), reason="Asked to speak to a person"),
-                )
-                result.records.append({"type": "transfer_to_human", "to": "", "reason": "no transfer number set"})
+            _transfer(agent=agent, call=call, action=action, result=result)
         elif isinstance(action, llm.EndCall):
             result.end_outcome = result.end_outcome or action.outcome
             result.records.append({"type": "end_call", "outcome": action.outcome})
     if result.customer_fields:
         customer.save(update_fields=[*sorted(result.customer_fields), "updated_at"])
     return result
+
+
+def _transfer(*, agent: AIAgent, call: CallSession, action: llm.TransferToHuman, result: AppliedActions) -> None:
+    """Only the client's configured transfer number is ever dialled.
+
+    A number the model named is compared in E.164 and, when it is not that one, ignored with
+    a warning. With no number configured the caller hears so in one message (not "please
+    hold" first) and is offered a callback, which is booked only if they accept it.
+    """
+    configured = agent.client.transfer_phone_number
+    if action.requested_number and _e164_or_blank(action.requested_number) != configured:
+        logger.warning(
+            "Call %s: the LLM asked to transfer to %r, which is not the client's transfer number; ignored",
+            call.twilio_call_sid,
+            action.requested_number,
+        )
+    if configured:
+        result.transfer_to = configured
+        result.records.append({"type": "transfer_to_human", "to": configured, "reason": action.reason})
+        return
+    result.say_instead = NO_TRANSFER_NUMBER
+    result.records.append({"type": "transfer_unavailable", "reason": "no transfer number set"})
+
+
+def _e164_or_blank(raw: str) -> str:
+    try:
+        return normalize_e164(raw)
+    except ValidationFailed:
+        return ""
 
 
 def _book(

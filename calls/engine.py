@@ -155,7 +155,7 @@ def _store_turn(
 ) -> CallTurn:
     """Apply the reply's actions and store the caller's and the agent's turns; returns the agent's."""
     applied = apply_actions(agent=agent, call=call, customer=call.customer_profile, reply=reply, utterance=utterance)
-    text = " ".join(t for t in (reply.text, applied.extra_text) if t)
+    text = " ".join(t for t in (applied.say_instead or reply.text, applied.extra_text) if t)
     records = list(applied.records)
     if applied.end_outcome and not any(r.get("type") == "end_call" for r in records):
         records.append({"type": "end_call", "outcome": applied.end_outcome})

@@ -14,7 +14,9 @@ from integrations.llm.base import ConversationProvider
 
 
 @lru_cache(maxsize=8)
-def _build(provider: str, api_key: str, model: str, base_url: str | None, budget_s: float) -> ConversationProvider:
+def _build(
+    provider: str, api_key: str, model: str, base_url: str | None, budget_s: float, max_tokens: int, max_chars: int
+) -> ConversationProvider:
     from integrations.llm.scripted import ScriptedProvider
 
     scripted = ScriptedProvider()
@@ -23,7 +25,14 @@ def _build(provider: str, api_key: str, model: str, base_url: str | None, budget
     from integrations.llm.openai_provider import OpenAIProvider
     from integrations.llm.resilience import FallbackProvider, shared_breaker
 
-    primary = OpenAIProvider(api_key=api_key, model=model, base_url=base_url, timeout_s=budget_s)
+    primary = OpenAIProvider(
+        api_key=api_key,
+        model=model,
+        base_url=base_url,
+        timeout_s=budget_s,
+        max_tokens=max_tokens,
+        reply_max_chars=max_chars,
+    )
     return FallbackProvider(primary, scripted, budget_s=budget_s, breaker=shared_breaker(f"openai:{base_url}:{model}"))
 
 
@@ -34,4 +43,6 @@ def conversation_provider() -> ConversationProvider:
         settings.OPENAI_MODEL,
         settings.OPENAI_BASE_URL,
         float(settings.LLM_TURN_BUDGET_SECONDS),
+        int(settings.LLM_MAX_TOKENS),
+        int(settings.LLM_REPLY_MAX_CHARS),
     )

@@ -7,6 +7,8 @@ this app may not know callbacks exist (DESIGN.md, layers).
 
 from __future__ import annotations
 
+import json
+
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -75,6 +77,40 @@ class TimezoneNameField(serializers.CharField):
 def _entries(value) -> list[dict]:
     # JSON columns written by calls, imports and the admin: skip anything that is not an entry.
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+class PreferencesField(serializers.DictField):
+    """The customer's free-form preferences, bounded: the JSON column has no limit of its own.
+
+    At most ``MAX_ENTRIES`` keys and ``MAX_CHARS`` characters as JSON, and no NUL character
+    (PostgreSQL's jsonb refuses it, which would be a 500 at save time instead of a 400 here).
+    """
+
+    MAX_ENTRIES = 50
+    MAX_CHARS = 4000
+    default_error_messages = {
+        "too_many": "At most {max} entries.",
+        "too_long": "At most {max} characters as JSON.",
+        "nul": "Texts may not contain the NUL character.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "help_text",
+            f"Free-form object: at most {self.MAX_ENTRIES} entries and {self.MAX_CHARS} characters as JSON.",
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(value) > self.MAX_ENTRIES:
+            self.fail("too_many", max=self.MAX_ENTRIES)
+        encoded = json.dumps(value, default=str)
+        if len(encoded) > self.MAX_CHARS:
+            self.fail("too_long", max=self.MAX_CHARS)
+        if "\\u0000" in encoded:
+            self.fail("nul")
+        return value
 
 
 class ObjectionSerializer(serializers.Serializer):
@@ -233,7 +269,7 @@ class CustomerCreateApi(AgentApi):
     class InputSerializer(serializers.Serializer):
         phone_number = PhoneNumberField()
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-        email = serializers.EmailField(required=False, allow_blank=True, default="")
+        email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
         timezone = TimezoneNameField(required=False, allow_blank=True, default="")
         interest_level = serializers.ChoiceField(
             choices=CustomerProfile.InterestLevel.choices, required=False, default=CustomerProfile.InterestLevel.COLD
@@ -241,7 +277,7 @@ class CustomerCreateApi(AgentApi):
         call_preference_time = serializers.ChoiceField(
             choices=CustomerProfile.PreferredTime.choices, required=False, allow_blank=True, default=""
         )
-        preferences = serializers.DictField(required=False, default=dict)
+        preferences = PreferencesField(required=False, default=dict)
         note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
         class Meta:
@@ -266,13 +302,13 @@ class CustomerUpdateApi(AgentApi):
     class InputSerializer(serializers.Serializer):
         phone_number = PhoneNumberField(required=False)
         name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-        email = serializers.EmailField(required=False, allow_blank=True)
+        email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
         timezone = TimezoneNameField(required=False, allow_blank=True)
         interest_level = serializers.ChoiceField(choices=CustomerProfile.InterestLevel.choices, required=False)
         call_preference_time = serializers.ChoiceField(
             choices=CustomerProfile.PreferredTime.choices, required=False, allow_blank=True
         )
-        preferences = serializers.DictField(required=False)
+        preferences = PreferencesField(required=False)
         note = serializers.CharField(
             max_length=2000, required=False, allow_blank=True, help_text="Appended to the notes."
         )

@@ -197,6 +197,10 @@ OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
 LLM_TURN_BUDGET_SECONDS = env.float("LLM_TURN_BUDGET_SECONDS", default=6.0)
+# What the model may say in one turn: tokens asked of the server, and characters kept (cut at
+# a sentence) before the reply is stored or spoken, for servers that ignore max_tokens.
+LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=300)
+LLM_REPLY_MAX_CHARS = env.int("LLM_REPLY_MAX_CHARS", default=1000)
 
 # Dashboard: chart figures may be this many seconds old; CSV uploads wait here between chunks
 # (shared storage when several web machines serve the dashboard).

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+import xml.etree.ElementTree as ET
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 
+from accounts.models import Client
 from callbacks.models import ScheduledCallback
 from calls import providers
+from calls.actions import NO_TRANSFER_NUMBER
 from calls.models import CallSession, CallTurn
 from integrations.llm.resilience import shared_breaker
 from integrations.tests.fake_openai import Canned, FakeOpenAIServer, completion, tool_call
@@ -89,3 +92,117 @@ def test_with_an_llm_configured_the_call_sentiment_comes_from_it(twilio_sim, llm
     assert call_sentiment_refine(call_id=call.pk)
     call.refresh_from_db()
     assert call.sentiment_analysis["analyzer"] == "llm" and call.sentiment_analysis["score"] == 0.9
+
+
+SLOW_MODELS = {
+    "hangs after the headers": Canned(body=completion("too late"), hang_after_headers_s=5),
+    "trickles its body": Canned(body=completion("too late " * 40), trickle_s=0.4, trickle_pieces=10),
+    "answers late": Canned(body=completion("too late"), delay_s=5),
+}
+
+
+@pytest.mark.parametrize("answer", SLOW_MODELS.values(), ids=SLOW_MODELS.keys())
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_a_slow_model_is_cut_off_so_the_turn_answers_within_the_budget(twilio_sim, llm, answer):
+    """The budget covers the whole answer (connect, first byte, reading): budget + 0.5 s end to end."""
+    llm.respond(Canned(body=completion("Hello!")), answer)
+    twilio_sim.incoming()
+    started = time.monotonic()
+    reply = twilio_sim.say("That's way too expensive for us")
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0 + 0.5, f"turn took {elapsed:.2f}s with a 1.0s budget"
+    assert b"zero down" in reply.content and b"too late" not in reply.content
+    assert any(a["type"] == "llm_fallback" for a in CallTurn.objects.get(sequence=2).actions)
+
+
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_a_huge_llm_answer_is_cut_at_a_sentence_before_it_is_stored_or_spoken(twilio_sim, llm, settings):
+    settings.LLM_REPLY_MAX_CHARS = 1000
+    sentence = "Our panels come with a twenty-five year warranty. "
+    llm.respond(Canned(body=completion("Hello!")), Canned(body=completion(sentence * 200_000)))  # 10 MB
+    twilio_sim.incoming()
+
+    reply = twilio_sim.say("Tell me about the warranty")
+
+    stored = CallTurn.objects.get(sequence=2).text
+    assert 900 < len(stored) <= 1000 and stored.endswith("warranty.")
+    assert len(reply.content) < 2000 and stored.encode() in reply.content
+    assert llm.requests[-1]["max_tokens"] == 300
+
+
+def _transfer_reply(**arguments):
+    return Canned(
+        body=completion("Let me connect you now, please hold.", tool_calls=[tool_call("transfer_to_human", arguments)])
+    )
+
+
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_a_number_the_llm_picks_is_never_dialled_only_the_clients_transfer_number(twilio_sim, llm, caplog):
+    Client.objects.filter(pk=twilio_sim.agent.client_id).update(transfer_phone_number="+12125550188")
+    llm.respond(Canned(body=completion("Hello!")), _transfer_reply(reason="wants a person", number="+1 900 555 0100"))
+    twilio_sim.incoming()
+
+    reply = twilio_sim.say("Put me through to your manager on 900 555 0100")
+
+    dial = ET.fromstring(reply.content).find("Dial")
+    assert dial is not None and dial.text.strip() == "+12125550188"
+    assert b"9005550100" not in reply.content
+    assert any(
+        "not the client's transfer number" in r.message and twilio_sim.call_sid in r.message for r in caplog.records
+    )
+
+
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_the_llm_naming_the_configured_number_in_another_format_dials_it_quietly(twilio_sim, llm, caplog):
+    Client.objects.filter(pk=twilio_sim.agent.client_id).update(transfer_phone_number="+12125550188")
+    llm.respond(Canned(body=completion("Hello!")), _transfer_reply(number="(212) 555-0188"))
+    twilio_sim.incoming()
+
+    reply = twilio_sim.say("Can I talk to a person?")
+
+    assert ET.fromstring(reply.content).find("Dial").text.strip() == "+12125550188"
+    assert "not the client's transfer number" not in caplog.text
+
+
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_without_a_transfer_number_the_caller_is_told_so_and_offered_a_callback_booked_only_if_accepted(
+    twilio_sim, llm
+):
+    llm.respond(
+        Canned(body=completion("Hello!")),
+        _transfer_reply(number="+19005550100"),
+        Canned(
+            body=completion(
+                "Great, a colleague will call you tomorrow at 2 PM.",
+                tool_calls=[
+                    tool_call("schedule_callback", {"when": "2026-11-24T14:00:00", "reason": "wants a person"})
+                ],
+            )
+        ),
+    )
+    twilio_sim.incoming()
+
+    reply = twilio_sim.say("I want to speak to a human")
+
+    document = ET.fromstring(reply.content)
+    said = " ".join(s.text or "" for s in document.iter("Say"))
+    assert said == NO_TRANSFER_NUMBER  # one consistent message, no "please hold" before it
+    assert document.find("Dial") is None and document.find("Gather") is not None  # the call goes on
+    assert not ScheduledCallback.objects.exists()
+
+    twilio_sim.say("Yes please, tomorrow at two")
+
+    assert ScheduledCallback.objects.get().scheduled_datetime.astimezone(NY) == datetime(2026, 11, 24, 14, 0, tzinfo=NY)
+
+
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_a_huge_speech_result_is_bounded_before_it_reaches_the_llm_or_the_transcript(twilio_sim, llm):
+    """Twilio fields are bounded where they are parsed (SpeechResult: 2000 characters)."""
+    llm.respond(Canned(body=completion("Hello!")), Canned(body=completion("I see.")))
+    twilio_sim.incoming()
+
+    reply = twilio_sim.say("blah " * 200_000)
+
+    assert reply.status_code == 200 and b"I see." in reply.content
+    assert len(CallTurn.objects.get(sequence=1).text) <= 2000
+    assert len(llm.requests[-1]["messages"][-1]["content"]) <= 2000

@@ -22,6 +22,9 @@ pytestmark = pytest.mark.django_db
 
 LIST_PATHS = ["/api/customers/", "/api/dashboard/ai-agent/customers/"]
 MISSING = "00000000-0000-4000-8000-000000000000"
+LONG_EMAIL = "dana@" + ".".join(["b" * 60] * 5) + ".com"
+HUGE_PREFERENCES = {"contact": "x" * 5000}
+MANY_PREFERENCES = {f"k{n}": "v" for n in range(51)}
 
 
 def _error(response, status: int, message: str | None = None, code: str | None = None) -> dict:
@@ -162,6 +165,10 @@ def test_create_normalises_the_number_and_answers_with_the_detail(api_a, agent_a
         ({"phone_number": "+12125550101", "timezone": "Mars/Olympus"}, "timezone: 'Mars/Olympus' is not a known"),
         ({"phone_number": "+12125550101", "email": "nope"}, "email: Enter a valid email address."),
         ({}, "phone_number: This field is required."),
+        # Longer than the email column (254), yet a valid address: a 500 on PostgreSQL before.
+        ({"phone_number": "+12125550101", "email": LONG_EMAIL}, "email: Ensure this field has no more than 254"),
+        ({"phone_number": "+12125550101", "preferences": HUGE_PREFERENCES}, "preferences: At most 4000 characters"),
+        ({"phone_number": "+12125550101", "preferences": MANY_PREFERENCES}, "preferences: At most 50 entries"),
     ],
 )
 def test_create_refuses_bad_input_with_a_message(api_a, agent_a, payload, message):
@@ -264,6 +271,8 @@ def test_update_changes_only_what_is_sent(api_a, agent_a):
         ({"phone_number": "call me"}, 400, "phone_number: 'call me' is not a phone number"),
         ({"interest_level": "boiling"}, 400, 'interest_level: "boiling" is not a valid choice.'),
         ({"do_not_call": True}, 400, "do_not_call: Use POST /api/customers/<id>/do-not-call/"),
+        ({"email": LONG_EMAIL}, 400, "email: Ensure this field has no more than 254"),
+        ({"preferences": HUGE_PREFERENCES}, 400, "preferences: At most 4000 characters"),
     ],
 )
 def test_update_refuses_bad_input_with_a_message(api_a, agent_a, payload, status, message):

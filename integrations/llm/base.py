@@ -92,6 +92,9 @@ class RecordObjection:
 @dataclass(frozen=True)
 class TransferToHuman:
     reason: str = ""
+    # A number the model named, as it wrote it. Never dialled as such: the engine dials only
+    # the client's configured transfer number (a model must not send a caller anywhere).
+    requested_number: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,12 @@ Rules this module protects:
   coerced, never a crash: one sloppy argument must not cost the whole turn.
 - Every callback time is aware, in the customer's timezone (``now_local``), because the model
   thinks in the caller's wall-clock time ("tomorrow afternoon").
+- The model's words are bounded twice: ``max_tokens`` asks the server for a short answer, and
+  :func:`cap_reply_text` cuts whatever comes back at a sentence before it is stored or spoken,
+  because a server may ignore ``max_tokens`` (a 10 MB answer once reached ``<Say>``).
+- One request has one deadline (``timeout_s``) for all of it: connecting, waiting for the
+  first byte and reading a body that trickles in. The SDK's timeouts are per phase and per
+  read, so a model sending a byte a second would otherwise hold the request for ever.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+import httpx2
 import openai
 
 from integrations.llm.base import (
@@ -46,6 +54,10 @@ logger = logging.getLogger(__name__)
 
 # Local servers (vLLM, Ollama) accept any key, but the SDK refuses to start without one.
 LOCAL_SERVER_API_KEY = "not-needed"
+
+# About a minute of speech: a phone answer longer than that loses the caller anyway.
+DEFAULT_REPLY_MAX_CHARS = 1000
+DEFAULT_MAX_TOKENS = 300
 
 # What a not-quite-compatible server's odd JSON turns into when read as SDK objects.
 _MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
@@ -128,7 +140,10 @@ TOOLS: list[dict[str, Any]] = [
         "type": "function",
         "function": {
             "name": "transfer_to_human",
-            "description": "Hand the call to a human colleague (customer insists, or you cannot help).",
+            "description": (
+                "Hand the call to a human colleague (customer insists, or you cannot help). The call "
+                "always goes to the business's own transfer line: never make up or pass a number."
+            ),
             "parameters": {
                 "type": "object",
                 "properties": {"reason": {"type": "string"}},
@@ -154,9 +169,10 @@ TOOLS: list[dict[str, Any]] = [
 class OpenAIProvider:
     """Answers a turn with an OpenAI-compatible chat model, using tools for actions.
 
-    ``timeout_s`` bounds each HTTP request inside the SDK and ``max_retries`` defaults to 0:
-    the turn has its own time budget (see ``FallbackProvider``), and a retry that cannot
-    finish inside it only delays the fallback.
+    ``timeout_s`` is the deadline of each whole HTTP request (connect, first byte, body) and
+    ``max_retries`` defaults to 0: the turn has its own time budget (see ``FallbackProvider``),
+    and a retry that cannot finish inside it only delays the fallback. ``max_tokens`` and
+    ``reply_max_chars`` bound what the caller hears.
     """
 
     name = "openai"
@@ -170,19 +186,28 @@ class OpenAIProvider:
         max_retries: int = 0,
         *,
         temperature: float | None = 0.4,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        reply_max_chars: int = DEFAULT_REPLY_MAX_CHARS,
     ) -> None:
         if not model:
             raise ValueError("OPENAI_MODEL is required for the openai provider")
         if not api_key and not base_url:
             # Fail fast at configuration time rather than with a 401 on the first live call.
             raise ValueError("OPENAI_API_KEY is required unless OPENAI_BASE_URL points at a local server")
+        if max_tokens < 1 or reply_max_chars < 1:
+            raise ValueError("max_tokens and reply_max_chars must be positive")
         self.model = model
         self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.reply_max_chars = reply_max_chars
         self._client = openai.OpenAI(
             api_key=api_key or LOCAL_SERVER_API_KEY,
             base_url=base_url,
             timeout=timeout_s,
             max_retries=max_retries,
+            http_client=openai.DefaultHttpx2Client(
+                timeout=timeout_s, transport=WholeRequestDeadline(httpx2.HTTPTransport(), deadline_s=timeout_s)
+            ),
         )
 
     def reply(self, context: ConversationContext) -> Reply:
@@ -215,7 +240,7 @@ class OpenAIProvider:
         content = message.content
         if content is not None and not isinstance(content, str):
             raise ProviderError("the message content is not text")
-        text = (content or "").strip()
+        text = cap_reply_text(content or "", self.reply_max_chars)
         if not text and not actions:
             raise ProviderError("the model returned neither text nor a tool call")
         if not text:
@@ -233,7 +258,7 @@ class OpenAIProvider:
         Tools are not offered here: the streaming form of the contract carries text only, and
         a model that chose to answer with a tool call would otherwise stream nothing at all.
         """
-        yielded = False
+        left = self.reply_max_chars
         try:
             chunks = self._client.chat.completions.create(
                 model=self.model,
@@ -246,18 +271,93 @@ class OpenAIProvider:
                     for choice in chunk.choices or ():
                         delta = getattr(choice, "delta", None)
                         piece = getattr(delta, "content", None)
-                        if isinstance(piece, str) and piece:
-                            yielded = True
-                            yield piece
+                        if isinstance(piece, str) and piece and left > 0:
+                            # Pieces cannot be taken back once spoken, so the stream is cut
+                            # at the cap rather than at a sentence.
+                            yield piece[:left]
+                            left -= len(piece)
+                    if left <= 0:
+                        logger.warning("stream cut at %d characters", self.reply_max_chars)
+                        break
         except openai.OpenAIError as exc:
             raise ProviderError(_describe_sdk_error(exc)) from exc
+        except httpx2.HTTPError as exc:  # a stream's body is read after the SDK handed it over
+            raise ProviderError(f"{type(exc).__name__} while streaming") from exc
         except _MALFORMED as exc:
             raise ProviderError(f"malformed stream chunk: {type(exc).__name__}") from exc
-        if not yielded:
+        if left == self.reply_max_chars:
             raise ProviderError("the model streamed no text")
 
     def _sampling_options(self) -> dict[str, Any]:
-        return {} if self.temperature is None else {"temperature": self.temperature}
+        options: dict[str, Any] = {"max_tokens": self.max_tokens}
+        if self.temperature is not None:
+            options["temperature"] = self.temperature
+        return options
+
+
+class WholeRequestDeadline(httpx2.BaseTransport):
+    """One deadline for a whole request: connect, first byte and every read of the body.
+
+    httpx's timeouts bound each phase and each read on its own, so a server that hangs after
+    the headers, or sends a byte just inside every read time-out, keeps the request (and the
+    worker thread waiting on it) alive long after the turn's budget. The body is cut off with
+    a ``ReadTimeout`` at the first read past the deadline, which the SDK reports as a time-out.
+    """
+
+    def __init__(self, inner: httpx2.BaseTransport, *, deadline_s: float) -> None:
+        self._inner = inner
+        self._deadline_s = deadline_s
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        deadline = time.monotonic() + self._deadline_s
+        response = self._inner.handle_request(request)
+        response.stream = _BodyBeforeDeadline(response.stream, deadline=deadline, request=request)  # type: ignore[arg-type]
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _BodyBeforeDeadline(httpx2.SyncByteStream):
+    def __init__(self, inner: Any, *, deadline: float, request: httpx2.Request) -> None:
+        self._inner = inner
+        self._deadline = deadline
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if time.monotonic() > self._deadline:
+                self.close()
+                raise httpx2.ReadTimeout("the whole-request deadline passed while reading", request=self._request)
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
+
+def cap_reply_text(text: str, max_chars: int) -> str:
+    """The reply, stripped and at most ``max_chars`` long, cut after the last whole sentence.
+
+    A caller should hear complete sentences, so the cut falls after the last ``.``, ``!`` or
+    ``?`` inside the limit; with no sentence end in its second half, it falls at a word and
+    ends with a full stop.
+    """
+    text = text.strip()
+    if len(text) <= max_chars:
+        return text
+    head = text[:max_chars]
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s|$)", head)]
+    if ends and ends[-1] >= max_chars // 2:
+        cut = head[: ends[-1]]
+    else:
+        words = text[: max_chars - 1]  # room for the full stop
+        if not text[max_chars - 1].isspace():
+            words = words.rsplit(None, 1)[0] if " " in words.strip() else words
+        cut = words.rstrip().rstrip(",;:-") + "."
+    logger.warning("reply cut from %d to %d characters", len(text), len(cut))
+    return cut
 
 
 # --- the prompt -----------------------------------------------------------------------------
@@ -457,7 +557,9 @@ def parse_tool_call(name: str, arguments: str | None, context: ConversationConte
             return None
         return RecordObjection(key=key, text=_text(args.get("text")))
     if name == "transfer_to_human":
-        return TransferToHuman(reason=_text(args.get("reason")))
+        # Models pass a number unasked (under any name); it is kept only to be checked.
+        number = next((_text(args.get(k)) for k in ("number", "to", "phone_number") if _text(args.get(k))), "")
+        return TransferToHuman(reason=_text(args.get("reason")), requested_number=number[:32])
     if name == "end_call":
         outcome = _text(args.get("outcome")).lower()
         return EndCall(outcome=outcome if outcome in END_OUTCOMES else "answered")

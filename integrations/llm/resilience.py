@@ -172,10 +172,12 @@ class FallbackProvider:
     def stream(self, context: ConversationContext) -> Iterator[str]:
         """Stream from the primary, or from the fallback if the first piece does not come.
 
-        Each piece must arrive within ``budget_s``. Before the first piece the stream switches
-        to the fallback; after it, the caller has already heard part of the primary's answer,
-        so a failure ends the stream (logged) rather than starting a second, different answer.
-        Even creating the primary's iterator happens in the worker, in case it blocks.
+        The whole stream must arrive within ``budget_s`` of the start (a model that trickles
+        a piece just inside a per-piece limit would otherwise talk for ever). Before the first
+        piece the stream switches to the fallback; after it, the caller has already heard part
+        of the primary's answer, so a failure or the deadline ends the stream (logged) rather
+        than starting a second, different answer. Even creating the primary's iterator happens
+        in the worker, in case it blocks.
         """
         if not self.breaker.allow():
             self._log_fallback("circuit open")
@@ -191,11 +193,12 @@ class FallbackProvider:
 
         first = True
         future: Future[object] | None = None
+        deadline = time.monotonic() + self.budget_s
         try:
             while True:
                 try:
                     future = self._executor.submit(advance)
-                    piece = future.result(timeout=self.budget_s)
+                    piece = future.result(timeout=max(0.0, deadline - time.monotonic()))
                 except FutureTimeoutError:
                     if future is not None:
                         future.cancel()

@@ -29,6 +29,11 @@ class Canned:
     sse: list[dict[str, Any]] | None = None
     delay_s: float = 0.0
     raw: bytes | None = None  # sent as-is with the given status, for broken servers
+    # A slow server after the headers: the JSON body (or each SSE chunk) in pieces this far apart.
+    trickle_s: float = 0.0
+    trickle_pieces: int = 8
+    # Send the headers, then nothing for this long (a model that hangs mid-answer).
+    hang_after_headers_s: float = 0.0
 
 
 class FakeOpenAIServer:
@@ -91,34 +96,52 @@ class FakeOpenAIServer:
                     server.release.wait(answer.delay_s)
                 try:
                     if answer.raw is not None:
-                        self._send_raw(answer.status, answer.raw)
+                        self._send_raw(answer.status, answer.raw, answer)
                     elif answer.sse is not None:
-                        self._send_sse(answer.sse)
+                        self._send_sse(answer.sse, answer)
                     else:
-                        self._send_json(answer.status, answer.body or _error_body(answer.status))
+                        data = json.dumps(answer.body or _error_body(answer.status)).encode()
+                        self._send_raw(answer.status, data, answer)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up waiting, which is what some tests want
 
             def _send_json(self, status: int, payload: dict[str, Any]) -> None:
-                self._send_raw(status, json.dumps(payload).encode())
+                self._send_raw(status, json.dumps(payload).encode(), Canned())
 
-            def _send_raw(self, status: int, data: bytes) -> None:
+            def _send_raw(self, status: int, data: bytes, answer: Canned) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                self._after_headers(answer)
+                if not answer.trickle_s:
+                    self.wfile.write(data)
+                    return
+                size = max(1, -(-len(data) // answer.trickle_pieces))
+                for start in range(0, len(data), size):
+                    self.wfile.write(data[start : start + size])
+                    self.wfile.flush()
+                    if server.release.wait(answer.trickle_s):
+                        return
 
-            def _send_sse(self, chunks: list[dict[str, Any]]) -> None:
+            def _send_sse(self, chunks: list[dict[str, Any]], answer: Canned) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Cache-Control", "no-cache")
                 self.end_headers()
+                self._after_headers(answer)
                 for chunk in chunks:
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
+                    if answer.trickle_s and server.release.wait(answer.trickle_s):
+                        return
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
+
+            def _after_headers(self, answer: Canned) -> None:
+                self.wfile.flush()
+                if answer.hang_after_headers_s:
+                    server.release.wait(answer.hang_after_headers_s)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

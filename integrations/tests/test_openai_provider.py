@@ -7,6 +7,7 @@ comes back, without mocking our code or the SDK.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -280,3 +281,58 @@ def test_empty_stream_raises_provider_error(server, provider):
 
     with pytest.raises(ProviderError, match="no text"):
         list(provider.stream(sales_context()))
+
+
+# --- bounds -----------------------------------------------------------------------------------
+
+
+def test_the_request_asks_for_a_short_answer(server, provider):
+    server.respond(Canned(body=completion("Sure.")))
+
+    provider.reply(sales_context())
+
+    assert server.requests[-1]["max_tokens"] == 300
+
+
+def test_a_huge_answer_is_cut_after_the_last_whole_sentence_within_the_cap(server):
+    provider = OpenAIProvider(api_key="k", model="test-model", base_url=server.base_url, reply_max_chars=60)
+    server.respond(Canned(body=completion("Solar saves money. It also adds value to your home. " * 200_000)))
+
+    reply = provider.reply(sales_context())
+
+    assert reply.text == "Solar saves money. It also adds value to your home."
+
+
+def test_an_answer_without_sentence_ends_is_cut_at_a_word(server):
+    provider = OpenAIProvider(api_key="k", model="test-model", base_url=server.base_url, reply_max_chars=20)
+    server.respond(Canned(body=completion("word " * 100)))
+
+    assert provider.reply(sales_context()).text == "word word word word."
+
+
+def test_a_streamed_answer_stops_at_the_cap(server):
+    provider = OpenAIProvider(api_key="k", model="test-model", base_url=server.base_url, reply_max_chars=12)
+    server.respond(Canned(sse=stream_chunks("Hello there, ", "this goes on ", "and on.")))
+
+    assert "".join(provider.stream(sales_context())) == "Hello there,"
+
+
+def test_a_body_that_trickles_in_past_the_deadline_is_a_timeout(server):
+    """Each piece comes inside the read time-out, but the whole answer is far too late."""
+    provider = OpenAIProvider(api_key="k", model="test-model", base_url=server.base_url, timeout_s=1.0)
+    server.respond(Canned(body=completion("late " * 50), trickle_s=0.3, trickle_pieces=12))
+
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match="Timeout"):
+        provider.reply(sales_context())
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_stream_that_trickles_past_the_deadline_is_cut_off(server):
+    provider = OpenAIProvider(api_key="k", model="test-model", base_url=server.base_url, timeout_s=1.0)
+    server.respond(Canned(sse=stream_chunks(*[f"piece {n}. " for n in range(12)]), trickle_s=0.3))
+
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match="Timeout"):
+        list(provider.stream(sales_context()))
+    assert time.monotonic() - started < 1.5

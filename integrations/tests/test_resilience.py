@@ -333,3 +333,16 @@ def test_shared_breaker_outlives_the_providers_built_per_turn():
 
     assert shared_breaker("http://vllm.internal/v1|llama3") is first
     assert shared_breaker("https://api.openai.com/v1|gpt") is not first
+
+
+def test_stream_that_trickles_ends_at_the_budget_not_a_budget_per_piece(server, resilient):
+    """Every piece is inside the budget, the whole answer is not: the caller's turn ends in time."""
+    server.respond(Canned(sse=stream_chunks(*[f"piece {n}. " for n in range(10)]), trickle_s=0.2))
+
+    started = time.monotonic()
+    pieces = list(resilient.stream(sales_context()))
+    elapsed = time.monotonic() - started
+
+    assert pieces and pieces[0] == "piece 0. "  # the caller heard the start of the model's answer
+    assert len(pieces) < 10
+    assert elapsed < BUDGET_S + MARGIN_S, f"took {elapsed:.3f}s"
