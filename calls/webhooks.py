@@ -24,6 +24,7 @@ from calls.selectors_voice import LiveCall, live_call
 from calls.telephony import webhook_auth_token
 from calls.webhook_params import TwilioEvent, parse_event
 from core.errors import NotFound
+from core.log_context import bind_call_sid
 from integrations.twilio import signature_is_valid, twiml
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def twilio_webhook(*, speaks: bool, reads_call: bool = False) -> Callable:
             if not event.has_valid_sid:
                 message = "Sorry, something went wrong with this call. Goodbye."
                 return _twiml(twiml.polite_error(message), status=400) if speaks else HttpResponse(status=400)
+            bind_call_sid(event.call_sid)
             try:
                 document = view(agent, event, live) if reads_call else view(agent, event)
             except Exception:  # the services' transactions have rolled back: nothing half-written
