@@ -28,6 +28,7 @@ from calls.selectors_voice import LiveCall, live_call
 from calls.telephony import webhook_auth_token
 from calls.webhook_params import CALL_SID_RE, MalformedWebhook, TwilioEvent, parse_event
 from core.errors import NotFound
+from core.log_context import bind_call_sid
 from integrations.twilio import signature_is_valid, twiml
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def twilio_webhook(*, speaks: bool, reads_call: bool = False, needs_turn: bool =
             except MalformedWebhook as malformed:
                 logger.warning("Refused webhook %s for call %.64r: %s", view.__name__, call_sid, malformed)
                 return refused(400, REFUSED, str(malformed))
+            bind_call_sid(event.call_sid)
             return answer(view(agent, event, live) if reads_call else view(agent, event))
 
         @csrf_exempt

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesagents.settings")
 
@@ -80,3 +81,41 @@ app.conf.update(
     task_time_limit=300,
 )
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _log_like_the_web_processes(**kwargs) -> None:
+    """Worker and beat log through settings.LOGGING (JSON in production, with the request id)
+    instead of Celery's own format; connecting this signal is what stops Celery configuring its own."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+# The request id and call sid travel with each task (django-guid's own Celery integration would
+# also do this, but it replaces and then clears the id when a task runs eagerly inside a request).
+@before_task_publish.connect
+def _hand_over_log_context(headers: dict, **kwargs) -> None:
+    from core.log_context import log_context_headers
+
+    headers.update(log_context_headers())
+
+
+@task_prerun.connect
+def _adopt_log_context(task, **kwargs) -> None:
+    if task.request.is_eager:
+        return  # runs inline, in the caller's context: its ids are already set
+    from core.log_context import log_context_adopt
+
+    log_context_adopt(task.request.get)
+
+
+@task_postrun.connect
+def _forget_log_context(task, **kwargs) -> None:
+    if task.request.is_eager:
+        return
+    from core.log_context import log_context_forget
+
+    log_context_forget()
