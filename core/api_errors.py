@@ -25,7 +25,8 @@ def api_exception_handler(exc, context):
     """Render every error in one shape so a frontend needs one code path for all of them."""
     if isinstance(exc, DomainError):
         body = {"code": exc.code, "message": exc.message, **exc.details}
-        return Response({"error": body}, status=exc.status)
+        headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
+        return Response({"error": body}, status=exc.status, headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, PermissionDenied):
