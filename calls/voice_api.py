@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 
 from django.utils import timezone
@@ -19,6 +20,7 @@ from callbacks.claims import (
 from callbacks.selectors import callback_get
 from calls.dispatch import LIVE_STATUSES
 from calls.models import CallSession
+from calls.numbers import agent_phone_number_configure
 from calls.outbound import CallPlacementFailed, call_place
 from calls.selectors_voice import call_by_sid
 from calls.simulated_phone import Screen, SimulatedPhone
@@ -233,3 +235,39 @@ class SimulatorHangUpApi(AgentApi):
             SimulatedPhone(self.agent).hang_up(call.twilio_call_sid)
         return Response(_screen(self.agent, Screen(call_sid=call.twilio_call_sid, ended=True)))
 
+
+class PhoneNumberConfiguredSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "PhoneNumberConfigured"
+
+    sid = serializers.CharField(help_text="Twilio's IncomingPhoneNumber SID.")
+    phone_number = serializers.CharField()
+    voice_url = serializers.CharField()
+    voice_method = serializers.CharField()
+    voice_fallback_url = serializers.CharField()
+    voice_fallback_method = serializers.CharField()
+    status_callback = serializers.CharField(help_text="Twilio calls it when an inbound call ends.")
+    status_callback_method = serializers.CharField()
+    simulated = serializers.BooleanField(help_text="True on the built-in phone: nothing was sent to Twilio.")
+
+
+class PhoneNumberConfigureApi(AgentApi):
+    """``POST /api/agents/ai/phone-number/configure/``: point the agent's number at its webhooks again."""
+
+    @extend_schema(
+        operation_id="agent_phone_number_configure",
+        request=None,
+        responses={200: PhoneNumberConfiguredSerializer, **errors(401, 403, 404, 422, 502, 503)},
+        summary="Connect the agent's Twilio number",
+        description="Sets, on the client's Twilio account, the agent's number's voice URL, fallback URL and "
+        "status callback URL (all POST), so inbound calls reach the agent and are finalised when they end. "
+        "Done automatically when the number is set; this re-applies it (e.g. after an edit in the Twilio "
+        "console). 422 when the agent has no number or the account does not own it; 503/502 with "
+        "`retry_after` when Twilio is unreachable or failing.",
+        tags=["agent"],
+    )
+    def post(self, request):
+        agent = self.agent
+        number = agent_phone_number_configure(agent=agent)
+        out = {**asdict(number), "simulated": uses_simulated_phone(agent.client)}
+        return Response(PhoneNumberConfiguredSerializer(out).data)
