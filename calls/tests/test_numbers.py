@@ -35,8 +35,14 @@ def _assert_configured(fake, agent, number: str, sid: str = "PN" + "a" * 32) -> 
     assert update["form"] == _webhooks(agent)  # exactly these parameters, nothing else
 
 
-def test_setting_the_agents_number_points_it_at_the_agents_webhooks(api_a, agent_a, fake_twilio):
+def test_setting_the_agents_number_points_it_at_the_agents_webhooks(api_a, agent_a, agent_b, fake_twilio):
     fake_twilio.add_number(NUMBER)
+    fake_twilio.add_number(agent_b.phone_number, sid="PN" + "b" * 32)
+    # Other changes leave the number alone; another agent's number is refused before Twilio is asked.
+    assert api_a.patch("/api/agents/ai/", {"agent_name": "Zoe"}, format="json").status_code == 200
+    taken = api_a.patch("/api/agents/ai/", {"phone_number": agent_b.phone_number}, format="json")
+    assert taken.status_code == 409 and taken.json()["error"]["code"] == "phone_in_use"
+    assert fake_twilio.received == []
     response = api_a.patch("/api/agents/ai/", {"phone_number": "(415) 555-0199"}, format="json")
     assert response.status_code == 200, response.json()
     assert response.json()["phone_number"] == NUMBER
@@ -62,18 +68,6 @@ def test_setting_the_number_while_twilio_is_down_is_a_503_and_changes_nothing(ap
     assert response.json()["error"]["retry_after"] == 30
     agent_a.refresh_from_db()
     assert agent_a.phone_number == "+14155550100"
-
-
-def test_another_agents_number_is_refused_before_twilio_is_asked(api_a, agent_a, agent_b, fake_twilio):
-    fake_twilio.add_number(agent_b.phone_number)
-    response = api_a.patch("/api/agents/ai/", {"phone_number": agent_b.phone_number}, format="json")
-    assert response.status_code == 409 and response.json()["error"]["code"] == "phone_in_use"
-    assert fake_twilio.received == []
-
-
-def test_other_changes_leave_the_number_alone(api_a, agent_a, fake_twilio):
-    assert api_a.patch("/api/agents/ai/", {"agent_name": "Zoe"}, format="json").status_code == 200
-    assert fake_twilio.received == []
 
 
 def test_setting_up_an_agent_with_a_number_configures_it(api_b, client_b, fake_twilio):
