@@ -187,6 +187,13 @@ class AgentOutputSerializer(serializers.Serializer):
         return f"{settings.PUBLIC_BASE_URL}/webhooks/twilio/{agent.public_id}/"
 
 
+NUMBER_HELP = (
+    "With Twilio configured, a new `phone_number` is first pointed at the agent's webhooks on the client's "
+    "Twilio account (voice, fallback and status callback URLs); a number the account does not own is a 422 "
+    "(`number_not_on_account`), Twilio unreachable a 503 with `retry_after`, and the number is then not saved."
+)
+
+
 class AgentUpdateInputSerializer(serializers.Serializer):
     agent_name = serializers.CharField(max_length=120, required=False, source="name")
     personality_type = serializers.ChoiceField(choices=AIAgent.Personality.choices, required=False)
@@ -242,9 +249,9 @@ class AgentDetailApi(AgentApi):
         summary="Change the client's AI agent",
         description="Only the fields sent change. `status` pauses ('paused') or resumes ('active') the agent. "
         "The client's call policy (transfer number, daily limit, disclosure, timezone) is at "
-        "/api/account/settings/.",
+        "/api/account/settings/. " + NUMBER_HELP,
         request=AgentUpdateInputSerializer,
-        responses={200: AgentOutputSerializer, **errors(400, 401, 403, 404, 409, 422)},
+        responses={200: AgentOutputSerializer, **errors(400, 401, 403, 404, 409, 422, 502, 503)},
         tags=["agent"],
     )
     def patch(self, request):
@@ -285,9 +292,9 @@ class AgentSetupApi(AgentDetailApi):
         operation_id="agent_setup",
         summary="Create the client's AI agent (blank)",
         description="Each client has one agent. It starts blank: status `training`, level 0, and takes no "
-        "calls until training brings it to 20 %. A second set-up is a 409.",
+        "calls until training brings it to 20 %. A second set-up is a 409. " + NUMBER_HELP,
         request=InputSerializer,
-        responses={201: AgentOutputSerializer, **errors(400, 401, 403, 409, 422)},
+        responses={201: AgentOutputSerializer, **errors(400, 401, 403, 409, 422, 502, 503)},
         tags=["agent"],
     )
     def post(self, request):
@@ -311,7 +318,7 @@ class AgentSetupApi(AgentDetailApi):
         summary="Change the client's AI agent (same as PATCH /api/agents/ai/)",
         description="The seed's path for changing the agent; identical to PATCH /api/agents/ai/.",
         request=AgentUpdateInputSerializer,
-        responses={200: AgentOutputSerializer, **errors(400, 401, 403, 404, 409, 422)},
+        responses={200: AgentOutputSerializer, **errors(400, 401, 403, 404, 409, 422, 502, 503)},
         tags=["agent"],
     )
     def patch(self, request):

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import time
 from typing import Any, TypedDict, Unpack
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils.module_loading import import_string
 
 from accounts.models import Client
 from agents.knowledge import COMPANY_FIELDS, compile_knowledge, training_level
@@ -95,6 +97,22 @@ def _phone(raw: str | None) -> str | None:
     return normalize_e164(text) if text else None
 
 
+def _connect_number(agent: AIAgent) -> None:
+    """Point a newly set number at this agent's webhooks on the phone network, before it is saved.
+
+    A number another agent already has is refused first, so a client can never repoint someone
+    else's number. The phone side lives in ``calls`` (named by a setting, as agents may not
+    import calls); it raises a domain error (not on the account, Twilio unreachable) that stops
+    the change, so a saved number is always a connected one.
+    """
+    if not agent.phone_number:
+        return
+    if AIAgent.objects.filter(phone_number=agent.phone_number).exclude(pk=agent.pk).exists():
+        raise Conflict(PHONE_IN_USE_MESSAGE, code="phone_in_use")
+    if settings.AGENT_PHONE_NUMBER_CONFIGURER:
+        import_string(settings.AGENT_PHONE_NUMBER_CONFIGURER)(agent=agent)
+
+
 def agent_setup(
     *,
     client: Client,
@@ -132,6 +150,7 @@ def agent_setup(
     )
     _check_fields(agent)
     agent.knowledge = compile_knowledge([], {})
+    _connect_number(agent)
     try:
         with transaction.atomic():
             agent.save()
@@ -164,6 +183,7 @@ def agent_update(*, agent: AIAgent, **changes: Unpack[AgentChanges]) -> AIAgent:
     with transaction.atomic():
         # Locked like training_add, so a concurrent training session's level is not overwritten.
         agent = AIAgent.objects.select_for_update().get(pk=agent.pk)
+        number_before = agent.phone_number
         if "business_info" in changes:
             changes["business_info"] = {**agent.business_info, **(changes["business_info"] or {})}
         if "sales_goals" in changes:
@@ -176,6 +196,8 @@ def agent_update(*, agent: AIAgent, **changes: Unpack[AgentChanges]) -> AIAgent:
             agent.status = status_for_level(agent.training_level, AIAgent.Status.TRAINING)
         if "business_info" in changes:
             _recompile(agent)  # company facts count towards the training level
+        if agent.phone_number != number_before:
+            _connect_number(agent)
         try:
             with transaction.atomic():
                 agent.save()

@@ -7,6 +7,7 @@ daily limit. A refusal says why and when a call would be allowed.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Client
@@ -25,6 +27,8 @@ from core.errors import CallNotAllowed, ValidationFailed
 from customers.contactability import check_call_allowed, customer_zone, next_allowed_time
 from customers.models import CustomerProfile
 from integrations.twilio import CallRequest, TelephonyError
+
+logger = logging.getLogger(__name__)
 
 OUTBOUND_TYPES = (CallSession.CallType.OUTBOUND, CallSession.CallType.SCHEDULED, CallSession.CallType.FOLLOWUP)
 SIMULATED_CALLER_ID = "+15005550006"  # Twilio's magic "valid" test number, for the built-in phone
@@ -58,6 +62,13 @@ def reserve_outbound_call(*, client: Client, at: datetime, count: int = 1) -> bo
             [client.pk, _day_start(client, at).date(), count, count, count, client.daily_call_limit],
         )
         return cursor.fetchone() is not None
+
+
+def release_outbound_call(*, client: Client, at: datetime) -> None:
+    """Give back one of ``at``'s day's calls: the phone network certainly placed no call for it."""
+    OutboundDayCount.objects.filter(client=client, day=_day_start(client, at).date(), placed__gt=0).update(
+        placed=F("placed") - 1
+    )
 
 
 def reserve_outbound_calls(*, client: Client, at: datetime, count: int) -> int:
@@ -107,7 +118,9 @@ def _dial(call: CallSession) -> str:
     """Ask the phone network to dial a recorded (committed) session; returns Twilio's call SID.
 
     A refusal leaves the session failed and raises: TelephonyUnavailable when retrying may help,
-    CallPlacementFailed when Twilio refused this call for good.
+    CallPlacementFailed when Twilio refused this call for good. The failed session stays in the
+    call log with Twilio's reason; the day's slot is given back unless Twilio may have dialled
+    (a request sent and never answered), so a failure the client did not cause costs no call.
     """
     agent, customer = call.ai_agent, call.customer_profile
     request = CallRequest(
@@ -130,6 +143,9 @@ def _dial(call: CallSession) -> str:
             conversation_notes=f"Twilio error {exc.code}: {exc.message}",
             updated_at=timezone.now(),
         )
+        if not exc.may_have_acted:
+            release_outbound_call(client=agent.client, at=call.started_at)
+        logger.warning("Twilio did not place call %s (session %s): %r", call.twilio_call_sid or "-", call.pk, exc)
         if exc.retryable:
             raise
         raise CallPlacementFailed(exc.user_message, details={"twilio_code": exc.code}) from exc

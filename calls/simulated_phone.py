@@ -20,7 +20,7 @@ from django.utils import timezone
 from agents.models import AIAgent
 from calls.models import CallSession, CallTurn
 from calls.telephony import webhook_auth_token, webhook_path
-from integrations.twilio import CallRequest, PlacedCall, SentMessage, sign
+from integrations.twilio import CallRequest, IncomingNumber, NumberWebhooks, PlacedCall, SentMessage, sign
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,16 @@ class SimulatedGateway:
     def send_sms(self, to: str, from_: str, body: str, status_callback: str | None = None) -> SentMessage:
         logger.info("Simulated SMS to %s: %s", to, body)
         return SentMessage(sid="SM" + uuid.uuid4().hex, status="sent")
+
+    def configure_incoming_number(self, phone_number: str, webhooks: NumberWebhooks) -> IncomingNumber:
+        # The built-in phone posts to the webhooks directly (SimulatedPhone): nothing to configure.
+        logger.info("Simulated number %s answers at %s", phone_number, webhooks.voice_url)
+        return IncomingNumber(
+            sid="PNsimulated", phone_number=phone_number,
+            voice_url=webhooks.voice_url, voice_method="POST",
+            voice_fallback_url=webhooks.voice_fallback_url, voice_fallback_method="POST",
+            status_callback=webhooks.status_callback, status_callback_method="POST",
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

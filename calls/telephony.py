@@ -10,7 +10,20 @@ from django.urls import reverse
 
 from accounts.models import Client
 from agents.models import AIAgent
-from integrations.twilio import TelephonyGateway, TwilioGateway, credentials_for
+from core.errors import DomainError, ServiceUnavailable, UpstreamFailed, UpstreamRefused, ValidationFailed
+from integrations.twilio import (
+    NumberNotOnAccount,
+    TelephonyError,
+    TelephonyGateway,
+    TelephonyUnavailable,
+    TwilioCredentials,
+    TwilioGateway,
+    credentials_for,
+)
+
+# How long a client should wait before trying again when Twilio is unreachable or overloaded.
+RETRY_AFTER_S = 30
+RATE_LIMITED_RETRY_AFTER_S = 60
 
 WEBHOOKS = ("incoming", "answered", "turn", "status", "recording", "amd", "fallback")
 
@@ -40,6 +53,38 @@ def gateway_for(client: Client) -> TelephonyGateway:
         client.twilio_subaccount_sid, client.twilio_auth_token, settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
     )
     return TwilioGateway(credentials)
+
+
+def twilio_account_for(client: Client) -> TwilioCredentials | None:
+    """The Twilio account the client's numbers live on, or None on the simulated phone."""
+    if uses_simulated_phone(client):
+        return None
+    return credentials_for(
+        client.twilio_subaccount_sid, client.twilio_auth_token, settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
+    )
+
+
+def telephony_domain_error(exc: TelephonyError) -> DomainError:
+    """What a door (API, dashboard) tells the client when Twilio failed a request.
+
+    Unreachable, timed out or rate-limited: 503 with ``retry_after``; Twilio's own server error:
+    502 with ``retry_after``; our credentials refused: 502 (the client cannot fix that by
+    retrying); any other refusal: 422 with Twilio's explanation and code.
+    """
+    twilio = {"twilio_code": exc.code, "twilio_status": exc.status or None}
+    if isinstance(exc, NumberNotOnAccount):
+        return ValidationFailed(exc.user_message, code="number_not_on_account")
+    if isinstance(exc, TelephonyUnavailable):
+        if exc.status >= 500:
+            return UpstreamFailed(
+                "The phone service had an internal error. Please try again in a moment.",
+                code="telephony_upstream_error", retry_after=RETRY_AFTER_S, details=twilio,
+            )  # fmt: skip
+        wait = RATE_LIMITED_RETRY_AFTER_S if exc.status == 429 else RETRY_AFTER_S
+        return ServiceUnavailable(exc.user_message, code="telephony_unavailable", retry_after=wait, details=twilio)
+    if exc.status in (401, 403):
+        return UpstreamRefused(exc.user_message, code="telephony_refused", details=twilio)
+    return ValidationFailed(exc.user_message, code="telephony_error", details=twilio)
 
 
 def webhook_auth_token(client: Client) -> str:

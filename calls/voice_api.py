@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import timedelta
+
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from agents.tenancy import AgentApi
-from callbacks.claims import callback_cancel_claimed, callback_claim_for_dial, callback_release
+from callbacks.claims import (
+    callback_cancel_claimed,
+    callback_claim_for_dial,
+    callback_release,
+    callback_settle_unplaced,
+)
 from callbacks.selectors import callback_get
 from calls.dispatch import LIVE_STATUSES
 from calls.models import CallSession
-from calls.outbound import call_place
+from calls.numbers import agent_phone_number_configure
+from calls.outbound import CallPlacementFailed, call_place
 from calls.selectors_voice import call_by_sid
 from calls.simulated_phone import Screen, SimulatedPhone
-from calls.telephony import uses_simulated_phone
+from calls.telephony import telephony_domain_error, uses_simulated_phone
 from core.api_schema import errors
 from core.errors import CallNotAllowed, Conflict, ValidationFailed
 from core.phone import normalize_e164
 from customers.services import customer_get_or_create
+from integrations.twilio import TelephonyError
 
 
 class CallStartedSerializer(serializers.Serializer):
@@ -59,11 +70,15 @@ class StartCallApi(AgentApi):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: CallStartedSerializer, **errors(400, 401, 404, 409, 422)},
+        responses={201: CallStartedSerializer, **errors(400, 401, 404, 409, 422, 502, 503)},
         summary="Start an AI call",
         description="Refused with 409 (and `next_allowed_at`) when the customer is on the do-not-call list, "
         "outside 08:00-21:00 their time or the agent's working hours, the agent is trained below 20 %, "
-        "the customer's timezone is unknown, or the daily limit is reached. Twilio errors are 422.",
+        "the customer's timezone is unknown, or the daily limit is reached. Twilio refusing the call "
+        "(e.g. an invalid number) is 422 with `twilio_code`; Twilio unreachable, timing out or rate-limiting "
+        "is 503 and a Twilio server error 502, both with `retry_after` (seconds) and a `Retry-After` header. "
+        "A call Twilio did not place is kept in the call log as failed with the reason, and does not count "
+        "towards the daily limit.",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -80,10 +95,13 @@ class StartCallApi(AgentApi):
             call_type = "scheduled" if call_type == "outbound" else call_type
         else:
             customer, _ = customer_get_or_create(agent=agent, phone_number=v["phone_number"])
-        if callback is None:
-            call = call_place(agent=agent, customer=customer, call_type=call_type, context=v["context"])
-        else:
-            call = _place_callback_now(agent=agent, callback=callback, call_type=call_type, context=v["context"])
+        try:
+            if callback is None:
+                call = call_place(agent=agent, customer=customer, call_type=call_type, context=v["context"])
+            else:
+                call = _place_callback_now(agent=agent, callback=callback, call_type=call_type, context=v["context"])
+        except TelephonyError as exc:
+            raise telephony_domain_error(exc) from exc
         out = CallStartedSerializer(call, context={"simulated": uses_simulated_phone(agent.client)})
         return Response(out.data, status=status.HTTP_201_CREATED)
 
@@ -103,6 +121,18 @@ def _place_callback_now(*, agent, callback, call_type: str, context: str) -> Cal
         else:
             # Refused for now (hours, daily limit): it stays booked, the attempt unspent.
             callback_release(callback=callback, at=callback.scheduled_datetime, reason=refused.message)
+        raise
+    except (TelephonyError, CallPlacementFailed) as failed:
+        cause = failed if isinstance(failed, TelephonyError) else failed.__cause__
+        reason = cause.user_message if isinstance(cause, TelephonyError) else failed.message
+        if isinstance(cause, TelephonyError) and cause.may_have_acted:
+            # Twilio may have rung the customer: the attempt is spent and the callback waits,
+            # as after an unanswered call, rather than risk a second ring now.
+            retry_at = timezone.now() + timedelta(minutes=agent.followup_delay_minutes)
+            callback_settle_unplaced(callback=callback, retry_at=retry_at, reason=reason)
+        else:
+            # Twilio placed nothing: the callback stays booked as it was, its attempt unspent.
+            callback_release(callback=callback, at=callback.scheduled_datetime, reason=reason)
         raise
 
 
@@ -204,3 +234,40 @@ class SimulatorHangUpApi(AgentApi):
         if not call.is_final:
             SimulatedPhone(self.agent).hang_up(call.twilio_call_sid)
         return Response(_screen(self.agent, Screen(call_sid=call.twilio_call_sid, ended=True)))
+
+
+class PhoneNumberConfiguredSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "PhoneNumberConfigured"
+
+    sid = serializers.CharField(help_text="Twilio's IncomingPhoneNumber SID.")
+    phone_number = serializers.CharField()
+    voice_url = serializers.CharField()
+    voice_method = serializers.CharField()
+    voice_fallback_url = serializers.CharField()
+    voice_fallback_method = serializers.CharField()
+    status_callback = serializers.CharField(help_text="Twilio calls it when an inbound call ends.")
+    status_callback_method = serializers.CharField()
+    simulated = serializers.BooleanField(help_text="True on the built-in phone: nothing was sent to Twilio.")
+
+
+class PhoneNumberConfigureApi(AgentApi):
+    """``POST /api/agents/ai/phone-number/configure/``: point the agent's number at its webhooks again."""
+
+    @extend_schema(
+        operation_id="agent_phone_number_configure",
+        request=None,
+        responses={200: PhoneNumberConfiguredSerializer, **errors(401, 403, 404, 422, 502, 503)},
+        summary="Connect the agent's Twilio number",
+        description="Sets, on the client's Twilio account, the agent's number's voice URL, fallback URL and "
+        "status callback URL (all POST), so inbound calls reach the agent and are finalised when they end. "
+        "Done automatically when the number is set; this re-applies it (e.g. after an edit in the Twilio "
+        "console). 422 when the agent has no number or the account does not own it; 503/502 with "
+        "`retry_after` when Twilio is unreachable or failing.",
+        tags=["agent"],
+    )
+    def post(self, request):
+        agent = self.agent
+        number = agent_phone_number_configure(agent=agent)
+        out = {**asdict(number), "simulated": uses_simulated_phone(agent.client)}
+        return Response(PhoneNumberConfiguredSerializer(out).data)

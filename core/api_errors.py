@@ -34,7 +34,8 @@ def api_exception_handler(exc, context):
         return _database_unavailable(exc, context)
     if isinstance(exc, DomainError):
         body = {"code": exc.code, "message": exc.message, **exc.details}
-        return Response({"error": body}, status=exc.status)
+        headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
+        return Response({"error": body}, status=exc.status, headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, PermissionDenied):

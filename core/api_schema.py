@@ -14,6 +14,12 @@ ErrorBody = inline_serializer(
         "next_allowed_at": serializers.DateTimeField(
             required=False, allow_null=True, help_text="For refused calls: when a call would be allowed."
         ),
+        "retry_after": serializers.IntegerField(
+            required=False, help_text="On 502/503: seconds to wait before trying again (also the Retry-After header)."
+        ),
+        "twilio_code": serializers.IntegerField(
+            required=False, allow_null=True, help_text="On phone-network errors: Twilio's error code, if it sent one."
+        ),
     },
 )
 ErrorResponse = inline_serializer(name="ErrorResponse", fields={"error": ErrorBody})
@@ -28,5 +34,7 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
         404: "Not found (or another client's).",
         409: "Conflicts with the current state.",
         422: "Refused by a business rule.",
+        502: "The phone network failed the request (retry_after when retrying may help).",
+        503: "The phone network could not be reached; try again after retry_after seconds.",
     }
     return {s: OpenApiResponse(ErrorResponse, description=text.get(s, "Error.")) for s in statuses}

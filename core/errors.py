@@ -46,3 +46,31 @@ class CallNotAllowed(DomainError):
         details = {"next_allowed_at": next_allowed_at.isoformat() if next_allowed_at else None}
         super().__init__(message, code=code, details=details)
         self.next_allowed_at = next_allowed_at
+
+
+class ServiceUnavailable(DomainError):
+    """An outside service (the phone network) could not be reached or is overloaded: try again later.
+
+    ``retry_after`` (seconds) goes into the body and the ``Retry-After`` header.
+    """
+
+    status = 503
+    code = "service_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None, details: dict | None = None):
+        super().__init__(message, code=code, details={**(details or {}), "retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class UpstreamFailed(ServiceUnavailable):
+    """An outside service answered with its own server error (5xx): ours is fine, retrying may help."""
+
+    status = 502
+    code = "upstream_error"
+
+
+class UpstreamRefused(DomainError):
+    """An outside service refused a request for a reason the client cannot fix (e.g. our credentials)."""
+
+    status = 502
+    code = "upstream_refused"

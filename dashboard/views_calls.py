@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from calls.outbound import call_place
 from calls.selectors import CallFilters, call_detail, call_list
-from calls.telephony import uses_simulated_phone
+from calls.telephony import telephony_domain_error, uses_simulated_phone
 from core.errors import CallNotAllowed, DomainError, NotFound
 from customers.contactability import customer_zone
 from customers.selectors import customer_get
@@ -112,7 +112,8 @@ def call_start(request: HttpRequest) -> HttpResponse:
         except NotFound:
             raise  # another client's customer: the same 404 as a missing one
         except TelephonyError as exc:
-            context["error"] = f"The phone network did not take the call ({exc.message}). Try again in a minute."
+            # The client's words for it, never the transport's (hosts, ports, tracebacks).
+            context["error"] = telephony_domain_error(exc).message
         except DomainError as exc:
             context["error"] = exc.message
         else:

@@ -197,6 +197,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TELEPHONY_BACKEND = env.str("TELEPHONY_BACKEND", default="twilio" if TWILIO_ACCOUNT_SID else "simulated")
+# Called with agent= whenever a client sets its agent's number (agents may not import calls):
+# points the number on the Twilio account at the agent's webhooks. Empty turns it off.
+AGENT_PHONE_NUMBER_CONFIGURER = "calls.numbers.agent_phone_number_configure_if_set"
 # The secret the simulated phone signs its webhook requests with when a client has no token.
 SIMULATED_PHONE_AUTH_TOKEN = env.str("SIMULATED_PHONE_AUTH_TOKEN", default=SECRET_KEY[:32])
 

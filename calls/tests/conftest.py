@@ -96,3 +96,22 @@ def trained_agent(agent_a):
 @pytest.fixture
 def twilio_sim(client, trained_agent) -> Iterator[TwilioSim]:
     yield TwilioSim(client, trained_agent)
+
+
+@pytest.fixture
+def fake_twilio(settings, monkeypatch):
+    """Twilio configured for the platform, its REST API served by a local fake through the real SDK."""
+    from functools import partial
+
+    from calls import telephony
+    from calls.tests.fake_twilio import FakeTwilioServer
+    from integrations.twilio import TwilioGateway
+
+    server = FakeTwilioServer().start()
+    settings.TELEPHONY_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
+    settings.TWILIO_AUTH_TOKEN = "platform-token"
+    # Only the transport is swapped: the real SDK builds and sends the request.
+    monkeypatch.setattr(telephony, "TwilioGateway", partial(TwilioGateway, http_client=server.http_client()))
+    yield server
+    server.stop()

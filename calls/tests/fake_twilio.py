@@ -7,28 +7,68 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from twilio.http.http_client import TwilioHttpClient
 
 
 @dataclass
 class FakeTwilioServer:
+    """Records every request (method, path, query, account, form) and answers like Twilio.
+
+    Queued ``replies`` answer first, in order; otherwise a POST creates a call, and the
+    account's incoming phone numbers (``numbers``, by E.164) can be listed and updated.
+    """
+
     received: list[dict] = field(default_factory=list)
     replies: list[tuple[int, dict]] = field(default_factory=list)
+    numbers: dict[str, dict] = field(default_factory=dict)
     port: int = 0
+
+    def add_number(self, phone_number: str, sid: str = "PN" + "a" * 32) -> dict:
+        self.numbers[phone_number] = {
+            "sid": sid, "phone_number": phone_number, "account_sid": "AC" + "0" * 32,
+            "voice_url": "https://demo.twilio.com/welcome/voice/", "voice_method": "POST",
+            "voice_fallback_url": None, "voice_fallback_method": "POST",
+            "status_callback": "", "status_callback_method": "POST",
+        }  # fmt: skip
+        return self.numbers[phone_number]
+
+    def _answer(self, method: str, path: str, form: dict) -> tuple[int, dict]:
+        if "/IncomingPhoneNumbers" not in path:
+            return 201, _call_resource("CA" + "f" * 32)
+        if method == "GET":
+            wanted = (parse_qs(urlsplit(path).query).get("PhoneNumber") or [""])[0]
+            found = [n for number, n in self.numbers.items() if wanted in number]
+            return 200, {"incoming_phone_numbers": found, "next_page_uri": None, "page": 0, "page_size": 50}
+        sid = path.rsplit("/", 1)[1].removesuffix(".json")
+        number = next((n for n in self.numbers.values() if n["sid"] == sid), None)
+        if number is None:
+            return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
+        number.update({_snake(key): values[-1] for key, values in form.items()})
+        return 200, number
 
     def start(self) -> FakeTwilioServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
+            def do_GET(self):
+                self.do_POST(method="GET")
+
+            def do_POST(self, method="POST"):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 user = base64.b64decode((self.headers.get("Authorization") or " ").split(" ", 1)[1]).decode()
+                form = parse_qs(body, keep_blank_values=True)
                 fake.received.append(
-                    {"path": self.path, "account": user.split(":")[0], "form": parse_qs(body, keep_blank_values=True)}
+                    {
+                        "method": method,
+                        "path": self.path,
+                        "account": user.split(":")[0],
+                        "form": form,
+                        "query": parse_qs(urlsplit(self.path).query),
+                    }
                 )
-                status, payload = fake.replies.pop(0) if fake.replies else (201, _call_resource("CA" + "f" * 32))
+                status, payload = fake.replies.pop(0) if fake.replies else fake._answer(method, self.path, form)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -58,6 +98,11 @@ class FakeTwilioServer:
                 )
 
         return Redirecting(timeout=5)
+
+
+def _snake(form_key: str) -> str:
+    """VoiceFallbackUrl -> voice_fallback_url, as Twilio names the resource's fields."""
+    return "".join("_" + c.lower() if c.isupper() else c for c in form_key).lstrip("_")
 
 
 def _call_resource(sid: str) -> dict:

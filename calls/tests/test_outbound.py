@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 
 from callbacks.models import ScheduledCallback
-from calls.models import CallSession
-from calls.tests.fake_twilio import FakeTwilioServer
+from calls.models import CallSession, OutboundDayCount
 from customers.models import CustomerProfile
 from customers.tests.factories import CustomerFactory
 
@@ -19,21 +17,6 @@ pytestmark = pytest.mark.django_db
 NY = ZoneInfo("America/New_York")
 MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=NY)
 START = "/api/agents/ai/start-call/"
-
-
-@pytest.fixture
-def fake_twilio(settings, monkeypatch):
-    server = FakeTwilioServer().start()
-    settings.TELEPHONY_BACKEND = "twilio"
-    settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
-    settings.TWILIO_AUTH_TOKEN = "platform-token"
-    from calls import telephony
-    from integrations.twilio import TwilioGateway
-
-    # Only the transport is swapped: the real SDK builds and sends the request.
-    monkeypatch.setattr(telephony, "TwilioGateway", partial(TwilioGateway, http_client=server.http_client()))
-    yield server
-    server.stop()
 
 
 @time_machine.travel(MONDAY_10AM, tick=False)
@@ -228,3 +211,70 @@ def test_a_callback_with_a_live_call_is_not_dialled_again(api_a, trained_agent):
     again = api_a.post(START, {"scheduled_callback_id": str(callback.pk)}, format="json")
     assert again.status_code == 409
     assert CallSession.objects.filter(callback=callback).count() == 1
+
+
+def _slots_used(client) -> int:
+    return sum(OutboundDayCount.objects.filter(client=client).values_list("placed", flat=True))
+
+
+def _nothing_half_written(client) -> CallSession:
+    """The attempt is in the call log, finished as failed with the reason; the day's slot is given back."""
+    call = CallSession.objects.get()
+    assert call.status == "failed" and call.ended_at is not None and call.conversation_notes
+    assert not CallSession.objects.filter(status__in=("queued", "ringing", "in_progress")).exists()
+    assert _slots_used(client) == 0
+    return call
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_start_call_with_twilio_down_is_a_json_503_with_retry_after_and_nothing_half_written(
+    api_a, trained_agent, fake_twilio
+):
+    fake_twilio.stop()  # connection refused, as when api.twilio.com cannot be reached
+    response = api_a.post(START, {"phone_number": "+12125550123"}, format="json")
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert response["Retry-After"] == "30"
+    error = response.json()["error"]
+    assert error["code"] == "telephony_unavailable" and error["retry_after"] == 30
+    assert "could not be reached" in error["message"]
+    _nothing_half_written(trained_agent.client)
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_twilio_server_error_is_a_502_with_retry_after(api_a, trained_agent, fake_twilio):
+    fake_twilio.replies.append((500, {"code": 20500, "message": "Internal Server Error", "status": 500}))
+    response = api_a.post(START, {"phone_number": "+12125550123"}, format="json")
+    assert response.status_code == 502 and response["Retry-After"] == "30"
+    error = response.json()["error"]
+    assert error["code"] == "telephony_upstream_error" and error["retry_after"] == 30
+    assert error["twilio_code"] == 20500
+    _nothing_half_written(trained_agent.client)
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_call_twilio_refused_does_not_count_towards_the_daily_limit(api_a, trained_agent, fake_twilio):
+    client = trained_agent.client
+    client.daily_call_limit = 1
+    client.save()
+    fake_twilio.replies.append((400, {"code": 21211, "message": "The 'To' number is not valid.", "status": 400}))
+    assert api_a.post(START, {"phone_number": "+12125550123"}, format="json").status_code == 422
+    _nothing_half_written(client)
+    assert api_a.post(START, {"phone_number": "+12125550124"}, format="json").status_code == 201
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_callback_started_while_twilio_is_down_stays_booked_with_its_attempt_unspent(
+    api_a, trained_agent, fake_twilio
+):
+    customer = CustomerFactory(ai_agent=trained_agent, phone_number="+12125550123")
+    callback = ScheduledCallback.objects.create(
+        ai_agent=trained_agent, customer_profile=customer, scheduled_datetime=MONDAY_10AM
+    )
+    fake_twilio.stop()
+    response = api_a.post(START, {"scheduled_callback_id": str(callback.pk)}, format="json")
+    assert response.status_code == 503 and response.json()["error"]["retry_after"] == 30
+    callback.refresh_from_db()
+    assert callback.status == "scheduled" and callback.attempts == 0 and callback.lease_expires_at is None
+    assert callback.scheduled_datetime == MONDAY_10AM and "could not be reached" in callback.last_error
+    _nothing_half_written(trained_agent.client)

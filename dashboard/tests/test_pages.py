@@ -676,3 +676,26 @@ def test_overview_caches_the_recent_series_per_agent(page_a, agent_a, settings):
     assert chart_data(second)["calls_per_day"] == chart_data(first)["calls_per_day"]  # at most a minute old
     assert 'data-kpi="calls-window">2<' in text(second)  # the figures above the charts are live
     cache.clear()
+
+
+@pytest.mark.django_db
+def test_start_call_with_twilio_unreachable_says_so_and_leaves_no_live_call(page_a, agent_a, settings, monkeypatch):
+    from functools import partial
+
+    from calls import telephony
+    from calls.tests.fake_twilio import FakeTwilioServer
+    from integrations.twilio import TwilioGateway
+
+    down = FakeTwilioServer().start()
+    down.stop()  # connection refused
+    settings.TELEPHONY_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC" + "1" * 32, "platform-token"
+    monkeypatch.setattr(telephony, "TwilioGateway", partial(TwilioGateway, http_client=down.http_client()))
+    trained(agent_a)
+    with time_machine.travel(OFFICE_HOURS):
+        response = page_a.post(url("call-start"), {"phone_number": "(212) 555-0199"}, **HTMX)
+    assert response.status_code == 200
+    body = text(response)
+    assert "The phone service could not be reached. Please try again in a moment." in body
+    assert "127.0.0.1" not in body and "HTTPConnectionPool" not in body
+    assert CallSession.objects.get(ai_agent=agent_a).status == "failed"

@@ -3,9 +3,11 @@
 No Django and no models in here; callers pass the credentials of the account to act for.
 """
 
-from integrations.twilio.errors import TelephonyError, TelephonyUnavailable
+from integrations.twilio.errors import NumberNotOnAccount, TelephonyError, TelephonyUnavailable
 from integrations.twilio.gateway import (
     CallRequest,
+    IncomingNumber,
+    NumberWebhooks,
     PlacedCall,
     SentMessage,
     TelephonyGateway,
@@ -17,6 +19,9 @@ from integrations.twilio.signature import sign, signature_is_valid
 
 __all__ = [
     "CallRequest",
+    "IncomingNumber",
+    "NumberNotOnAccount",
+    "NumberWebhooks",
     "PlacedCall",
     "SentMessage",
     "TelephonyError",

@@ -35,11 +35,15 @@ class TelephonyError(Exception):
     HTTP status it answered with (0 when no answer arrived at all).
     """
 
-    def __init__(self, message: str, *, code: int | None = None, status: int = 0) -> None:
+    def __init__(self, message: str, *, code: int | None = None, status: int = 0, may_have_acted: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.status = status
+        # True only when the request may have reached Twilio and no answer came back (a read
+        # timeout, a dropped connection): Twilio may have acted on it. An error answer, or a
+        # connection that was never made, means Twilio did nothing.
+        self.may_have_acted = may_have_acted
 
     @property
     def retryable(self) -> bool:
@@ -65,6 +69,14 @@ class TelephonyError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, code={self.code!r}, status={self.status!r})"
+
+
+class NumberNotOnAccount(TelephonyError):
+    """The phone number is not one of the Twilio account's incoming numbers."""
+
+    @property
+    def user_message(self) -> str:
+        return self.message
 
 
 class TelephonyUnavailable(TelephonyError):

@@ -8,18 +8,20 @@ subaccount, or the platform's account), see :func:`credentials_for`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar, runtime_checkable
 
 import requests
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+import urllib3
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from integrations.twilio.errors import TelephonyError, TelephonyUnavailable
+from integrations.twilio.errors import NumberNotOnAccount, TelephonyError, TelephonyUnavailable
 
 # Well inside a Celery task's patience, and short enough that a stuck connection to Twilio
 # never pins a worker; Twilio's REST API normally answers in well under a second.
@@ -76,6 +78,29 @@ class SentMessage:
     status: str
 
 
+@dataclass(frozen=True)
+class NumberWebhooks:
+    """Where Twilio sends calls to one of our numbers, and the call's end."""
+
+    voice_url: str
+    voice_fallback_url: str
+    status_callback: str
+
+
+@dataclass(frozen=True)
+class IncomingNumber:
+    """An incoming phone number of the account, as Twilio holds it after our update."""
+
+    sid: str
+    phone_number: str
+    voice_url: str
+    voice_method: str
+    voice_fallback_url: str
+    voice_fallback_method: str
+    status_callback: str
+    status_callback_method: str
+
+
 @runtime_checkable
 class TelephonyGateway(Protocol):
     """What the calls app needs from a phone network: Twilio here, the simulated phone locally."""
@@ -87,6 +112,8 @@ class TelephonyGateway(Protocol):
     def update_twiml(self, call_sid: str, twiml: str) -> None: ...
 
     def send_sms(self, to: str, from_: str, body: str, status_callback: str | None = None) -> SentMessage: ...
+
+    def configure_incoming_number(self, phone_number: str, webhooks: NumberWebhooks) -> IncomingNumber: ...
 
 
 def credentials_for(
@@ -210,6 +237,45 @@ class TwilioGateway:
         message = _translate(lambda: self._client.messages.create(**params))
         return SentMessage(sid=message.sid, status=str(message.status or "queued"))
 
+    def configure_incoming_number(self, phone_number: str, webhooks: NumberWebhooks) -> IncomingNumber:
+        """Point the account's number ``phone_number`` (E.164) at our webhooks, all by POST.
+
+        Sets exactly ``voice_url``, ``voice_method``, ``voice_fallback_url``,
+        ``voice_fallback_method``, ``status_callback`` and ``status_callback_method``. An
+        incoming number has no ``status_callback_event``: Twilio calls its status callback once,
+        when the call ends, which is what finalises an inbound session. Raises
+        :class:`NumberNotOnAccount` when the account does not own the number.
+        """
+        # The filter also matches partial numbers; only the exact number counts.
+        found = _translate(lambda: self._client.incoming_phone_numbers.list(phone_number=phone_number, limit=20))
+        match = next((n for n in found if n.phone_number == phone_number), None)
+        if match is None:
+            raise NumberNotOnAccount(
+                f"{phone_number} is not a phone number of the Twilio account {self.account_sid}. "
+                "Buy or port it into that account first.",
+                status=404,
+            )
+        updated = _translate(
+            lambda: self._client.incoming_phone_numbers(match.sid).update(
+                voice_url=webhooks.voice_url,
+                voice_method="POST",
+                voice_fallback_url=webhooks.voice_fallback_url,
+                voice_fallback_method="POST",
+                status_callback=webhooks.status_callback,
+                status_callback_method="POST",
+            )
+        )
+        return IncomingNumber(
+            sid=str(updated.sid or match.sid),
+            phone_number=str(updated.phone_number or phone_number),
+            voice_url=str(updated.voice_url or ""),
+            voice_method=str(updated.voice_method or ""),
+            voice_fallback_url=str(updated.voice_fallback_url or ""),
+            voice_fallback_method=str(updated.voice_fallback_method or ""),
+            status_callback=str(updated.status_callback or ""),
+            status_callback_method=str(updated.status_callback_method or ""),
+        )
+
 
 _SDK_PREFIX = re.compile(r"^Unable to \w+ record: ")
 
@@ -229,8 +295,37 @@ def _translate(request: Callable[[], _T]) -> _T:
         raise _error_for(exc.status, code, _SDK_PREFIX.sub("", str(exc.msg))) from exc
     except TwilioServiceException as exc:
         raise _error_for(exc.status, exc.code, exc.detail or exc.title) from exc
+    except TwilioException as exc:
+        # A page of a list that failed ("Unable to fetch page", response): the same error answer.
+        response = exc.args[1] if len(exc.args) > 1 else None
+        if response is None or not getattr(response, "status_code", 0):
+            raise
+        raise _error_for(response.status_code, *_error_body(response.text)) from exc
     except (requests.RequestException, OSError) as exc:
-        raise TelephonyUnavailable(f"Twilio could not be reached: {exc}") from exc
+        raise TelephonyUnavailable(
+            f"Twilio could not be reached: {exc}", may_have_acted=not _never_connected(exc)
+        ) from exc
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether the request certainly never reached Twilio (refused, DNS, connect timeout)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return isinstance(exc, ConnectionRefusedError)
+
+
+def _error_body(text: str) -> tuple[int | None, str]:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None, text[:200]
+    if not isinstance(body, dict):
+        return None, text[:200]
+    code = body.get("code")
+    return (code if isinstance(code, int) else None), str(body.get("message") or text[:200])
 
 
 def _error_for(status: int, code: int | None, message: str) -> TelephonyError:

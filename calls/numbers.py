@@ -1,0 +1,50 @@
+"""Connecting an agent's Twilio number to the product: where Twilio sends its calls.
+
+Rule this module protects: an inbound call on an agent's number is answered by that agent's
+webhooks and its session is finalised, because the number's status callback is set too (without
+it an inbound call would stay ``in_progress`` for ever). It is applied whenever a client sets
+the number (``agents.services`` calls :func:`agent_phone_number_configure` through the
+``AGENT_PHONE_NUMBER_CONFIGURER`` setting, since ``agents`` may not import ``calls``), and again
+on demand (the ``configure_twilio_numbers`` command, ``POST /api/agents/ai/phone-number/configure/``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from agents.models import AIAgent
+from calls.telephony import gateway_for, telephony_domain_error, webhook_url
+from core.errors import ValidationFailed
+from integrations.twilio import IncomingNumber, NumberWebhooks, TelephonyError
+
+logger = logging.getLogger(__name__)
+
+
+def agent_number_webhooks(agent: AIAgent) -> NumberWebhooks:
+    return NumberWebhooks(
+        voice_url=webhook_url(agent, "incoming"),
+        voice_fallback_url=webhook_url(agent, "fallback"),
+        status_callback=webhook_url(agent, "status"),
+    )
+
+
+def agent_phone_number_configure(*, agent: AIAgent) -> IncomingNumber:
+    """Point ``agent.phone_number`` on the client's Twilio account at the agent's webhooks.
+
+    On the simulated phone nothing leaves the machine. Raises a domain error the API renders:
+    422 when the agent has no number or the account does not own it, 503/502 (with
+    ``retry_after``) when Twilio is unreachable or failing.
+    """
+    if not agent.phone_number:
+        raise ValidationFailed("The agent has no phone number. Set one first.", code="no_phone_number")
+    try:
+        return gateway_for(agent.client).configure_incoming_number(agent.phone_number, agent_number_webhooks(agent))
+    except TelephonyError as exc:
+        logger.warning("Could not configure %s for agent %s on Twilio: %r", agent.phone_number, agent.public_id, exc)
+        raise telephony_domain_error(exc) from exc
+
+
+def agent_phone_number_configure_if_set(*, agent: AIAgent) -> None:
+    """The hook ``agents.services`` calls when a client sets the agent's number (none: nothing to do)."""
+    if agent.phone_number:
+        agent_phone_number_configure(agent=agent)
