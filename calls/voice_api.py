@@ -7,16 +7,15 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from agents.tenancy import AgentApi
-from callbacks.claims import callback_cancel_claimed, callback_claim_for_dial, callback_release
 from callbacks.selectors import callback_get
-from calls.dispatch import LIVE_STATUSES
+from calls.dispatch import callback_place_now
 from calls.models import CallSession
 from calls.outbound import call_place
 from calls.selectors_voice import call_by_sid
 from calls.simulated_phone import Screen, SimulatedPhone
 from calls.telephony import uses_simulated_phone
 from core.api_schema import errors
-from core.errors import CallNotAllowed, Conflict, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from core.phone import normalize_e164
 from customers.services import customer_get_or_create
 
@@ -77,33 +76,14 @@ class StartCallApi(AgentApi):
             customer = callback.customer_profile
             if v.get("phone_number") and normalize_e164(v["phone_number"]) != customer.phone_number:
                 raise ValidationFailed("phone_number does not match the scheduled callback's customer.")
-            call_type = "scheduled" if call_type == "outbound" else call_type
         else:
             customer, _ = customer_get_or_create(agent=agent, phone_number=v["phone_number"])
         if callback is None:
             call = call_place(agent=agent, customer=customer, call_type=call_type, context=v["context"])
         else:
-            call = _place_callback_now(agent=agent, callback=callback, call_type=call_type, context=v["context"])
+            call = callback_place_now(callback=callback, note=v["context"])
         out = CallStartedSerializer(call, context={"simulated": uses_simulated_phone(agent.client)})
         return Response(out.data, status=status.HTTP_201_CREATED)
-
-
-def _place_callback_now(*, agent, callback, call_type: str, context: str) -> CallSession:
-    """Dial a scheduled callback by hand: claimed like the dispatcher does, given back if refused."""
-    if CallSession.objects.filter(callback=callback, status__in=LIVE_STATUSES).exists():
-        raise Conflict("A call for this callback is already in progress.")
-    callback = callback_claim_for_dial(callback=callback)
-    try:
-        return call_place(
-            agent=agent, customer=callback.customer_profile, call_type=call_type, context=context, callback=callback
-        )
-    except CallNotAllowed as refused:
-        if refused.code == "do_not_call":
-            callback_cancel_claimed(callback=callback, reason=refused.message)
-        else:
-            # Refused for now (hours, daily limit): it stays booked, the attempt unspent.
-            callback_release(callback=callback, at=callback.scheduled_datetime, reason=refused.message)
-        raise
 
 
 class ScreenSerializer(serializers.Serializer):

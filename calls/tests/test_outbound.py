@@ -228,3 +228,46 @@ def test_a_callback_with_a_live_call_is_not_dialled_again(api_a, trained_agent):
     again = api_a.post(START, {"scheduled_callback_id": str(callback.pk)}, format="json")
     assert again.status_code == 409
     assert CallSession.objects.filter(callback=callback).count() == 1
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_customer_on_a_call_is_not_dialled_again_409(api_a, trained_agent):
+    assert api_a.post(START, {"phone_number": "+12125550123"}, format="json").status_code == 201
+    again = api_a.post(START, {"phone_number": "+12125550123"}, format="json")
+    assert again.status_code == 409, again.json()
+    assert again.json()["error"]["code"] == "customer_on_call" and "on a call" in again.json()["error"]["message"]
+    assert CallSession.objects.count() == 1
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_customer_who_called_in_is_not_dialled_while_talking_but_their_call_is_answered(api_a, trained_agent):
+    from calls.simulated_phone import SimulatedPhone
+
+    screen = SimulatedPhone(trained_agent).dial_in(from_number="+12125550123")
+    assert screen.listening
+    refused = api_a.post(START, {"phone_number": "+12125550123"}, format="json")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "customer_on_call"
+    api_a.post(f"/api/simulator/calls/{screen.call_sid}/hangup/", {}, format="json")
+    assert api_a.post(START, {"phone_number": "+12125550123"}, format="json").status_code == 201
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_customer_being_dialled_who_calls_in_is_answered(api_a, trained_agent):
+    from calls.simulated_phone import SimulatedPhone
+
+    assert api_a.post(START, {"phone_number": "+12125550123"}, format="json").status_code == 201
+    screen = SimulatedPhone(trained_agent).dial_in(from_number="+12125550123")
+    assert screen.listening and any("Sarah" in line for line in screen.said)
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_manual_callback_for_a_customer_on_a_call_is_409_and_stays_booked(api_a, trained_agent):
+    customer = CustomerFactory(ai_agent=trained_agent, phone_number="+12125550123")
+    assert api_a.post(START, {"phone_number": "+12125550123"}, format="json").status_code == 201
+    callback = ScheduledCallback.objects.create(
+        ai_agent=trained_agent, customer_profile=customer, scheduled_datetime=MONDAY_10AM
+    )
+    response = api_a.post(START, {"scheduled_callback_id": str(callback.pk)}, format="json")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "customer_on_call"
+    callback.refresh_from_db()
+    assert (callback.status, callback.attempts, callback.lease_expires_at) == ("scheduled", 0, None)
