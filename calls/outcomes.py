@@ -65,6 +65,8 @@ MAX_NOTES = 200
 MAX_OBJECTIONS = 50  # the engine keeps the same number
 CALLBACK_PRIORITY = 2  # the customer asked for it: ahead of routine follow-ups (4)
 DEFAULT_CALLBACK_REASON = "Customer asked for a callback"
+# A callback in the past would be dialled at once, maybe while this very call is still live.
+PAST_CALLBACK = "callback_datetime is in the past; give the time the customer asked to be called back."
 _CLAUSE_SPLIT = re.compile(r"[.;!?\n,]+|\bbut\b|\band\b|\balso\b", re.IGNORECASE)
 
 
@@ -302,6 +304,8 @@ def _validate(
         raise ValidationFailed("A customer who asked not to be called cannot also get a callback.")
     if callback_datetime is not None and timezone.is_naive(callback_datetime):
         raise ValidationFailed("callback_datetime needs a timezone (e.g. 2025-10-02T14:00:00Z).")
+    if callback_datetime is not None and callback_datetime < timezone.now():
+        raise ValidationFailed(PAST_CALLBACK, code="callback_in_past")
 
 
 def _append_notes(customer: CustomerProfile, call: CallSession, text: str, now: datetime) -> bool:
