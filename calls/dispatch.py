@@ -140,7 +140,8 @@ def _context(callback: ScheduledCallback, note: str = "") -> str:
         )
     if note.strip():
         parts.append(note.strip())
-    return " ".join(parts)[:2000]
+    sentences = [p if p.endswith((".", "!", "?")) else p + "." for p in parts[:-1]]
+    return " ".join([*sentences, parts[-1]])[:2000]
 
 
 def _call_type(callback: ScheduledCallback) -> str:

@@ -39,7 +39,7 @@ from callbacks.services import callback_reschedule, callback_schedule, callbacks
 from calls.models import CallSession, CallTurn
 from calls.selectors import CALL_NOT_FOUND
 from core.errors import CallNotAllowed, NotFound, ValidationFailed
-from customers.contactability import booking_zone
+from customers.contactability import note_preferred_time
 from customers.models import CustomerProfile
 from customers.services import customer_mark_do_not_call, customer_set_interest
 from integrations.llm.intents import builtin_objection, match_objection
@@ -279,14 +279,6 @@ def agent_learn_calls(*, agent: AIAgent, calls: Sequence[CallSession]) -> int:
     return len(fresh)
 
 
-def _preference_for(moment: datetime) -> str:
-    if moment.hour < 12:
-        return CustomerProfile.PreferredTime.MORNING
-    if moment.hour < 17:
-        return CustomerProfile.PreferredTime.AFTERNOON
-    return CustomerProfile.PreferredTime.EVENING
-
-
 def _validate(
     *,
     outcome: str,
@@ -456,10 +448,7 @@ def call_record_outcome(
         )
         call.followup_scheduled = True
         call.followup_datetime = callback.scheduled_datetime
-        if not customer.call_preference_time:
-            customer.call_preference_time = _preference_for(
-                callback_datetime.astimezone(booking_zone(customer, locked))
-            )
+        if note_preferred_time(customer=customer, agent=locked, asked_for=callback_datetime):
             customer_fields.add("call_preference_time")
 
     call.save(
