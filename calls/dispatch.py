@@ -192,7 +192,7 @@ def _live_session(callback: ScheduledCallback) -> CallSession | None:
     return CallSession.objects.filter(callback=callback, status__in=LIVE_STATUSES).order_by("-created_at").first()
 
 
-def _close_orphan(call: CallSession, now: datetime) -> None:
+def close_orphan(call: CallSession, now: datetime) -> None:
     CallSession.objects.filter(pk=call.pk, status=CallSession.Status.QUEUED, twilio_call_sid__isnull=True).update(
         status=CallSession.Status.FAILED,
         outcome=CallSession.Outcome.FAILED,
@@ -282,7 +282,7 @@ def _before_dial(callback: ScheduledCallback, *, live: CallSession | None, now: 
         if live.twilio_call_sid or now - live.created_at < ORPHAN_AFTER:
             # Dialled (or being dialled) already: lifecycle settles the callback when the call ends.
             return Placement(callback.pk, Result.WAITING, call_id=live.pk, detail="a call for this attempt is live")
-        _close_orphan(live, now)
+        close_orphan(live, now)
         logger.warning("Callback %s: call %s was left half-placed; not redialled", callback.pk, live.pk)
         return _settled(callback, now=now, reason="The last dial was interrupted; it will be tried again later.")
     agent = callback.ai_agent

@@ -62,7 +62,9 @@ class StartCallApi(AgentApi):
         summary="Start an AI call",
         description="Refused with 409 (and `next_allowed_at`) when the customer is on the do-not-call list, "
         "outside 08:00-21:00 their time or the agent's working hours, the agent is trained below 20 %, "
-        "the customer's timezone is unknown, or the daily limit is reached. Twilio errors are 422.",
+        "the customer's timezone is unknown, the daily limit is reached, or the customer is on a call right now "
+        "or being dialled (`customer_on_call`). With `scheduled_callback_id` the call carries the callback's "
+        "reason and the call it was booked on; `context` is added to that. Twilio errors are 422.",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)

@@ -187,6 +187,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TELEPHONY_BACKEND = env.str("TELEPHONY_BACKEND", default="twilio" if TWILIO_ACCOUNT_SID else "simulated")
+# A call still queued, ringing or in progress this long after it started is looked up at Twilio
+# (its status callback may have been lost) and closed as Twilio says; see calls.reconcile.
+CALL_RECONCILE_AFTER_MINUTES = env.int("CALL_RECONCILE_AFTER_MINUTES", default=30)
 # The secret the simulated phone signs its webhook requests with when a client has no token.
 SIMULATED_PHONE_AUTH_TOKEN = env.str("SIMULATED_PHONE_AUTH_TOKEN", default=SECRET_KEY[:32])
 

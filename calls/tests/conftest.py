@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 from django.conf import settings
@@ -11,6 +12,7 @@ from twilio.request_validator import RequestValidator
 
 from agents.services import training_add
 from calls.telephony import webhook_auth_token, webhook_path
+from calls.tests.fake_twilio import FakeTwilioServer
 
 PRICE_ANSWER = "I hear you. With zero down, most homeowners pay less each month than their old bill."
 
@@ -96,3 +98,19 @@ def trained_agent(agent_a):
 @pytest.fixture
 def twilio_sim(client, trained_agent) -> Iterator[TwilioSim]:
     yield TwilioSim(client, trained_agent)
+
+
+@pytest.fixture
+def fake_twilio(settings, monkeypatch):
+    """The production telephony profile: the real twilio SDK against a local stand-in for api.twilio.com."""
+    server = FakeTwilioServer().start()
+    settings.TELEPHONY_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
+    settings.TWILIO_AUTH_TOKEN = "platform-token"
+    from calls import telephony
+    from integrations.twilio import TwilioGateway
+
+    # Only the transport is swapped: the real SDK builds and sends the request.
+    monkeypatch.setattr(telephony, "TwilioGateway", partial(TwilioGateway, http_client=server.http_client()))
+    yield server
+    server.stop()

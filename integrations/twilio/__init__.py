@@ -6,6 +6,7 @@ No Django and no models in here; callers pass the credentials of the account to 
 from integrations.twilio.errors import TelephonyError, TelephonyUnavailable
 from integrations.twilio.gateway import (
     CallRequest,
+    FetchedCall,
     PlacedCall,
     SentMessage,
     TelephonyGateway,
@@ -17,6 +18,7 @@ from integrations.twilio.signature import sign, signature_is_valid
 
 __all__ = [
     "CallRequest",
+    "FetchedCall",
     "PlacedCall",
     "SentMessage",
     "TelephonyError",
