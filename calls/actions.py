@@ -18,6 +18,7 @@ from callbacks.services import callback_schedule, callbacks_cancel_for_customer
 from calls.models import CallSession
 from core.errors import CallNotAllowed, ValidationFailed
 from core.phone import normalize_e164
+from customers.contactability import note_preferred_time
 from customers.models import CustomerProfile
 from customers.services import customer_mark_do_not_call
 from integrations.llm import base as llm
@@ -59,7 +60,10 @@ def apply_actions(
             )
             result.end_outcome = result.end_outcome or CallSession.Outcome.DO_NOT_CALL
         elif isinstance(action, llm.ScheduleCallback):
-            _book(agent=agent, call=call, customer=customer, action=action, result=result)
+            booked = _book(agent=agent, call=call, customer=customer, action=action, result=result)
+            # The time a caller asks for is when they like to be called (the outcome API does the same).
+            if booked and note_preferred_time(customer=customer, agent=agent, asked_for=action.when):
+                result.customer_fields.add("call_preference_time")
         elif isinstance(action, llm.SetInterestLevel):
             level = action.level if action.level in LEVEL_ORDER else ""
             # A converted customer stays converted: a later "no thanks" is about another offer.
@@ -127,7 +131,7 @@ def _book(
     action: llm.ScheduleCallback,
     result: AppliedActions,
     priority: int = 2,
-) -> None:
+) -> bool:
     try:
         callback = callback_schedule(
             agent=agent,
@@ -139,7 +143,7 @@ def _book(
         )
     except CallNotAllowed as refused:
         result.records.append({"type": "schedule_callback", "refused": refused.message})
-        return
+        return False
     moved = abs((callback.scheduled_datetime - action.when).total_seconds()) > 60
     zone = customer.timezone or agent.client.timezone
     if moved and action.when > timezone.now():
@@ -156,3 +160,4 @@ def _book(
             "reason": callback.reason,
         }
     )
+    return True

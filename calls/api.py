@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -16,7 +17,7 @@ from rest_framework.response import Response
 from agents.tenancy import AgentApi
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession, CallTurn
-from calls.outcomes import OutcomeResult, call_record_outcome
+from calls.outcomes import PAST_CALLBACK, OutcomeResult, call_record_outcome
 from calls.selectors import CallFilters, call_detail, call_get, call_list
 from core.api_schema import errors
 from core.pagination import PAGE_PARAMETERS, paginated, paginated_response
@@ -291,7 +292,8 @@ class CallOutcomeApi(AgentApi):
         callback_datetime = serializers.DateTimeField(
             required=False,
             allow_null=True,
-            help_text="Required with callback_requested. Moved to the first time the customer may be called.",
+            help_text="Required with callback_requested; in the future. Moved to the first time the customer may "
+            "be called.",
         )
         callback_reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
         customer_satisfaction = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
@@ -308,6 +310,8 @@ class CallOutcomeApi(AgentApi):
                 raise serializers.ValidationError(
                     {"callback_requested": "Set callback_requested to true to book the callback at callback_datetime."}
                 )
+            if attrs.get("callback_datetime") and attrs["callback_datetime"] < timezone.now():
+                raise serializers.ValidationError({"callback_datetime": PAST_CALLBACK})
             if attrs.get("callback_requested") and attrs["outcome"] == CallSession.Outcome.DO_NOT_CALL:
                 raise serializers.ValidationError(
                     {"callback_requested": "A customer who asked not to be called cannot also get a callback."}

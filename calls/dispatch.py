@@ -24,7 +24,8 @@ Rules this module protects:
 - The rules are checked again at dial time (they may have changed since the booking):
   do-not-call cancels the callback; outside the calling hours or past the client's daily
   limit it goes back to the next allowed time without spending the attempt; an agent that is
-  paused or untrained is retried later.
+  paused or untrained is retried later; a customer on another call (one live call per
+  customer, see ``calls.outbound``) is looked at again a minute later, the attempt unspent.
 - A follow-up (``kind=followup``) obeys the agent's follow-up limit as well as its own
   ``max_attempts``; after the last attempt a callback is missed.
 - Placement is always done in autocommit (never inside a transaction), so the session row is
@@ -42,12 +43,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.db import connections
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from callbacks.claims import (
     CLAIM_LEASE,
     DEFAULT_BATCH,
     callback_cancel_claimed,
+    callback_claim_for_dial,
     callback_release,
     callback_settle_unplaced,
     callback_take_lease,
@@ -58,18 +61,21 @@ from callbacks.claims import (
 )
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession
-from calls.outbound import CallOrder, PlacementOutcome, call_place, calls_place_batch
-from core.errors import CallNotAllowed, ValidationFailed
-from integrations.twilio import TelephonyUnavailable
+from calls.outbound import CallOrder, CallPlacementFailed, PlacementOutcome, call_place, calls_place_batch
+from core.errors import CallNotAllowed, Conflict, ValidationFailed
+from integrations.twilio import TelephonyError, TelephonyUnavailable
 
 logger = logging.getLogger(__name__)
 
-LIVE_STATUSES = (CallSession.Status.QUEUED, CallSession.Status.RINGING, CallSession.Status.IN_PROGRESS)
+LIVE_STATUSES = CallSession.LIVE_STATUSES
 # A queued session without Twilio's SID this old was left by a worker that died mid-dial.
 ORPHAN_AFTER = CLAIM_LEASE
 # A claim this process made with more lease left than this cannot have been taken over.
 LEASE_MARGIN = CLAIM_LEASE / 2
 AGENT_UNAVAILABLE_RETRY = timedelta(hours=1)  # paused or untrained: look again in an hour
+# The customer is on another call: look again on a later tick (not at once, or the
+# one-process dispatcher would claim the same callback again in its loop).
+ON_A_CALL_RETRY = timedelta(minutes=1)
 NO_TIME_RETRY = timedelta(days=1)  # unknown timezone, no allowed hour in sight, no caller ID
 MAX_CLAIMS_PER_TICK = 1000  # bounds one beat tick; the rest waits 15 s for the next one
 ORPHAN_NOTE = (
@@ -117,12 +123,25 @@ class PlacementRetry(Exception):
         self.cause = cause
 
 
-def _context(callback: ScheduledCallback) -> str:
+def _context(callback: ScheduledCallback, note: str = "") -> str:
+    """Why the call is placed, for the agent: the callback's reason and the call it was booked on."""
     label = "Follow-up" if callback.kind == ScheduledCallback.Kind.FOLLOWUP else "Scheduled callback"
     reason = callback.reason.strip()
-    if reason.lower().startswith(label.lower()):
-        return reason
-    return f"{label}: {reason}" if reason else label
+    parts = [reason if reason.lower().startswith(label.lower()) else (f"{label}: {reason}" if reason else label)]
+    earlier = callback.source_call if callback.source_call_id else None
+    # A follow-up's reason already names the unanswered call it follows.
+    if earlier is not None and callback.kind != ScheduledCallback.Kind.FOLLOWUP:
+        said = earlier.customer_response.strip()
+        outcome = earlier.get_outcome_display().lower() or "no outcome"
+        parts.append(
+            f"Booked on the call of {earlier.started_at:%b %d} ({outcome})"
+            + (f"; the customer said: {said[:300]}" if said else "")
+            + "."
+        )
+    if note.strip():
+        parts.append(note.strip())
+    sentences = [p if p.endswith((".", "!", "?")) else p + "." for p in parts[:-1]]
+    return " ".join([*sentences, parts[-1]])[:2000]
 
 
 def _call_type(callback: ScheduledCallback) -> str:
@@ -160,6 +179,8 @@ def _refused(callback: ScheduledCallback, refused: CallNotAllowed, now: datetime
         return Placement(callback.pk, Result.CANCELED, detail=refused.message)
     if refused.code in ("agent_paused", "agent_not_trained"):
         return _released(callback, at=now + AGENT_UNAVAILABLE_RETRY, reason=refused.message, now=now)
+    if refused.code == "customer_on_call":
+        return _released(callback, at=now + ON_A_CALL_RETRY, reason=refused.message, now=now)
     # Outside the calling hours or past the daily limit: the rule says when it allows a call.
     at = refused.next_allowed_at
     if at is None or at <= now:
@@ -171,7 +192,7 @@ def _live_session(callback: ScheduledCallback) -> CallSession | None:
     return CallSession.objects.filter(callback=callback, status__in=LIVE_STATUSES).order_by("-created_at").first()
 
 
-def _close_orphan(call: CallSession, now: datetime) -> None:
+def close_orphan(call: CallSession, now: datetime) -> None:
     CallSession.objects.filter(pk=call.pk, status=CallSession.Status.QUEUED, twilio_call_sid__isnull=True).update(
         status=CallSession.Status.FAILED,
         outcome=CallSession.Outcome.FAILED,
@@ -261,7 +282,7 @@ def _before_dial(callback: ScheduledCallback, *, live: CallSession | None, now: 
         if live.twilio_call_sid or now - live.created_at < ORPHAN_AFTER:
             # Dialled (or being dialled) already: lifecycle settles the callback when the call ends.
             return Placement(callback.pk, Result.WAITING, call_id=live.pk, detail="a call for this attempt is live")
-        _close_orphan(live, now)
+        close_orphan(live, now)
         logger.warning("Callback %s: call %s was left half-placed; not redialled", callback.pk, live.pk)
         return _settled(callback, now=now, reason="The last dial was interrupted; it will be tried again later.")
     agent = callback.ai_agent
@@ -273,11 +294,52 @@ def _before_dial(callback: ScheduledCallback, *, live: CallSession | None, now: 
     return None
 
 
-def _order(callback: ScheduledCallback) -> CallOrder:
+def callback_order(callback: ScheduledCallback, *, note: str = "") -> CallOrder:
+    """The call a callback places, the same whether the dispatcher or a person dials it.
+
+    ``note``: what the person who pressed "call" added, after the callback's own reason.
+    """
     return CallOrder(
         agent=callback.ai_agent, customer=callback.customer_profile, call_type=_call_type(callback),
-        context=_context(callback), callback=callback,
+        context=_context(callback, note), callback=callback,
     )  # fmt: skip
+
+
+def callback_place_now(*, callback: ScheduledCallback, note: str = "") -> CallSession:
+    """Dial a scheduled callback by hand: claimed like the dispatcher does, given back if refused.
+
+    Raises Conflict when a call for it is already live, and the placement's refusals
+    (CallNotAllowed, with the callback cancelled for do-not-call and otherwise left booked
+    with its attempt unspent).
+    """
+    if _live_session(callback) is not None:
+        raise Conflict("A call for this callback is already in progress.")
+    callback = callback_claim_for_dial(callback=callback)
+    order = callback_order(callback, note=note)
+    try:
+        return call_place(
+            agent=order.agent, customer=order.customer, call_type=order.call_type, context=order.context,
+            callback=callback,
+        )  # fmt: skip
+    except CallNotAllowed as refused:
+        if refused.code == "do_not_call":
+            callback_cancel_claimed(callback=callback, reason=refused.message)
+        else:
+            # Refused for now (hours, daily limit, on another call): it stays booked, the attempt unspent.
+            callback_release(callback=callback, at=callback.scheduled_datetime, reason=refused.message)
+        raise
+    except (TelephonyError, CallPlacementFailed) as failed:
+        cause = failed if isinstance(failed, TelephonyError) else failed.__cause__
+        reason = cause.user_message if isinstance(cause, TelephonyError) else failed.message
+        if isinstance(cause, TelephonyError) and cause.may_have_acted:
+            # Twilio may have rung the customer: the attempt is spent and the callback waits,
+            # as after an unanswered call, rather than risk a second ring now.
+            retry_at = timezone.now() + timedelta(minutes=order.agent.followup_delay_minutes)
+            callback_settle_unplaced(callback=callback, retry_at=retry_at, reason=reason)
+        else:
+            # Twilio placed nothing: the callback stays booked as it was, its attempt unspent.
+            callback_release(callback=callback, at=callback.scheduled_datetime, reason=reason)
+        raise
 
 
 def _after_dial(
@@ -305,7 +367,7 @@ def _place_held(callback: ScheduledCallback, *, live: CallSession | None, final_
     skipped = _before_dial(callback, live=live, now=now)
     if skipped is not None:
         return skipped
-    order = _order(callback)
+    order = callback_order(callback)
     try:
         outcome: PlacementOutcome = call_place(
             agent=order.agent, customer=order.customer, call_type=order.call_type, context=order.context,
@@ -327,7 +389,8 @@ def _place_held_batch(held: list[ScheduledCallback], live: dict) -> list[Placeme
             to_dial.append(callback)
         else:
             placements[callback.pk] = skipped
-    outcomes = calls_place_batch([_order(callback) for callback in to_dial]) if to_dial else []
+    prefetch_related_objects([c for c in to_dial if c.source_call_id], "source_call")  # for their context
+    outcomes = calls_place_batch([callback_order(callback) for callback in to_dial]) if to_dial else []
     for callback, outcome in zip(to_dial, outcomes, strict=True):
         placements[callback.pk] = _after_dial(callback, outcome, now=now)
     return [placements[callback.pk] for callback in held]

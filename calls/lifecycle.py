@@ -40,8 +40,14 @@ def _locked_call(agent: AIAgent, call_sid: str) -> CallSession | None:
     )
 
 
-def call_status_update(*, agent: AIAgent, event: TwilioEvent) -> CallSession | None:
-    """Apply one status event; returns the call, or None for an unknown call."""
+def call_status_update(*, agent: AIAgent, event: TwilioEvent, note: str = "") -> CallSession | None:
+    """Apply one status event; returns the call, or None for an unknown call.
+
+    The status webhook's path, and the reconciliation's (``calls.reconcile``) with an event
+    made from what Twilio (or the simulated phone's ring timeout) says, so a call closed
+    either way gets the same outcome, counters, follow-up and learning. ``note`` is kept in
+    the call's notes when this event closes it (why it was closed without a callback).
+    """
     if not event.call_status:
         return None
     with transaction.atomic():
@@ -54,11 +60,15 @@ def call_status_update(*, agent: AIAgent, event: TwilioEvent) -> CallSession | N
             return call  # a finished call never goes back to ringing
         now = timezone.now()
         call.status = event.call_status
+        if event.answered_by and not call.answered_by:
+            call.answered_by = event.answered_by  # who picked up decides voicemail vs answered
         if event.sequence_number is not None:
             call.status_sequence = event.sequence_number
         if call.status == CallSession.Status.IN_PROGRESS and not call.answered_at:
             call.answered_at = now
         if call.is_final:
+            if note:
+                call.conversation_notes = "\n".join(n for n in (call.conversation_notes, note) if n)
             call.ended_at = max(now, call.started_at)
             call.duration_seconds = event.call_duration if event.call_duration is not None else call.duration_seconds
             call_finish(call=call)

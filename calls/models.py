@@ -47,6 +47,8 @@ class CallSession(models.Model):
         FAILED = "failed", "Failed"
 
     FINAL_STATUSES = (Status.COMPLETED, Status.BUSY, Status.NO_ANSWER, Status.FAILED, Status.CANCELED)
+    # Being dialled or talking: the customer may not be dialled again until the call is final.
+    LIVE_STATUSES = (Status.QUEUED, Status.RINGING, Status.IN_PROGRESS)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="calls", db_index=False)
@@ -99,6 +101,14 @@ class CallSession(models.Model):
             models.CheckConstraint(
                 condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
                 name="call_ends_after_start",
+            ),
+            # One outbound call at a time per customer, whatever places it (start-call, the
+            # dispatcher's workers): a second live one cannot be inserted. Inbound calls are not
+            # counted: a customer who calls in is always answered (calls.outbound).
+            models.UniqueConstraint(
+                fields=["customer_profile"],
+                condition=Q(status__in=["queued", "ringing", "in_progress"]) & ~Q(call_type="inbound"),
+                name="call_one_live_outbound_per_customer",
             ),
         ]
         indexes = [

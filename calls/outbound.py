@@ -3,6 +3,15 @@
 No call is ever placed to a customer on the do-not-call list, at an indecent hour for them,
 outside the agent's working hours, by an agent trained below 20 %, or past the client's
 daily limit. A refusal says why and when a call would be allowed.
+
+One live call per customer: a customer who is on a call (or being dialled) is not dialled
+again until that call is final. The placement locks the customer's row, looks for a live
+call (inbound ones included) and records its session in the same transaction, so racing
+placers queue on the lock and the second one sees the first one's call; a partial unique
+index (``call_one_live_outbound_per_customer``) backs it in the database. Inbound calls are
+never refused by this rule (a customer who calls in is answered even while the dispatcher
+is dialling them) and do not take the lock, so an outbound placement racing a call coming
+in at that very instant can still ring them once.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -93,6 +102,25 @@ def refuse_for_daily_limit(*, agent: AIAgent, customer: CustomerProfile, at: dat
         f"The daily limit of {client.daily_call_limit} outbound calls is reached.",
         next_allowed_at=next_allowed_time(agent=agent, zone=zone, at=tomorrow),
         code="daily_limit_reached",
+    )
+
+
+def _customers_on_a_call(customers: Sequence[CustomerProfile]) -> set:
+    """Lock the customers' rows (in one order, so placers never deadlock), then return the ids of
+    those on a live call. Inside the transaction that records the new sessions."""
+    ids = sorted({customer.pk for customer in customers}, key=str)
+    list(CustomerProfile.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    return set(
+        CallSession.objects.filter(customer_profile_id__in=ids, status__in=CallSession.LIVE_STATUSES).values_list(
+            "customer_profile_id", flat=True
+        )
+    )
+
+
+def customer_on_a_call() -> CallNotAllowed:
+    return CallNotAllowed(
+        "The customer is on a call right now (or being dialled). Try again when that call has ended.",
+        code="customer_on_call",
     )
 
 
@@ -175,13 +203,21 @@ def call_place(
     at = at or timezone.now()
     _check_placeable(agent=agent, customer=customer, call_type=call_type, at=at)
     order = CallOrder(agent=agent, customer=customer, call_type=call_type, context=context, callback=callback)
-    with transaction.atomic():
-        # The day's slot and the session commit together, before the dial (the session is the
-        # record that stops a retried placement from dialling twice).
-        if not reserve_outbound_call(client=agent.client, at=at):
-            refuse_for_daily_limit(agent=agent, customer=customer, at=at)
-        call = _new_session(order, at)
-        call.save(force_insert=True)
+    try:
+        with transaction.atomic():
+            # The day's slot and the session commit together, before the dial (the session is the
+            # record that stops a retried placement from dialling twice).
+            if _customers_on_a_call([customer]):
+                raise customer_on_a_call()
+            if not reserve_outbound_call(client=agent.client, at=at):
+                refuse_for_daily_limit(agent=agent, customer=customer, at=at)
+            call = _new_session(order, at)
+            call.save(force_insert=True)
+    except IntegrityError:
+        # Only the one-live-call index can refuse this insert (a placer that got past the lock, e.g. on SQLite).
+        if CallSession.objects.filter(customer_profile=customer, status__in=CallSession.LIVE_STATUSES).exists():
+            raise customer_on_a_call() from None
+        raise
     call.twilio_call_sid = _dial(call)
     call.save(update_fields=["twilio_call_sid", "updated_at"])
     return call
@@ -214,8 +250,18 @@ def calls_place_batch(orders: Sequence[CallOrder], *, at: datetime | None = None
         return outcomes
     calls: list[CallSession] = []
     with transaction.atomic():
+        # Customers first, then the day counters: every placer takes its locks in that order.
+        busy = _customers_on_a_call([orders[i].customer for waiting in by_client.values() for i in waiting])
         for client_id in sorted(by_client, key=str):  # one order for the row locks: no deadlock between workers
-            waiting = by_client[client_id]
+            waiting = []
+            for i in by_client[client_id]:
+                if orders[i].customer.pk in busy:  # on a call, or ordered twice in this batch
+                    outcomes[i] = customer_on_a_call()
+                    continue
+                busy.add(orders[i].customer.pk)
+                waiting.append(i)
+            if not waiting:
+                continue
             first = orders[waiting[0]]
             granted = reserve_outbound_calls(client=first.agent.client, at=at, count=len(waiting))
             for n, i in enumerate(waiting):

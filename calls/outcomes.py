@@ -39,7 +39,7 @@ from callbacks.services import callback_reschedule, callback_schedule, callbacks
 from calls.models import CallSession, CallTurn
 from calls.selectors import CALL_NOT_FOUND
 from core.errors import CallNotAllowed, NotFound, ValidationFailed
-from customers.contactability import booking_zone
+from customers.contactability import note_preferred_time
 from customers.models import CustomerProfile
 from customers.services import customer_mark_do_not_call, customer_set_interest
 from integrations.llm.intents import builtin_objection, match_objection
@@ -65,6 +65,8 @@ MAX_NOTES = 200
 MAX_OBJECTIONS = 50  # the engine keeps the same number
 CALLBACK_PRIORITY = 2  # the customer asked for it: ahead of routine follow-ups (4)
 DEFAULT_CALLBACK_REASON = "Customer asked for a callback"
+# A callback in the past would be dialled at once, maybe while this very call is still live.
+PAST_CALLBACK = "callback_datetime is in the past; give the time the customer asked to be called back."
 _CLAUSE_SPLIT = re.compile(r"[.;!?\n,]+|\bbut\b|\band\b|\balso\b", re.IGNORECASE)
 
 
@@ -277,14 +279,6 @@ def agent_learn_calls(*, agent: AIAgent, calls: Sequence[CallSession]) -> int:
     return len(fresh)
 
 
-def _preference_for(moment: datetime) -> str:
-    if moment.hour < 12:
-        return CustomerProfile.PreferredTime.MORNING
-    if moment.hour < 17:
-        return CustomerProfile.PreferredTime.AFTERNOON
-    return CustomerProfile.PreferredTime.EVENING
-
-
 def _validate(
     *,
     outcome: str,
@@ -302,6 +296,8 @@ def _validate(
         raise ValidationFailed("A customer who asked not to be called cannot also get a callback.")
     if callback_datetime is not None and timezone.is_naive(callback_datetime):
         raise ValidationFailed("callback_datetime needs a timezone (e.g. 2025-10-02T14:00:00Z).")
+    if callback_datetime is not None and callback_datetime < timezone.now():
+        raise ValidationFailed(PAST_CALLBACK, code="callback_in_past")
 
 
 def _append_notes(customer: CustomerProfile, call: CallSession, text: str, now: datetime) -> bool:
@@ -452,10 +448,7 @@ def call_record_outcome(
         )
         call.followup_scheduled = True
         call.followup_datetime = callback.scheduled_datetime
-        if not customer.call_preference_time:
-            customer.call_preference_time = _preference_for(
-                callback_datetime.astimezone(booking_zone(customer, locked))
-            )
+        if note_preferred_time(customer=customer, agent=locked, asked_for=callback_datetime):
             customer_fields.add("call_preference_time")
 
     call.save(

@@ -118,7 +118,7 @@ class SimulatedPhone:
             "CallStatus": "ringing",
         }
         status, body = self.post("incoming", params)
-        return read_twiml(sid, status, body)
+        return self._closing(read_twiml(sid, status, body))
 
     def answer(self, call: CallSession, *, machine: bool = False) -> Screen:
         """Pick up an outbound call the agent placed (or let voicemail pick it up)."""
@@ -132,7 +132,7 @@ class SimulatedPhone:
         self.post("status", {**base, "CallStatus": "ringing", "SequenceNumber": "1"})
         self.post("status", {**base, "CallStatus": "in-progress", "SequenceNumber": "2"})
         status, body = self.post("answered", {**base, "CallStatus": "in-progress"})
-        screen = read_twiml(sid, status, body)
+        screen = self._closing(read_twiml(sid, status, body))
         if machine:
             self.post("amd", {**base, "AnsweredBy": "machine_end_beep"})
             self.hang_up(sid)
@@ -146,7 +146,13 @@ class SimulatedPhone:
         if text:
             params |= {"SpeechResult": text, "Confidence": "0.93"}
         status, body = self.post("turn", params, n=(last.sequence + 1) if last else 0)
-        return read_twiml(call_sid, status, body)
+        return self._closing(read_twiml(call_sid, status, body))
+
+    def _closing(self, screen: Screen) -> Screen:
+        """The agent ended the call (``<Hangup>``, a transfer): report it completed, as Twilio does."""
+        if screen.ended:
+            self.hang_up(screen.call_sid)
+        return screen
 
     def hang_up(self, call_sid: str, *, status: str = "completed") -> None:
         call = CallSession.objects.filter(twilio_call_sid=call_sid).first()

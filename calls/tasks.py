@@ -9,6 +9,7 @@ ones are scheduled by django-celery-beat from rows made by ``manage.py setup_per
 | --- | --- | --- |
 | ``calls.dispatch_due_callbacks`` | every 15 s | :func:`calls.dispatch.callbacks_dispatch_due` |
 | ``calls.place_callback`` | per claimed callback | :func:`calls.dispatch.callback_place` |
+| ``calls.reconcile_stale_calls`` | every minute | :func:`calls.reconcile.calls_reconcile_stale` |
 | ``calls.learn_outcomes`` | every 10 min | fans out ``calls.learn_agent_outcomes`` per agent |
 | ``calls.learn_agent_outcomes`` | per agent | :func:`calls.learning.agent_learn_new_outcomes` |
 | ``calls.send_daily_reports`` | every 15 min | fans out ``calls.send_daily_report`` to clients past 09:00 |
@@ -27,7 +28,7 @@ from celery import shared_task
 from django.db import OperationalError, transaction
 
 from callbacks.models import ScheduledCallback
-from calls import dispatch, learning, reports, sentiment
+from calls import dispatch, learning, reconcile, reports, sentiment
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,12 @@ def callback_place_task(self, callback_id: str, lease: str) -> dict:
             kwargs={},
         ) from transient
     return placement.as_dict()
+
+
+@shared_task(name="calls.reconcile_stale_calls", **RETRY)
+def reconcile_stale_calls() -> dict:
+    """The one-minute beat tick: close calls whose end was never reported (``calls.reconcile``)."""
+    return reconcile.calls_reconcile_stale().as_dict()
 
 
 @shared_task(name="calls.learn_outcomes", **RETRY)

@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import timedelta
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from agents.tenancy import AgentApi
-from callbacks.claims import (
-    callback_cancel_claimed,
-    callback_claim_for_dial,
-    callback_release,
-    callback_settle_unplaced,
-)
 from callbacks.selectors import callback_get
-from calls.dispatch import LIVE_STATUSES
+from calls.dispatch import callback_place_now
 from calls.models import CallSession
 from calls.numbers import agent_phone_number_configure
-from calls.outbound import CallPlacementFailed, call_place
+from calls.outbound import call_place
 from calls.selectors_voice import call_by_sid
 from calls.simulated_phone import Screen, SimulatedPhone
 from calls.telephony import telephony_domain_error, uses_simulated_phone
 from core.api_schema import errors
-from core.errors import CallNotAllowed, Conflict, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from core.phone import normalize_e164
 from customers.services import customer_get_or_create
 from integrations.twilio import TelephonyError
@@ -74,7 +66,9 @@ class StartCallApi(AgentApi):
         summary="Start an AI call",
         description="Refused with 409 (and `next_allowed_at`) when the customer is on the do-not-call list, "
         "outside 08:00-21:00 their time or the agent's working hours, the agent is trained below 20 %, "
-        "the customer's timezone is unknown, or the daily limit is reached. Twilio refusing the call "
+        "the customer's timezone is unknown, the daily limit is reached, or the customer is on a call right now "
+        "or being dialled (`customer_on_call`). With `scheduled_callback_id` the call carries the callback's "
+        "reason and the call it was booked on; `context` is added to that. Twilio refusing the call "
         "(e.g. an invalid number) is 422 with `twilio_code`; Twilio unreachable, timing out or rate-limiting "
         "is 503 and a Twilio server error 502, both with `retry_after` (seconds) and a `Retry-After` header. "
         "A call Twilio did not place is kept in the call log as failed with the reason, and does not count "
@@ -92,48 +86,17 @@ class StartCallApi(AgentApi):
             customer = callback.customer_profile
             if v.get("phone_number") and normalize_e164(v["phone_number"]) != customer.phone_number:
                 raise ValidationFailed("phone_number does not match the scheduled callback's customer.")
-            call_type = "scheduled" if call_type == "outbound" else call_type
         else:
             customer, _ = customer_get_or_create(agent=agent, phone_number=v["phone_number"])
         try:
             if callback is None:
                 call = call_place(agent=agent, customer=customer, call_type=call_type, context=v["context"])
             else:
-                call = _place_callback_now(agent=agent, callback=callback, call_type=call_type, context=v["context"])
+                call = callback_place_now(callback=callback, note=v["context"])
         except TelephonyError as exc:
             raise telephony_domain_error(exc) from exc
         out = CallStartedSerializer(call, context={"simulated": uses_simulated_phone(agent.client)})
         return Response(out.data, status=status.HTTP_201_CREATED)
-
-
-def _place_callback_now(*, agent, callback, call_type: str, context: str) -> CallSession:
-    """Dial a scheduled callback by hand: claimed like the dispatcher does, given back if refused."""
-    if CallSession.objects.filter(callback=callback, status__in=LIVE_STATUSES).exists():
-        raise Conflict("A call for this callback is already in progress.")
-    callback = callback_claim_for_dial(callback=callback)
-    try:
-        return call_place(
-            agent=agent, customer=callback.customer_profile, call_type=call_type, context=context, callback=callback
-        )
-    except CallNotAllowed as refused:
-        if refused.code == "do_not_call":
-            callback_cancel_claimed(callback=callback, reason=refused.message)
-        else:
-            # Refused for now (hours, daily limit): it stays booked, the attempt unspent.
-            callback_release(callback=callback, at=callback.scheduled_datetime, reason=refused.message)
-        raise
-    except (TelephonyError, CallPlacementFailed) as failed:
-        cause = failed if isinstance(failed, TelephonyError) else failed.__cause__
-        reason = cause.user_message if isinstance(cause, TelephonyError) else failed.message
-        if isinstance(cause, TelephonyError) and cause.may_have_acted:
-            # Twilio may have rung the customer: the attempt is spent and the callback waits,
-            # as after an unanswered call, rather than risk a second ring now.
-            retry_at = timezone.now() + timedelta(minutes=agent.followup_delay_minutes)
-            callback_settle_unplaced(callback=callback, retry_at=retry_at, reason=reason)
-        else:
-            # Twilio placed nothing: the callback stays booked as it was, its attempt unspent.
-            callback_release(callback=callback, at=callback.scheduled_datetime, reason=reason)
-        raise
 
 
 class ScreenSerializer(serializers.Serializer):

@@ -104,3 +104,21 @@ def check_call_allowed(*, agent: AIAgent, customer: CustomerProfile, at: datetim
             next_allowed_at=next_allowed_time(agent=agent, zone=zone, at=at),
             code="outside_calling_hours",
         )
+
+
+def note_preferred_time(*, customer: CustomerProfile, agent: AIAgent, asked_for: datetime) -> bool:
+    """A customer who asks to be called at a time prefers that time of day (read in their zone).
+
+    Sets ``call_preference_time`` on ``customer`` (the caller saves it) unless one is set
+    already (by a person, or an earlier request); returns whether it changed.
+    """
+    if customer.call_preference_time:
+        return False
+    hour = asked_for.astimezone(booking_zone(customer, agent)).hour
+    if hour < 12:
+        customer.call_preference_time = CustomerProfile.PreferredTime.MORNING
+    elif hour < 17:
+        customer.call_preference_time = CustomerProfile.PreferredTime.AFTERNOON
+    else:
+        customer.call_preference_time = CustomerProfile.PreferredTime.EVENING
+    return True

@@ -200,6 +200,9 @@ TELEPHONY_BACKEND = env.str("TELEPHONY_BACKEND", default="twilio" if TWILIO_ACCO
 # Called with agent= whenever a client sets its agent's number (agents may not import calls):
 # points the number on the Twilio account at the agent's webhooks. Empty turns it off.
 AGENT_PHONE_NUMBER_CONFIGURER = "calls.numbers.agent_phone_number_configure_if_set"
+# A call still queued, ringing or in progress this long after it started is looked up at Twilio
+# (its status callback may have been lost) and closed as Twilio says; see calls.reconcile.
+CALL_RECONCILE_AFTER_MINUTES = env.int("CALL_RECONCILE_AFTER_MINUTES", default=30)
 # The secret the simulated phone signs its webhook requests with when a client has no token.
 SIMULATED_PHONE_AUTH_TOKEN = env.str("SIMULATED_PHONE_AUTH_TOKEN", default=SECRET_KEY[:32])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 from django.conf import settings
@@ -11,6 +12,7 @@ from twilio.request_validator import RequestValidator
 
 from agents.services import training_add
 from calls.telephony import webhook_auth_token, webhook_path
+from calls.tests.fake_twilio import FakeTwilioServer
 
 PRICE_ANSWER = "I hear you. With zero down, most homeowners pay less each month than their old bill."
 
@@ -101,10 +103,8 @@ def twilio_sim(client, trained_agent) -> Iterator[TwilioSim]:
 @pytest.fixture
 def fake_twilio(settings, monkeypatch):
     """Twilio configured for the platform, its REST API served by a local fake through the real SDK."""
-    from functools import partial
 
     from calls import telephony
-    from calls.tests.fake_twilio import FakeTwilioServer
     from integrations.twilio import TwilioGateway
 
     server = FakeTwilioServer().start()

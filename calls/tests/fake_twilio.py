@@ -23,6 +23,8 @@ class FakeTwilioServer:
     received: list[dict] = field(default_factory=list)
     replies: list[tuple[int, dict]] = field(default_factory=list)
     numbers: dict[str, dict] = field(default_factory=dict)
+    # What a GET of a call resource answers, by call SID (a call not listed is Twilio's 404).
+    calls: dict[str, dict] = field(default_factory=dict)
     port: int = 0
 
     def add_number(self, phone_number: str, sid: str = "PN" + "a" * 32) -> dict:
@@ -36,6 +38,11 @@ class FakeTwilioServer:
 
     def _answer(self, method: str, path: str, form: dict) -> tuple[int, dict]:
         if "/IncomingPhoneNumbers" not in path:
+            if method == "GET":
+                sid = urlsplit(path).path.rsplit("/", 1)[-1].removesuffix(".json")
+                if sid in self.calls:
+                    return 200, {**_call_resource(sid), **self.calls[sid]}
+                return 404, {"code": 20404, "message": f"The requested resource {path} was not found", "status": 404}
             return 201, _call_resource("CA" + "f" * 32)
         if method == "GET":
             wanted = (parse_qs(urlsplit(path).query).get("PhoneNumber") or [""])[0]

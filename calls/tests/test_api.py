@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -15,6 +16,7 @@ from agents.selectors import NO_AGENT_MESSAGE
 from callbacks.models import ScheduledCallback
 from callbacks.tests.factories import CallbackFactory
 from calls.models import CallSession, CallTurn
+from calls.outcomes import PAST_CALLBACK
 from calls.tests.factories import CallFactory, CallTurnFactory
 from customers.tests.factories import CustomerFactory
 
@@ -455,3 +457,33 @@ def test_outcome_without_an_agent_says_how_to_create_one(db):
 
     assert response.status_code == 404
     assert error(response)["message"] == NO_AGENT_MESSAGE
+
+
+def test_outcome_with_a_callback_in_the_past_is_a_400_with_the_reason(api_a, call_a):
+    body = {"call_id": str(call_a.pk), **SEED_BODY, "callback_datetime": (NOW - timedelta(hours=1)).isoformat()}
+
+    response = api_a.post(OUTCOME, body, format="json")
+
+    assert response.status_code == 400
+    assert error(response)["message"] == "callback_datetime: " + PAST_CALLBACK
+    call_a.refresh_from_db()
+    assert (call_a.customer_satisfaction, call_a.followup_scheduled) == (None, False)
+    assert not ScheduledCallback.objects.exists()
+
+
+def test_outcome_never_moves_the_callback_booked_in_a_live_call_into_the_past(api_a, trained_agent):
+    from calls.simulated_phone import SimulatedPhone
+
+    with time_machine.travel(datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("America/New_York")), tick=False):
+        phone = SimulatedPhone(trained_agent)
+        screen = phone.dial_in(from_number="+12125550123")
+        phone.say(screen.call_sid, "call me tomorrow afternoon")
+        booked = ScheduledCallback.objects.get()
+        call = CallSession.objects.get()
+        past = {**SEED_BODY, "call_id": str(call.pk), "callback_datetime": "2026-11-23T14:00:00Z"}  # 09:00 NY
+
+        response = api_a.post(OUTCOME, past, format="json")
+
+    assert response.status_code == 400 and "in the past" in error(response)["message"]
+    assert ScheduledCallback.objects.get().scheduled_datetime == booked.scheduled_datetime
+    assert CallSession.objects.count() == 1

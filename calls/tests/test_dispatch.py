@@ -362,3 +362,29 @@ def test_an_unanswered_call_from_a_do_not_call_customer_books_no_follow_up(agent
 
     assert not ScheduledCallback.objects.exists()
     assert run() == {}
+
+
+@time_machine.travel(TUESDAY_2PM, tick=False)
+def test_a_customer_on_a_call_is_not_dialled_again_and_the_callback_waits_unspent(agent, customer):
+    first = call_place(agent=agent, customer=customer, context="First pitch")
+    callback = booked(customer, TUESDAY_2PM - timedelta(minutes=1))
+
+    assert run() == {"rescheduled": 1}
+    callback = fresh(callback)
+    assert (callback.status, callback.attempts) == ("scheduled", 0)
+    assert "on a call" in callback.last_error
+    assert CallSession.objects.count() == 1
+
+    SimulatedPhone(agent).hang_up(first.twilio_call_sid)  # the first call ends
+    with time_machine.travel(TUESDAY_2PM + timedelta(minutes=2), tick=False):
+        assert run() == {"placed": 1}
+    assert CallSession.objects.filter(callback=callback).count() == 1
+
+
+@time_machine.travel(TUESDAY_2PM, tick=False)
+def test_one_batch_never_dials_one_customer_twice(agent, customer):
+    booked(customer, TUESDAY_2PM - timedelta(minutes=2))
+    booked(customer, TUESDAY_2PM - timedelta(minutes=1))
+
+    assert run() == {"placed": 1, "rescheduled": 1}
+    assert CallSession.objects.filter(customer_profile=customer).count() == 1

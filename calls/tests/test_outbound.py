@@ -278,3 +278,92 @@ def test_a_callback_started_while_twilio_is_down_stays_booked_with_its_attempt_u
     assert callback.status == "scheduled" and callback.attempts == 0 and callback.lease_expires_at is None
     assert callback.scheduled_datetime == MONDAY_10AM and "could not be reached" in callback.last_error
     _nothing_half_written(trained_agent.client)
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_customer_on_a_call_is_not_dialled_again_409(api_a, trained_agent):
+    assert api_a.post(START, {"phone_number": "+12125550123"}, format="json").status_code == 201
+    again = api_a.post(START, {"phone_number": "+12125550123"}, format="json")
+    assert again.status_code == 409, again.json()
+    assert again.json()["error"]["code"] == "customer_on_call" and "on a call" in again.json()["error"]["message"]
+    assert CallSession.objects.count() == 1
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_customer_who_called_in_is_not_dialled_while_talking_but_their_call_is_answered(api_a, trained_agent):
+    from calls.simulated_phone import SimulatedPhone
+
+    screen = SimulatedPhone(trained_agent).dial_in(from_number="+12125550123")
+    assert screen.listening
+    refused = api_a.post(START, {"phone_number": "+12125550123"}, format="json")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "customer_on_call"
+    api_a.post(f"/api/simulator/calls/{screen.call_sid}/hangup/", {}, format="json")
+    assert api_a.post(START, {"phone_number": "+12125550123"}, format="json").status_code == 201
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_customer_being_dialled_who_calls_in_is_answered(api_a, trained_agent):
+    from calls.simulated_phone import SimulatedPhone
+
+    assert api_a.post(START, {"phone_number": "+12125550123"}, format="json").status_code == 201
+    screen = SimulatedPhone(trained_agent).dial_in(from_number="+12125550123")
+    assert screen.listening and any("Sarah" in line for line in screen.said)
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_manual_callback_for_a_customer_on_a_call_is_409_and_stays_booked(api_a, trained_agent):
+    customer = CustomerFactory(ai_agent=trained_agent, phone_number="+12125550123")
+    assert api_a.post(START, {"phone_number": "+12125550123"}, format="json").status_code == 201
+    callback = ScheduledCallback.objects.create(
+        ai_agent=trained_agent, customer_profile=customer, scheduled_datetime=MONDAY_10AM
+    )
+    response = api_a.post(START, {"scheduled_callback_id": str(callback.pk)}, format="json")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "customer_on_call"
+    callback.refresh_from_db()
+    assert (callback.status, callback.attempts, callback.lease_expires_at) == ("scheduled", 0, None)
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_starting_a_callback_by_hand_tells_the_agent_why_as_the_dispatcher_does(api_a, trained_agent):
+    from calls.dispatch import callbacks_dispatch_inline
+    from calls.tests.factories import CallFactory
+
+    customer = CustomerFactory(ai_agent=trained_agent, phone_number="+12125550123")
+    earlier = CallFactory(
+        ai_agent=trained_agent, customer_profile=customer, status="completed", outcome="callback_requested",
+        customer_response="Wants the battery price", started_at=datetime(2026, 11, 20, 10, 0, tzinfo=NY),
+    )  # fmt: skip
+    by_hand = ScheduledCallback.objects.create(
+        ai_agent=trained_agent, customer_profile=customer, scheduled_datetime=MONDAY_10AM,
+        reason="Discuss pricing options", source_call=earlier,
+    )  # fmt: skip
+    response = api_a.post(
+        START, {"scheduled_callback_id": str(by_hand.pk), "context": "Mention the winter offer"}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    call = CallSession.objects.get(callback=by_hand)
+    assert call.context == (
+        "Scheduled callback: Discuss pricing options. Booked on the call of Nov 20 (callback requested); "
+        "the customer said: Wants the battery price. Mention the winter offer"
+    )
+
+    other = CustomerFactory(ai_agent=trained_agent, phone_number="+12125550124")
+    earlier.customer_profile = other
+    by_dispatcher = ScheduledCallback.objects.create(
+        ai_agent=trained_agent, customer_profile=other, scheduled_datetime=MONDAY_10AM,
+        reason="Discuss pricing options", source_call=earlier,
+    )  # fmt: skip
+    callbacks_dispatch_inline()
+    dispatched = CallSession.objects.get(callback=by_dispatcher)
+    assert call.context.startswith(dispatched.context) and dispatched.context.endswith("battery price.")
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_callback_booked_in_a_call_records_the_customers_preferred_time(trained_agent):
+    from calls.simulated_phone import SimulatedPhone
+
+    phone = SimulatedPhone(trained_agent)
+    screen = phone.dial_in(from_number="+12125550123")
+    phone.say(screen.call_sid, "call me tomorrow evening")
+    assert ScheduledCallback.objects.filter(customer_profile__phone_number="+12125550123").exists()
+    assert CustomerProfile.objects.get(phone_number="+12125550123").call_preference_time == "evening"

@@ -44,7 +44,7 @@ def add_rows(agent, n: int, *, offset: int) -> dict:
     calls = CallSession.objects.bulk_create(
         CallSession(
             ai_agent=agent,
-            customer_profile=main if i % 2 else customers[i],
+            customer_profile=customers[i] if i % 2 else main,  # one live call per customer
             call_type="outbound",
             status=["completed", "queued"][i % 2],
             outcome=["interested", ""][i % 2],
@@ -76,7 +76,7 @@ def add_rows(agent, n: int, *, offset: int) -> dict:
     ScheduledCallback.objects.bulk_create(
         ScheduledCallback(
             ai_agent=agent,
-            customer_profile=main if i % 2 else customers[i],
+            customer_profile=customers[i] if i % 2 else main,  # one live call per customer
             reason="Call back",
             scheduled_datetime=now + timedelta(hours=(i + 1) * sign),
             priority_level=1 + i % 5,

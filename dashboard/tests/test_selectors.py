@@ -266,7 +266,8 @@ def test_pickup_rate_by_hour_is_in_each_customers_local_time(agent_a):
 
 def test_pickup_counts_a_live_answered_call_without_outcome(agent_a, customer):
     call(customer, NOW, outcome="", status="in_progress", answered_at=NOW, answered_by="human")
-    call(customer, NOW, outcome="", status="in_progress", answered_at=NOW, answered_by="machine_start")
+    voicemail = CustomerFactory(ai_agent=agent_a)  # one live call per customer
+    call(voicemail, NOW, outcome="", status="in_progress", answered_at=NOW, answered_by="machine_start")
 
     total = sum(h["answered"] for h in pickup_rate_by_hour(agent=agent_a))
 

@@ -6,6 +6,7 @@ No Django and no models in here; callers pass the credentials of the account to 
 from integrations.twilio.errors import NumberNotOnAccount, TelephonyError, TelephonyUnavailable
 from integrations.twilio.gateway import (
     CallRequest,
+    FetchedCall,
     IncomingNumber,
     NumberWebhooks,
     PlacedCall,
@@ -19,6 +20,7 @@ from integrations.twilio.signature import sign, signature_is_valid
 
 __all__ = [
     "CallRequest",
+    "FetchedCall",
     "IncomingNumber",
     "NumberNotOnAccount",
     "NumberWebhooks",

@@ -73,6 +73,16 @@ class PlacedCall:
 
 
 @dataclass(frozen=True)
+class FetchedCall:
+    """A call as Twilio knows it now (its status in Twilio's words: ``in-progress``, ``no-answer``...)."""
+
+    sid: str
+    status: str
+    duration: int | None
+    answered_by: str
+
+
+@dataclass(frozen=True)
 class SentMessage:
     sid: str
     status: str
@@ -217,6 +227,20 @@ class TwilioGateway:
         except TelephonyError as exc:
             if exc.code != 21220:
                 raise
+
+    def fetch_call(self, call_sid: str) -> FetchedCall:
+        """Read a call's current status, for a call whose status callback never came."""
+        call = _translate(lambda: self._client.calls(call_sid).fetch())
+        try:
+            duration = int(call.duration) if call.duration is not None else None
+        except (TypeError, ValueError):
+            duration = None
+        return FetchedCall(
+            sid=call.sid or call_sid,
+            status=str(call.status or ""),
+            duration=duration,
+            answered_by=str(call.answered_by or ""),
+        )
 
     def update_twiml(self, call_sid: str, twiml: str) -> None:
         """Replace what a live call is doing with ``twiml`` (e.g. leave a voicemail after AMD).

@@ -69,15 +69,20 @@ class Command(BaseCommand):
             self.stdout.write(f"(transferring you to {screen.transferred_to})")
 
     def _talk(self, phone: SimulatedPhone, screen: Screen) -> None:
-        self._show(screen)
-        while screen.listening:
-            try:
-                text = input("You: ").strip()
-            except EOFError:
-                text = "/hangup"
-            if text == "/hangup":
-                break
-            screen = phone.say(screen.call_sid, text)
+        try:
             self._show(screen)
-        phone.hang_up(screen.call_sid)
+            while screen.listening:
+                try:
+                    text = input("You: ").strip()
+                except EOFError:
+                    text = "/hangup"
+                if text == "/hangup":
+                    break
+                screen = phone.say(screen.call_sid, text)
+                self._show(screen)
+        except KeyboardInterrupt:
+            self.stdout.write("")  # Ctrl-C: the person hung up
+        finally:
+            # However the conversation stops, the call is closed (a hang-up of an ended call changes nothing).
+            phone.hang_up(screen.call_sid)
         self.stdout.write("Call ended.")

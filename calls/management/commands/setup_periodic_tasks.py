@@ -37,6 +37,10 @@ PERIODIC_TASKS = (
         "Claim due callbacks and follow-ups (priority, then time) and place each call once.",
     ),
     Periodic(
+        "Close calls left open", "calls.reconcile_stale_calls", 1, IntervalSchedule.MINUTES,
+        "Close calls whose end was never reported: as Twilio says, or no-answer on the simulated phone.",
+    ),
+    Periodic(
         "Learn from call outcomes", "calls.learn_outcomes", 10, IntervalSchedule.MINUTES,
         "Fold new call outcomes into each agent's memory; refresh insights; move agents to optimizing.",
     ),
