@@ -116,7 +116,7 @@ def client_signup(
     return SignedUp(client=client, user=user, token=token.key)
 
 
-def auth_login(*, request: HttpRequest | None, email: str, password: str) -> tuple[User, str]:
+def auth_login(*, request: HttpRequest, email: str, password: str) -> tuple[User, str]:
     """Check the credentials and return the user with their API token (one token per user).
 
     Goes through Django's ``authenticate`` so inactive users are refused and an unknown email
