@@ -21,6 +21,7 @@ from customers.services import customer_mark_do_not_call
 from integrations.llm import base as llm
 
 LEVEL_ORDER = {"cold": 0, "warm": 1, "hot": 2, "converted": 3}
+NO_NUMBER = "I don't have a number to call you back on; can you give me one?"
 
 
 @dataclass
@@ -29,6 +30,7 @@ class AppliedActions:
     end_outcome: str = ""  # set when the call should end after this turn
     transfer_to: str = ""  # a number to <Dial>
     extra_text: str = ""  # said after the provider's text (e.g. the time actually booked)
+    replace_text: str = ""  # said instead of the provider's text (it promised what cannot be done)
     customer_fields: set[str] = field(default_factory=set)
 
 
@@ -92,6 +94,10 @@ def apply_actions(
         elif isinstance(action, llm.EndCall):
             result.end_outcome = result.end_outcome or action.outcome
             result.records.append({"type": "end_call", "outcome": action.outcome})
+    if result.replace_text == NO_NUMBER:
+        # The call stays open for the caller's answer, whatever the provider meant to do next.
+        result.end_outcome = ""
+        result.records = [r for r in result.records if r.get("type") != "end_call"]
     if result.customer_fields:
         customer.save(update_fields=[*sorted(result.customer_fields), "updated_at"])
     return result
@@ -106,6 +112,21 @@ def _book(
     result: AppliedActions,
     priority: int = 2,
 ) -> None:
+    if not customer.phone_number:
+        # A caller who withheld their number: ask for one, and keep the request so the callback
+        # is booked when they say it (calls.engine).
+        result.replace_text = NO_NUMBER
+        result.records.append(
+            {
+                "type": "schedule_callback",
+                "refused": "no number to call back on",
+                "code": "no_number",
+                "requested": action.when.isoformat(),
+                "reason": action.reason or "Customer asked for a callback",
+                "priority": priority,
+            }
+        )
+        return
     try:
         callback = callback_schedule(
             agent=agent,
