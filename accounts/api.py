@@ -1,14 +1,16 @@
-"""Sign-up, sign-in and the client's own settings.
+"""Sign-up, sign-in, the user's API tokens and the client's own settings.
 
-Authentication is DRF's token (see docs/adr/0002-api-auth.md): ``POST /api/auth/login/``
-returns a key that the frontend sends as ``Authorization: Token <key>``. The dashboard pages
-keep using the session cookie, and the API accepts it too.
+Authentication is a token (docs/adr/0002-api-auth.md, 0012-hashed-api-tokens.md):
+``POST /api/auth/login/`` returns a new token that the frontend sends as
+``Authorization: Token <token>``; only its digest is stored. The dashboard pages keep using the
+session cookie, and the API accepts it too.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth import logout as session_logout
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -18,7 +20,15 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import Client, User
-from accounts.services import auth_login, auth_logout, client_settings_update, client_signup, password_problems
+from accounts.selectors import api_token_get, api_tokens
+from accounts.services import (
+    MAX_TOKEN_DAYS,
+    api_token_revoke,
+    auth_login,
+    client_settings_update,
+    client_signup,
+    password_problems,
+)
 from accounts.tenancy import TenantApi
 from core.api_schema import ErrorResponse, errors
 from core.timezones import is_timezone_name
@@ -134,6 +144,10 @@ class LoginApi(CredentialsApi):
     class InputSerializer(serializers.Serializer):
         email = serializers.CharField(max_length=254)
         password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+        expires_in_days = serializers.IntegerField(
+            min_value=1, max_value=MAX_TOKEN_DAYS, required=False, allow_null=True, default=None,
+            help_text="The token stops working after this many days. Leave out for a token that lasts until revoked.",
+        )  # fmt: skip
 
         class Meta:
             ref_name = "Login"
@@ -148,9 +162,10 @@ class LoginApi(CredentialsApi):
     @extend_schema(
         operation_id="auth_login",
         summary="Sign in and get an API token",
-        description="Returns the user's API token (the same one until they sign out). A wrong password and "
-        "an unknown email get the same 400, so this cannot be used to find out who has an account. "
-        "Limited per address by the `login` throttle rate.",
+        description="Returns a new API token for this device (shown once: only its digest is stored). A wrong "
+        "password and an unknown email get the same 400, so this cannot be used to find out who has an account. "
+        "Limited per address by the `login` throttle rate; repeated wrong passwords lock the email out from "
+        "that address for a while (429).",
         request=InputSerializer,
         responses={200: OutputSerializer, **errors(400), **TOO_MANY},
         tags=["auth"],
@@ -168,16 +183,67 @@ class LogoutApi(APIView):
     @extend_schema(
         operation_id="auth_logout",
         summary="Sign out",
-        description="Deletes the user's API token (signing out every frontend that uses it) and ends the "
-        "session when the request came with the dashboard's session cookie.",
+        description="Revokes the API token the request was made with (the user's other devices stay signed "
+        "in; see /api/auth/tokens/), or ends the session when the request came with the dashboard's "
+        "session cookie.",
         request=None,
         responses={204: OpenApiResponse(description="Signed out."), **errors(401)},
         tags=["auth"],
     )
     def post(self, request):
-        auth_logout(user=request.user)
-        if request.auth is None:
+        if isinstance(request.auth, AuthToken):
+            api_token_revoke(token=request.auth)
+        else:
             session_logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiTokenOutputSerializer(serializers.Serializer):
+    id = serializers.CharField(source="token_key", help_text="The token's first characters: its public id.")
+    created = serializers.DateTimeField()
+    expiry = serializers.DateTimeField(allow_null=True, help_text="When it stops working; null: until revoked.")
+    current = serializers.SerializerMethodField(help_text="Whether this request was made with it.")
+
+    class Meta:
+        ref_name = "ApiToken"
+
+    def get_current(self, token: AuthToken) -> bool:
+        used = self.context.get("used")
+        return used is not None and used.pk == token.pk
+
+
+class ApiTokenListApi(APIView):
+    """The signed-in user's own API tokens: each sign-in (device) has one."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="auth_tokens_list",
+        summary="List your API tokens",
+        description="Every API token of the signed-in user that still works, newest first. The token itself is "
+        "never shown again after sign-in; `id` names it here.",
+        responses={200: ApiTokenOutputSerializer(many=True), **errors(401)},
+        tags=["auth"],
+    )
+    def get(self, request):
+        used = request.auth if isinstance(request.auth, AuthToken) else None
+        tokens = api_tokens(user=request.user)[:100]
+        return Response(ApiTokenOutputSerializer(tokens, many=True, context={"used": used}).data)
+
+
+class ApiTokenDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="auth_tokens_revoke",
+        summary="Revoke one of your API tokens",
+        description="Signs out the device that uses it at once. Another user's token is not found (404).",
+        request=None,
+        responses={204: OpenApiResponse(description="Revoked."), **errors(401, 404)},
+        tags=["auth"],
+    )
+    def delete(self, request, token_id: str):
+        api_token_revoke(token=api_token_get(user=request.user, token_id=token_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypedDict, Unpack
 
 from django.contrib.auth import authenticate
@@ -12,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from accounts.models import Client, User
 from core.errors import Conflict, DomainError, ValidationFailed
@@ -24,6 +25,10 @@ from core.timezones import is_timezone_name
 BAD_CREDENTIALS_MESSAGE = "Unable to sign in with that email and password."
 EMAIL_TAKEN_MESSAGE = "An account with this email already exists. Sign in instead, or use another email."
 SLUG_MAX_LENGTH = 80
+# Each sign-in is a token of its own (a device); past this many, the oldest is revoked so a
+# script that signs in on every run cannot grow the table without end.
+MAX_TOKENS_PER_USER = 50
+MAX_TOKEN_DAYS = 365
 
 
 class InvalidCredentials(DomainError):
@@ -109,29 +114,46 @@ def client_signup(
             if client is None:
                 raise Conflict("Could not pick a unique address for this company; please try again.")
             user = User.objects.create_user(email, password, full_name=full_name, client=client, role=User.Role.OWNER)
-            token = Token.objects.create(user=user)
+            token = api_token_create(user=user)
     except IntegrityError:
         # Two sign-ups with the same email raced past the check above.
         raise Conflict(EMAIL_TAKEN_MESSAGE, code="email_taken") from None
-    return SignedUp(client=client, user=user, token=token.key)
+    return SignedUp(client=client, user=user, token=token)
 
 
-def auth_login(*, request: HttpRequest | None, email: str, password: str) -> tuple[User, str]:
-    """Check the credentials and return the user with their API token (one token per user).
+def api_token_create(*, user: User, expires_in_days: int | None = None) -> str:
+    """A new API token for ``user``; only its SHA-512 digest is stored, so it is shown this once.
 
-    Goes through Django's ``authenticate`` so inactive users are refused and an unknown email
-    costs as much time as a wrong password.
+    ``expires_in_days`` (1-365) makes it stop working on its own; None: until revoked.
+    """
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+        raise ValidationFailed(f"A token lasts 1 to {MAX_TOKEN_DAYS} days.")
+    expiry = timedelta(days=expires_in_days) if expires_in_days else None
+    _, token = AuthToken.objects.create(user=user, expiry=expiry)
+    surplus = (
+        AuthToken.objects.filter(user=user).order_by("-created").values_list("pk", flat=True)[MAX_TOKENS_PER_USER:]
+    )
+    AuthToken.objects.filter(pk__in=list(surplus)).delete()
+    return token
+
+
+def api_token_revoke(*, token: AuthToken) -> None:
+    """Sign out the frontend using this token; the user's other tokens keep working."""
+    token.delete()
+
+
+def auth_login(
+    *, request: HttpRequest, email: str, password: str, expires_in_days: int | None = None
+) -> tuple[User, str]:
+    """Check the credentials and return the user with a new API token of their own.
+
+    Goes through Django's ``authenticate`` so inactive users are refused, an unknown email
+    costs as much time as a wrong password, and the sign-in lockout (django-axes) counts it.
     """
     user = authenticate(request, username=(email or "").strip().lower(), password=password)
     if user is None:
         raise InvalidCredentials(BAD_CREDENTIALS_MESSAGE)
-    token, _ = Token.objects.get_or_create(user=user)
-    return user, token.key
-
-
-def auth_logout(*, user: User) -> None:
-    """Revoke the user's API token: every frontend signed in with it is signed out."""
-    Token.objects.filter(user=user).delete()
+    return user, api_token_create(user=user, expires_in_days=expires_in_days)
 
 
 class ClientSettingsChanges(TypedDict, total=False):

@@ -30,6 +30,7 @@ NO_TRANSFER_NUMBER = (
     "I'm sorry, there's no one available to take your call right now. "
     "Would you like a colleague to call you back? Just tell me when suits you."
 )
+NO_NUMBER = "I don't have a number to call you back on; can you give me one?"
 
 
 @dataclass
@@ -89,6 +90,10 @@ def apply_actions(
         elif isinstance(action, llm.EndCall):
             result.end_outcome = result.end_outcome or action.outcome
             result.records.append({"type": "end_call", "outcome": action.outcome})
+    if result.say_instead == NO_NUMBER:
+        # The call stays open for the caller's answer, whatever the provider meant to do next.
+        result.end_outcome = ""
+        result.records = [r for r in result.records if r.get("type") != "end_call"]
     if result.customer_fields:
         customer.save(update_fields=[*sorted(result.customer_fields), "updated_at"])
     return result
@@ -132,6 +137,21 @@ def _book(
     result: AppliedActions,
     priority: int = 2,
 ) -> bool:
+    if not customer.phone_number:
+        # A caller who withheld their number: ask for one, and keep the request so the callback
+        # is booked when they say it (calls.engine).
+        result.say_instead = NO_NUMBER
+        result.records.append(
+            {
+                "type": "schedule_callback",
+                "refused": "no number to call back on",
+                "code": "no_number",
+                "requested": action.when.isoformat(),
+                "reason": action.reason or "Customer asked for a callback",
+                "priority": priority,
+            }
+        )
+        return False
     try:
         callback = callback_schedule(
             agent=agent,

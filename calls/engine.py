@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import nullcontext
+from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -24,9 +25,10 @@ from calls.providers import conversation_provider
 from calls.selectors_voice import LiveCall, TranscriptLine
 from calls.telephony import webhook_url
 from calls.webhook_params import TwilioEvent
+from core.phone import region_of
 from core.rows import insert_rows
-from customers.services import customer_get_or_create
-from integrations.llm.base import Reply
+from customers.services import customer_capture_number, customer_for_caller, spoken_phone_number
+from integrations.llm.base import Reply, ScheduleCallback
 from integrations.twilio import twiml
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE = "Thanks for calling {company}. We can't take your call right now; please try again later. Goodbye."
 UNKNOWN_CALL = "Sorry, I can't find this call. Goodbye."
 GOODBYE = "Thank you for your time. Goodbye!"
+NUMBER_NOTED = "Thank you, I've noted {number}."
+NUMBER_TAKEN = "I'm sorry, I can't use that number. Could you give me another one?"
 
 
 def _voice(agent: AIAgent) -> dict:
@@ -73,7 +77,7 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool, live: LiveC
         if not agent.can_take_calls:
             company = (agent.business_info or {}).get("company_name") or agent.client.name
             return twiml.say_and_hangup(UNAVAILABLE.format(company=company), **_voice(agent))
-        customer, _ = customer_get_or_create(agent=agent, phone_number=event.from_number)
+        customer = customer_for_caller(agent=agent, caller_id=event.from_number)
         call = CallSession(
             ai_agent=agent, customer_profile=customer, twilio_call_sid=event.call_sid,
             call_type=CallSession.CallType.INBOUND, status=CallSession.Status.IN_PROGRESS, answered_at=now,
@@ -101,6 +105,8 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool, live: LiveC
                 call.save(update_fields=["answered_at", "status", "updated_at"])
             insert_rows([greeting])
     except IntegrityError:
+        if inbound and call.customer_profile.is_anonymous:
+            call.customer_profile.delete()  # this delivery's own anonymous caller; the first one has its own
         stored = CallTurn.objects.filter(call__twilio_call_sid=event.call_sid, call__ai_agent=agent, sequence=0).first()
         if stored is None:  # the CallSid is another agent's call
             logger.warning("Call %s began twice, the first time for another agent", event.call_sid)
@@ -131,8 +137,11 @@ def call_turn(*, agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> s
     if call.is_final or (turns and _ended(turns[-1])):
         return twiml.say_and_hangup(GOODBYE, **_voice(agent))
     utterance = event.speech or ""
-    context = build_context(agent=agent, call=call, customer=call.customer_profile, turns=turns, utterance=utterance)
-    reply = conversation_provider().reply(context)
+    reply = _number_given(agent=agent, call=call, turns=turns, utterance=utterance)
+    if reply is None:
+        customer = call.customer_profile
+        context = build_context(agent=agent, call=call, customer=customer, turns=turns, utterance=utterance)
+        reply = conversation_provider().reply(context)
     # A reply that only talks is stored by one INSERT, a transaction of its own. One that acts
     # (books a callback, opts out, ...) writes its rows and its turns together or not at all;
     # so does any turn inside a caller's transaction, where a failed insert must not abort it.
@@ -148,6 +157,40 @@ def call_turn(*, agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> s
             raise
         return render_turn(agent=agent, turn=stored)  # the other delivery of this webhook answered first
     return render_turn(agent=agent, turn=agent_turn)
+
+
+def _number_given(*, agent: AIAgent, call: CallSession, turns, utterance: str) -> Reply | None:
+    """An anonymous caller saying a number: it becomes theirs, and a callback they asked for is booked.
+
+    None when there is nothing to capture (the provider answers the turn as usual).
+    """
+    customer = call.customer_profile
+    if not customer.is_anonymous or not utterance:
+        return None
+    number = spoken_phone_number(utterance, region=region_of(agent.phone_number))
+    if number is None:
+        return None
+    if not customer_capture_number(customer=customer, phone_number=number):
+        return Reply(text=NUMBER_TAKEN, provider="engine")
+    spoken = " ".join(number.removeprefix("+1") if number.startswith("+1") else number)
+    asked = next(
+        (
+            a
+            for turn in reversed(turns)
+            for a in (turn.actions or [])
+            if a.get("type") == "schedule_callback" and a.get("code") == "no_number"
+        ),
+        None,
+    )
+    text = NUMBER_NOTED.format(number=spoken)
+    if asked is None:
+        return Reply(text=f"{text} How else can I help?", provider="engine")
+    when = datetime.fromisoformat(asked["requested"])
+    return Reply(
+        text=f"{text} I'll call you back as you asked.",
+        actions=(ScheduleCallback(when=when, reason=asked.get("reason", "")),),
+        provider="engine",
+    )
 
 
 def _store_turn(

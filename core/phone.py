@@ -42,3 +42,12 @@ def timezone_for_number(e164: str) -> str:
         return ""
     zones = [z for z in number_timezones.time_zones_for_number(number) if z != "Etc/Unknown"]
     return zones[0] if len(zones) == 1 else ""
+
+
+def region_of(e164: str, *, default: str = "US") -> str:
+    """The country (ISO 3166 code) a number belongs to: how a local number said to it is read."""
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return default
+    return region if region and region != "ZZ" else default

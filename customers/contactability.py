@@ -79,6 +79,10 @@ def next_allowed_time(*, agent: AIAgent, zone: ZoneInfo, at: datetime) -> dateti
 
 def check_call_allowed(*, agent: AIAgent, customer: CustomerProfile, at: datetime) -> None:
     """Raise CallNotAllowed (with the reason and the next allowed time) unless a call may start at ``at``."""
+    if not customer.phone_number:
+        raise CallNotAllowed(
+            "We have no number for this customer: they called with their number withheld.", code="no_number"
+        )
     if customer.is_do_not_call:
         raise CallNotAllowed("The customer is on the do-not-call list.", code="do_not_call")
     if agent.status == AIAgent.Status.PAUSED:

@@ -28,7 +28,12 @@ class CustomerProfile(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="customers", db_index=False)
-    phone_number = models.CharField(max_length=16, validators=[validate_e164])
+    # Empty only for a caller who withheld their number (is_anonymous): such a customer is
+    # never dialled and never merged with another, one profile per call.
+    phone_number = models.CharField(max_length=16, blank=True, validators=[validate_e164])
+    is_anonymous = models.BooleanField(
+        default=False, help_text="Called in with a withheld number and has not given one."
+    )
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
     # Derived from the number when it is unambiguous; empty means "unknown", never a guess.
@@ -50,7 +55,15 @@ class CustomerProfile(models.Model):
         ordering = ["-created_at"]
         verbose_name = "customer"
         constraints = [
-            models.UniqueConstraint(fields=["ai_agent", "phone_number"], name="customer_unique_phone_per_agent"),
+            models.UniqueConstraint(
+                fields=["ai_agent", "phone_number"],
+                condition=~Q(phone_number=""),
+                name="customer_unique_phone_per_agent",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_anonymous=True, phone_number="") | (Q(is_anonymous=False) & ~Q(phone_number="")),
+                name="customer_number_unless_anonymous",
+            ),
             models.CheckConstraint(
                 condition=Q(successful_calls__lte=F("total_calls")), name="customer_successful_lte_total"
             ),
@@ -67,4 +80,9 @@ class CustomerProfile(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name or 'Unknown'} {self.phone_number}"
+        return f"{self.name or 'Unknown'} {self.phone_display}"
+
+    @property
+    def phone_display(self) -> str:
+        """The number as pages show it; an anonymous caller's profile says so instead of a blank."""
+        return self.phone_number or "Number withheld"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +15,8 @@ from core.errors import Conflict, ValidationFailed
 from core.phone import normalize_e164, timezone_for_number
 from core.timezones import is_timezone_name
 from customers.models import CustomerProfile
+
+logger = logging.getLogger(__name__)
 
 EDITABLE_FIELDS = {"name", "email", "timezone", "interest_level", "call_preference_time", "preferences", "phone_number"}
 
@@ -81,6 +85,67 @@ def customer_get_or_create(*, agent: AIAgent, phone_number: str) -> tuple[Custom
             )
     except IntegrityError:  # created concurrently by another webhook
         return CustomerProfile.objects.get(ai_agent=agent, phone_number=phone), False
+
+
+# What Twilio puts in From when the caller withholds their number (or the network has none).
+WITHHELD_CALLER_IDS = frozenset({"", "anonymous", "restricted", "unknown", "blocked", "private", "unavailable"})
+SPOKEN_DIGITS = {
+    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}  # fmt: skip
+
+
+def customer_for_caller(*, agent: AIAgent, caller_id: str) -> CustomerProfile:
+    """The profile for an inbound caller: found or created by number, or a new anonymous one.
+
+    A caller who withholds their number (or whose caller ID does not parse) is still answered;
+    they get a profile of their own for this call, never merged with anyone else's, since
+    nothing says two withheld callers are the same person.
+    """
+    raw = (caller_id or "").strip()
+    if raw.lower() not in WITHHELD_CALLER_IDS:
+        try:
+            return customer_get_or_create(agent=agent, phone_number=raw)[0]
+        except ValidationFailed:
+            logger.info("Caller ID %r is not a phone number; the caller is treated as anonymous", raw[:32])
+    return CustomerProfile.objects.create(ai_agent=agent, phone_number="", is_anonymous=True)
+
+
+def spoken_phone_number(utterance: str, *, region: str) -> str | None:
+    """The phone number in what a caller said ('it's 212 555 0123', 'two one two five five five...').
+
+    Read the way a person in ``region`` would dial it; None when there is no valid number.
+    """
+    words = re.findall(r"\+|\d|[a-z]+", (utterance or "").lower())
+    digits = "".join(SPOKEN_DIGITS.get(w, w) for w in words if w.isdigit() or w == "+" or w in SPOKEN_DIGITS)
+    if len(digits.lstrip("+")) < 7:
+        return None
+    try:
+        return normalize_e164(digits, default_region=region)
+    except ValidationFailed:
+        return None
+
+
+def customer_capture_number(*, customer: CustomerProfile, phone_number: str) -> bool:
+    """Give an anonymous caller the number they said, so they can be called back.
+
+    Refused (False) when the agent already has a profile with that number: profiles are
+    never merged on a caller's word.
+    """
+    if not customer.is_anonymous:
+        return False
+    phone = normalize_e164(phone_number)
+    customer.phone_number = phone
+    customer.is_anonymous = False
+    customer.timezone = timezone_for_number(phone)
+    try:
+        with transaction.atomic():
+            customer.save(update_fields=["phone_number", "is_anonymous", "timezone", "updated_at"])
+    except IntegrityError:
+        logger.info("An anonymous caller gave a number agent %s already has; not merged", customer.ai_agent_id)
+        customer.phone_number, customer.is_anonymous, customer.timezone = "", True, ""
+        return False
+    return True
 
 
 def customer_update(*, customer: CustomerProfile, note: str = "", **changes: Any) -> CustomerProfile:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
@@ -69,7 +69,8 @@ def test_signup_creates_the_client_its_owner_and_a_working_token():
         "timezone": "America/Chicago",
     }
     assert body["user"]["email"] == "founder@sunrise.test"
-    assert body["token"] == Token.objects.get(user=owner).key
+    assert AuthToken.objects.filter(user=owner).count() == 1
+    assert body["token"] not in str(list(AuthToken.objects.values_list("digest", "token_key")))  # stored hashed
 
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {body['token']}")
@@ -116,7 +117,7 @@ def test_signup_is_all_or_nothing(monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("token store down")
 
-    monkeypatch.setattr(Token.objects, "create", broken)
+    monkeypatch.setattr(AuthToken.objects, "create", broken)
     with pytest.raises(RuntimeError):
         client_signup(company_name="Half Done", email="half@done.test", password="a-long-unusual-passphrase")
     assert not Client.objects.filter(name="Half Done").exists()
@@ -141,12 +142,17 @@ def test_signup_accepts_json_only():
 # --- login / logout -----------------------------------------------------------------------------
 
 
-def test_login_returns_the_users_token_and_the_same_one_next_time(user_a):
+def test_each_login_returns_a_token_of_its_own_and_both_work(user_a):
     first = APIClient().post(LOGIN, {"email": "Owner@Acme.test", "password": PASSWORD}, format="json")
     second = APIClient().post(LOGIN, {"email": "owner@acme.test", "password": PASSWORD}, format="json")
 
     assert first.status_code == 200, first.content
-    assert first.json()["token"] == second.json()["token"] == Token.objects.get(user=user_a).key
+    assert first.json()["token"] != second.json()["token"]
+    assert AuthToken.objects.filter(user=user_a).count() == 2
+    for body in (first.json(), second.json()):
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {body['token']}")
+        assert api.get(ME).status_code == 200
     assert first.json()["user"] == {"id": user_a.pk, "email": "owner@acme.test", "full_name": "", "role": "owner"}
 
 
@@ -160,7 +166,7 @@ def test_bad_credentials_get_one_message_whichever_part_is_wrong(user_a, email, 
 
     assert response.status_code == 400
     assert _error(response) == {"code": "invalid_credentials", "message": BAD_CREDENTIALS_MESSAGE}
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 def test_an_inactive_user_cannot_sign_in(user_a):
@@ -196,13 +202,17 @@ def test_login_is_throttled_per_address_by_the_login_rate(settings, user_a):
     assert int(throttled["Retry-After"]) > 0
 
 
-def test_logout_revokes_the_token(user_a):
-    token = Token.objects.create(user=user_a)
+def test_logout_revokes_the_token_it_was_sent_with(user_a):
+    _, token = AuthToken.objects.create(user=user_a)
+    _, other_device = AuthToken.objects.create(user=user_a)
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
 
     assert api.post(LOGOUT).status_code == 204
-    assert not Token.objects.filter(user=user_a).exists()
+    assert AuthToken.objects.filter(user=user_a).count() == 1
+    still = APIClient()
+    still.credentials(HTTP_AUTHORIZATION=f"Token {other_device}")
+    assert still.get(ME).status_code == 200
     after = api.get(ME)
     assert after.status_code == 401
     assert _error(after) == {"code": "authentication_failed", "message": "Invalid token."}

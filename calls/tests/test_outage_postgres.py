@@ -34,13 +34,13 @@ PUBLIC_BASE_URL = "https://agents.example.com"
 PHONE_TOKEN = "outage-test-phone-token-0123456789"
 SETUP = """
 import json
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from accounts.tests.factories import ClientFactory, UserFactory
 from agents.tests.factories import AIAgentFactory
 client = ClientFactory(name="Acme Solar", slug="acme-solar")
 user = UserFactory(client=client, email="owner@acme.test", role="owner")
 agent = AIAgentFactory(client=client, name="Sarah", phone_number="+14155550100", training_level=85, status="active")
-print(json.dumps({"agent": str(agent.public_id), "token": Token.objects.create(user=user).key}))
+print(json.dumps({"agent": str(agent.public_id), "token": AuthToken.objects.create(user=user)[1]}))
 """
 
 

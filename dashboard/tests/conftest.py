@@ -93,9 +93,18 @@ def page(browser, live_server, settings):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.js_errors = errors
+    # Every page must pass the Content-Security-Policy: Chromium reports each refused inline
+    # script or style on the console.
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    page.csp_violations = violations
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not violations, f"Content-Security-Policy violations ({len(violations)}): {violations[:3]}"
 
 
 @pytest.fixture

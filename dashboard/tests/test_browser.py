@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from accounts.models import User
 from agents.models import AIAgent
@@ -80,11 +81,11 @@ def train(page) -> None:
     rows.nth(0).locator("textarea[name=answer]").fill(PRICE_ANSWER)
     add = page.get_by_role("button", name="Add objection")
     add.click()
-    page.wait_for_function("document.querySelectorAll('#objection-rows tr').length === 2")
+    expect(page.locator("#objection-rows tr")).to_have_count(2)  # no eval: the page's CSP forbids it
     rows.nth(1).locator("input[name=objection]").fill("Already have a provider")
     rows.nth(1).locator("textarea[name=answer]").fill("Many of our customers switched from another provider.")
     add.click()
-    page.wait_for_function("document.querySelectorAll('#objection-rows tr').length === 3")
+    expect(page.locator("#objection-rows tr")).to_have_count(3)
     rows.nth(2).get_by_role("button", name="Remove this objection").click()
     assert rows.count() == 2
     page.get_by_role("button", name="Save objection answers").click()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import OperationalError
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
@@ -28,11 +28,11 @@ def test_an_api_read_during_an_outage_is_the_json_error_with_503(api_a, agent_a,
 
 
 def test_the_token_lookup_failing_is_the_json_error_with_503_too(user_a, agent_a, monkeypatch):
-    from rest_framework.authentication import TokenAuthentication
+    from knox.auth import TokenAuthentication
 
-    token = Token.objects.create(user=user_a)
+    _, token = AuthToken.objects.create(user=user_a)
     monkeypatch.setattr(TokenAuthentication, "authenticate_credentials", _database_down)
-    response = APIClient().get("/api/calls/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = APIClient().get("/api/calls/", HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 503
     assert response.json()["error"] == {
         "code": "unavailable",

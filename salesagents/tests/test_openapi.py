@@ -78,7 +78,7 @@ def test_schema_and_swagger_ui_are_served(client):
     served = yaml.safe_load(schema.content)
     assert served["info"]["title"] == "SalesAgents API"
     assert "/api/agents/ai/setup/" in served["paths"]
-    assert "tokenAuth" in served["components"]["securitySchemes"]
+    assert "knoxApiToken" in served["components"]["securitySchemes"]
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content
 

@@ -213,6 +213,29 @@
       if (!("speechSynthesis" in window)) toggle.closest(".field").hidden = true;
     }
   }
+  // --- meters: widths and positions come as data attributes --------------------------------------
+  // The Content-Security-Policy forbids inline style attributes, so the server writes
+  // data-width / data-left (percent) and they are applied here, also to HTMX-swapped content.
+  function percent(value) {
+    var number = parseFloat(value);
+    if (isNaN(number)) return null;
+    return Math.max(0, Math.min(100, number)) + "%";
+  }
+  function applyGeometry(root) {
+    if (!root || !root.querySelectorAll) return;
+    var nodes = Array.prototype.slice.call(root.querySelectorAll("[data-width], [data-left]"));
+    if (root.matches && root.matches("[data-width], [data-left]")) nodes.push(root);
+    nodes.forEach(function (node) {
+      var width = percent(node.getAttribute("data-width"));
+      var left = percent(node.getAttribute("data-left"));
+      if (width !== null) node.style.width = width;
+      if (left !== null) node.style.left = left;
+    });
+  }
+  applyGeometry(document);
+  document.addEventListener("DOMContentLoaded", function () { applyGeometry(document); });
+  document.addEventListener("htmx:load", function (event) { applyGeometry(event.detail.elt); });
+
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 })();
