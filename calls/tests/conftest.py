@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 from django.conf import settings
 from twilio.request_validator import RequestValidator
 
 from agents.services import training_add
+from calls import providers, telephony
 from calls.telephony import webhook_auth_token, webhook_path
+from calls.tests.fake_twilio import FakeTwilioServer
+from integrations.llm.resilience import shared_breaker
+from integrations.tests.fake_openai import FakeOpenAIServer
+from integrations.twilio import TwilioGateway
 
 PRICE_ANSWER = "I hear you. With zero down, most homeowners pay less each month than their old bill."
 
@@ -96,3 +102,31 @@ def trained_agent(agent_a):
 @pytest.fixture
 def twilio_sim(client, trained_agent) -> Iterator[TwilioSim]:
     yield TwilioSim(client, trained_agent)
+
+
+@pytest.fixture
+def fake_twilio(settings, monkeypatch) -> Iterator[FakeTwilioServer]:
+    """``TELEPHONY_BACKEND=twilio`` with platform credentials, the real SDK talking to a local api.twilio.com."""
+    server = FakeTwilioServer().start()
+    settings.TELEPHONY_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
+    settings.TWILIO_AUTH_TOKEN = "platform-token"
+    # Only the transport is swapped: the real SDK builds and sends the request.
+    monkeypatch.setattr(telephony, "TwilioGateway", partial(TwilioGateway, http_client=server.http_client()))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_llm(settings) -> Iterator[FakeOpenAIServer]:
+    """``LLM_PROVIDER=openai``, the real openai client talking to a local OpenAI-compatible server."""
+    with FakeOpenAIServer() as server:
+        settings.LLM_PROVIDER = "openai"
+        settings.OPENAI_API_KEY = "sk-test"
+        settings.OPENAI_MODEL = "test-model"
+        settings.OPENAI_BASE_URL = server.base_url
+        settings.LLM_TURN_BUDGET_SECONDS = 1.0
+        providers._build.cache_clear()
+        shared_breaker(f"openai:{server.base_url}:test-model").record_success()
+        yield server
+    providers._build.cache_clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
@@ -17,6 +18,8 @@ class FakeTwilioServer:
     received: list[dict] = field(default_factory=list)
     replies: list[tuple[int, dict]] = field(default_factory=list)
     port: int = 0
+    # A real account answers every placed call with a new SID; off, every call is CAfff... (fixed for asserts).
+    unique_sids: bool = False
 
     def start(self) -> FakeTwilioServer:
         fake = self
@@ -28,7 +31,8 @@ class FakeTwilioServer:
                 fake.received.append(
                     {"path": self.path, "account": user.split(":")[0], "form": parse_qs(body, keep_blank_values=True)}
                 )
-                status, payload = fake.replies.pop(0) if fake.replies else (201, _call_resource("CA" + "f" * 32))
+                sid = "CA" + (uuid.uuid4().hex if fake.unique_sids else "f" * 32)
+                status, payload = fake.replies.pop(0) if fake.replies else (201, _call_resource(sid))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -43,6 +47,10 @@ class FakeTwilioServer:
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
+
+    def calls_updated(self, call_sid: str) -> list[dict]:
+        """The requests that changed a live call (``POST .../Calls/<sid>.json``: new TwiML, hang-up)."""
+        return [r for r in self.received if r["path"].endswith(f"/Calls/{call_sid}.json")]
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +10,6 @@ import time_machine
 
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession
-from calls.tests.fake_twilio import FakeTwilioServer
 from customers.models import CustomerProfile
 from customers.tests.factories import CustomerFactory
 
@@ -19,21 +17,6 @@ pytestmark = pytest.mark.django_db
 NY = ZoneInfo("America/New_York")
 MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=NY)
 START = "/api/agents/ai/start-call/"
-
-
-@pytest.fixture
-def fake_twilio(settings, monkeypatch):
-    server = FakeTwilioServer().start()
-    settings.TELEPHONY_BACKEND = "twilio"
-    settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
-    settings.TWILIO_AUTH_TOKEN = "platform-token"
-    from calls import telephony
-    from integrations.twilio import TwilioGateway
-
-    # Only the transport is swapped: the real SDK builds and sends the request.
-    monkeypatch.setattr(telephony, "TwilioGateway", partial(TwilioGateway, http_client=server.http_client()))
-    yield server
-    server.stop()
 
 
 @time_machine.travel(MONDAY_10AM, tick=False)
