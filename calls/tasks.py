@@ -13,6 +13,7 @@ ones are scheduled by django-celery-beat from rows made by ``manage.py setup_per
 | ``calls.learn_agent_outcomes`` | per agent | :func:`calls.learning.agent_learn_new_outcomes` |
 | ``calls.send_daily_reports`` | every 15 min | fans out ``calls.send_daily_report`` to clients past 09:00 |
 | ``calls.send_daily_report`` | per agent | :func:`calls.reports.daily_report_send` |
+| ``calls.refine_sentiment`` | per closed call, with an LLM | :func:`calls.sentiment.call_sentiment_refine` |
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from celery import shared_task
 from django.db import OperationalError, transaction
 
 from callbacks.models import ScheduledCallback
-from calls import dispatch, learning, reports
+from calls import dispatch, learning, reports, sentiment
+from integrations.llm.base import ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ RETRY = {
     "max_retries": 5,
 }
 PLACE_RETRIES = 5
+SENTIMENT_RETRIES = 4  # about half a minute of backoff; then the call keeps the lexicon's sentiment
 
 
 def _backoff(retries: int) -> int:
@@ -106,3 +109,12 @@ def send_daily_reports() -> int:
 @shared_task(name="calls.send_daily_report", **{**RETRY, "autoretry_for": (OperationalError, SMTPException, OSError)})
 def daily_report_task(agent_id: int) -> bool:
     return reports.daily_report_send(agent_id=agent_id)
+
+
+@shared_task(
+    name="calls.refine_sentiment",
+    **{**RETRY, "autoretry_for": (OperationalError, ProviderError), "max_retries": SENTIMENT_RETRIES},
+)
+def call_sentiment_task(call_id: str) -> bool:
+    """After a call closed: the LLM's sentiment replaces the lexicon's (retried while the model is unreachable)."""
+    return sentiment.call_sentiment_refine(call_id=call_id)
