@@ -303,3 +303,18 @@ def test_the_call_outcome_api_reclassifies_a_closed_call_for_its_client_only(
     assert "price_too_high" in {o["key"] for o in customer.objections}
     agent = learn(trained_agent)
     assert agent.calls_handled == 1 and agent.conversation_memory["outcomes"] == {"interested": 1}
+
+
+def test_a_silent_line_is_prompted_twice_then_ended_without_asking_the_model(profile, sim, trained_agent, hang_up):
+    profile.model_says("Hi, this is Sarah from Acme Solar. Do you have a minute?")
+    sim.incoming()
+    asked_before = len(profile.llm.requests) if profile.llm else 0
+
+    first, second, third = (sim.say(None).content for _ in range(3))
+
+    assert b"still there" in first and b"still there" in second and b"<Gather" in second
+    assert b"lost the connection" in third and b"<Hangup" in third
+    assert (len(profile.llm.requests) if profile.llm else 0) == asked_before  # silence costs no model call
+    call = hang_up(sim, seq=3)
+    assert (call.status, call.outcome, call.sentiment_analysis) == ("completed", "answered", {})
+    assert call.customer_profile.total_calls == 1 and profile.sentiment_requests() == []
