@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from agents.models import AIAgent
-from calls.actions import AppliedActions, apply_actions
+from calls.actions import AppliedActions, apply_actions, opt_out_honoured
 from calls.context import build_context
 from calls.models import CallSession, CallTurn
 from calls.providers import conversation_provider, silence_provider
@@ -133,6 +133,7 @@ def call_turn(*, agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> s
     utterance = event.speech or ""
     context = build_context(agent=agent, call=call, customer=call.customer_profile, turns=turns, utterance=utterance)
     reply = (conversation_provider() if utterance.strip() else silence_provider()).reply(context)
+    reply = opt_out_honoured(reply=reply, utterance=utterance, call_sid=call.twilio_call_sid)
     # A reply that only talks is stored by one INSERT, a transaction of its own. One that acts
     # (books a callback, opts out, ...) writes its rows and its turns together or not at all;
     # so does any turn inside a caller's transaction, where a failed insert must not abort it.

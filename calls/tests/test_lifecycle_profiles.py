@@ -318,3 +318,28 @@ def test_a_silent_line_is_prompted_twice_then_ended_without_asking_the_model(pro
     call = hang_up(sim, seq=3)
     assert (call.status, call.outcome, call.sentiment_analysis) == ("completed", "answered", {})
     assert call.customer_profile.total_calls == 1 and profile.sentiment_requests() == []
+
+
+def test_a_caller_who_says_stop_calling_is_never_called_again_whatever_the_model_answers(
+    profile, sim, trained_agent, hang_up
+):
+    profile.model_says("Hi, this is Sarah from Acme Solar. Do you have a minute?")
+    sim.incoming()
+    call = CallSession.objects.get(twilio_call_sid=sim.call_sid)
+    pending = ScheduledCallback.objects.create(
+        ai_agent=trained_agent,
+        customer_profile=call.customer_profile,
+        scheduled_datetime=MONDAY_10AM + timedelta(days=2),
+    )
+    profile.model_says("I totally understand! But let me tell you about our zero-down offer.")  # no tool call
+
+    reply = sim.say("Please take me off your list and stop calling me")
+
+    assert b"<Hangup" in reply.content and b"<Gather" not in reply.content
+    assert b"call list" in reply.content  # the caller hears that it was done
+    assert CustomerProfile.objects.get(pk=call.customer_profile_id).is_do_not_call
+    pending.refresh_from_db()
+    assert pending.status == "canceled"
+    call = hang_up(sim, seq=3)
+    assert (call.status, call.outcome) == ("completed", "do_not_call")
+    assert not ScheduledCallback.objects.filter(status="scheduled").exists()  # no follow-up either
