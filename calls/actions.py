@@ -6,6 +6,7 @@ agent did (callback booked, do-not-call set) and a replayed webhook re-renders t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,7 @@ from customers.contactability import note_preferred_time
 from customers.models import CustomerProfile
 from customers.services import customer_mark_do_not_call
 from integrations.llm import base as llm
+from integrations.llm.intents import is_opt_out
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,32 @@ class AppliedActions:
 def spoken_time(moment: datetime, zone_name: str) -> str:
     """'Tuesday November 24 at 2 PM' in the customer's zone: how a person says a time."""
     return moment.astimezone(ZoneInfo(zone_name)).strftime("%A %B %-d at %-I:%M %p").replace(":00 ", " ")
+
+
+OPT_OUT_CONFIRMATION = (
+    "Of course. I've removed your number from our call list, and we won't call you again. "
+    "Sorry for the bother. Goodbye."
+)
+
+
+def opt_out_honoured(*, reply: llm.Reply, utterance: str | None, call_sid: str) -> llm.Reply:
+    """A caller who asks not to be called is opted out, whatever the provider answered.
+
+    The law says stop, so this does not depend on a model remembering its tool: a reply to
+    an opt-out (``intents.is_opt_out``, the rule the scripted agent uses) that does not mark
+    the customer is replaced by the confirmation, the opt-out and the end of the call.
+    """
+    if not utterance or not is_opt_out(utterance) or any(isinstance(a, llm.MarkDoNotCall) for a in reply.actions):
+        return reply
+    logger.warning("Call %s: the %s provider missed an opt-out; honouring it", call_sid, reply.provider or "?")
+    return dataclasses.replace(
+        reply,
+        text=OPT_OUT_CONFIRMATION,
+        actions=(
+            llm.MarkDoNotCall(reason=f"Caller asked not to be called: {utterance[:160]}"),
+            llm.EndCall("do_not_call"),
+        ),
+    )
 
 
 def apply_actions(

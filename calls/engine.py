@@ -18,10 +18,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from agents.models import AIAgent
-from calls.actions import AppliedActions, apply_actions
+from calls.actions import AppliedActions, apply_actions, opt_out_honoured
 from calls.context import build_context
 from calls.models import CallSession, CallTurn
-from calls.providers import conversation_provider
+from calls.providers import conversation_provider, silence_provider
 from calls.selectors_voice import LiveCall, TranscriptLine
 from calls.telephony import webhook_url
 from calls.webhook_params import TwilioEvent
@@ -141,7 +141,8 @@ def call_turn(*, agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> s
     if reply is None:
         customer = call.customer_profile
         context = build_context(agent=agent, call=call, customer=customer, turns=turns, utterance=utterance)
-        reply = conversation_provider().reply(context)
+        reply = (conversation_provider() if utterance.strip() else silence_provider()).reply(context)
+    reply = opt_out_honoured(reply=reply, utterance=utterance, call_sid=call.twilio_call_sid)
     # A reply that only talks is stored by one INSERT, a transaction of its own. One that acts
     # (books a callback, opts out, ...) writes its rows and its turns together or not at all;
     # so does any turn inside a caller's transaction, where a failed insert must not abort it.

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from callbacks.services import callback_schedule
+
+# The module, not the task: calls.tasks imports the services (reconcile -> lifecycle) back, and
+# the lifecycle profile tests end real calls through this path, so a missing task fails them.
+from calls import tasks
 from calls.models import CallSession, CallTurn
+from calls.outcomes import call_outcome_learn
 from calls.sentiment import lexicon_sentiment, llm_sentiment_enabled
 from calls.telephony import gateway_for
 from calls.webhook_params import TwilioEvent
@@ -89,8 +96,6 @@ def _default_outcome(call: CallSession) -> str:
 
 def call_finish(*, call: CallSession) -> None:
     """Close a call that reached a final status (inside the caller's transaction; saves nothing but related rows)."""
-    from calls.outcomes import call_outcome_learn  # the outcome service owns counters and memory
-
     turns = list(CallTurn.objects.filter(call=call).order_by("sequence"))
     call.conversation_transcript = "\n".join(
         f"{t.get_speaker_display()}: {t.text}" for t in turns if t.speaker != CallTurn.Speaker.SYSTEM
@@ -99,16 +104,23 @@ def call_finish(*, call: CallSession) -> None:
     if caller_lines:
         call.sentiment_analysis = lexicon_sentiment(caller_lines)
         if llm_sentiment_enabled():
-            from calls.tasks import call_sentiment_task
-
-            call_id = call.pk
-            transaction.on_commit(lambda: call_sentiment_task.delay(str(call_id)))
+            # After commit: the call is closed whatever the model (or the broker) does next.
+            transaction.on_commit(partial(_refine_sentiment_later, call_id=str(call.pk), call_sid=call.twilio_call_sid))
     if not call.outcome:
         call.outcome = _default_outcome(call)
     call_outcome_learn(call=call)
     _settle_callback(call)
     if call.status in UNANSWERED or call.outcome == CallSession.Outcome.VOICEMAIL:
         _schedule_followup(call)
+
+
+def _refine_sentiment_later(*, call_id: str, call_sid: str) -> None:
+    try:
+        tasks.call_sentiment_task.delay(call_id)
+    except BrokerUnreachable:
+        logger.exception(
+            "Call %s is closed, but its LLM sentiment could not be queued: it keeps the lexicon's", call_sid
+        )
 
 
 def _settle_callback(call: CallSession) -> None:

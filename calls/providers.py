@@ -36,6 +36,19 @@ def _build(
     return FallbackProvider(primary, scripted, budget_s=budget_s, breaker=shared_breaker(f"openai:{base_url}:{model}"))
 
 
+@lru_cache(maxsize=1)
+def silence_provider() -> ConversationProvider:
+    """Who answers a turn in which the caller said nothing: always the scripted agent.
+
+    Its silence rule (a prompt, and after two silent turns in a row a polite goodbye) is the
+    one home for ending a dead line. A model sees no earlier silences in its transcript, so it
+    would keep prompting an open line for as long as Twilio keeps it up, a model call each time.
+    """
+    from integrations.llm.scripted import ScriptedProvider
+
+    return ScriptedProvider()
+
+
 def conversation_provider() -> ConversationProvider:
     return _build(
         settings.LLM_PROVIDER,

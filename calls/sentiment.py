@@ -1,17 +1,27 @@
 """The sentiment of a call: the lexicon analyser by default, the LLM when one is configured.
 
 The lexicon result is written when the call ends (cheap, inside the status webhook); the LLM's
-judgement, being a network call, is fetched afterwards by a task and replaces it.
+judgement, being a network call, is fetched afterwards by a task (``calls.refine_sentiment``,
+enqueued once the closed call is committed) and replaces it. So a slow or failing model can
+never keep a call open: at worst the call keeps the lexicon's sentiment.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from django.conf import settings
 
 from calls.models import CallSession, CallTurn
-from integrations.llm.sentiment import LexiconSentimentAnalyzer, LLMSentimentAnalyzer, SentimentResult
+from integrations.llm.sentiment import (
+    LexiconSentimentAnalyzer,
+    LLMSentimentAnalyzer,
+    SentimentResult,
+    SentimentUnavailable,
+)
+
+logger = logging.getLogger(__name__)
 
 
 def llm_sentiment_enabled() -> bool:
@@ -34,9 +44,15 @@ def lexicon_sentiment(caller_lines: Sequence[str]) -> dict:
 
 
 def call_sentiment_refine(*, call_id) -> bool:
-    """Ask the configured LLM for the call's sentiment; idempotent (skips calls already rated by it)."""
+    """Ask the configured LLM for a closed call's sentiment; returns whether the model rated it.
+
+    Idempotent: a call already rated by the model (or not closed yet) is left alone.
+    Raises :class:`SentimentUnavailable` when the model could not be reached (the task retries).
+    """
     call = CallSession.objects.filter(pk=call_id).first()
-    if call is None or not llm_sentiment_enabled() or call.sentiment_analysis.get("analyzer") == "llm":
+    if call is None or not call.is_final or not llm_sentiment_enabled():
+        return False
+    if (call.sentiment_analysis or {}).get("analyzer") == "llm":
         return False
     lines = list(
         CallTurn.objects.filter(call=call, speaker=CallTurn.Speaker.CALLER)
@@ -50,5 +66,13 @@ def call_sentiment_refine(*, call_id) -> bool:
         settings.OPENAI_API_KEY, settings.OPENAI_MODEL, base_url=settings.OPENAI_BASE_URL,
         timeout_s=settings.LLM_TURN_BUDGET_SECONDS,
     )  # fmt: skip
-    CallSession.objects.filter(pk=call.pk).update(sentiment_analysis=_as_json(analyzer.analyze(lines)))
+    try:
+        result = analyzer.rate(lines)
+    except SentimentUnavailable as exc:
+        logger.warning("LLM sentiment for call %s not available yet: %s", call.twilio_call_sid, exc)
+        raise
+    if result.analyzer != "llm":
+        logger.warning("LLM sentiment for call %s unusable; the lexicon's stays", call.twilio_call_sid)
+        return False
+    CallSession.objects.filter(pk=call.pk).update(sentiment_analysis=_as_json(result))
     return True

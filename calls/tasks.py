@@ -14,7 +14,7 @@ ones are scheduled by django-celery-beat from rows made by ``manage.py setup_per
 | ``calls.learn_agent_outcomes`` | per agent | :func:`calls.learning.agent_learn_new_outcomes` |
 | ``calls.send_daily_reports`` | every 15 min | fans out ``calls.send_daily_report`` to clients past 09:00 |
 | ``calls.send_daily_report`` | per agent | :func:`calls.reports.daily_report_send` |
-| ``calls.refine_sentiment`` | per ended call, LLM configured | :func:`calls.sentiment.call_sentiment_refine` |
+| ``calls.refine_sentiment`` | per closed call, with an LLM | :func:`calls.sentiment.call_sentiment_refine` |
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from django.db import OperationalError, transaction
 
 from callbacks.models import ScheduledCallback
 from calls import dispatch, learning, reconcile, reports, sentiment
+from integrations.llm.base import ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ RETRY = {
     "max_retries": 5,
 }
 PLACE_RETRIES = 5
+SENTIMENT_RETRIES = 4  # about half a minute of backoff; then the call keeps the lexicon's sentiment
 
 
 def _backoff(retries: int) -> int:
@@ -116,9 +118,12 @@ def daily_report_task(agent_id: int) -> bool:
     return reports.daily_report_send(agent_id=agent_id)
 
 
-@shared_task(name="calls.refine_sentiment", **RETRY)
+@shared_task(
+    name="calls.refine_sentiment",
+    **{**RETRY, "autoretry_for": (OperationalError, ProviderError), "max_retries": SENTIMENT_RETRIES},
+)
 def call_sentiment_task(call_id: str) -> bool:
-    """After a call ends (enqueued by ``calls.lifecycle.call_finish``): the LLM's judgement replaces the lexicon's."""
+    """After a call closed: the LLM's sentiment replaces the lexicon's (retried while the model is unreachable)."""
     refined = sentiment.call_sentiment_refine(call_id=call_id)
     logger.info("Sentiment of call %s %s", call_id, "refined by the LLM" if refined else "left as it was")
     return refined

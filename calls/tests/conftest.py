@@ -11,8 +11,12 @@ from django.conf import settings
 from twilio.request_validator import RequestValidator
 
 from agents.services import training_add
+from calls import providers, telephony
 from calls.telephony import webhook_auth_token, webhook_path
 from calls.tests.fake_twilio import FakeTwilioServer
+from integrations.llm.resilience import shared_breaker
+from integrations.tests.fake_openai import FakeOpenAIServer
+from integrations.twilio import TwilioGateway
 
 PRICE_ANSWER = "I hear you. With zero down, most homeowners pay less each month than their old bill."
 
@@ -101,12 +105,8 @@ def twilio_sim(client, trained_agent) -> Iterator[TwilioSim]:
 
 
 @pytest.fixture
-def fake_twilio(settings, monkeypatch):
-    """Twilio configured for the platform, its REST API served by a local fake through the real SDK."""
-
-    from calls import telephony
-    from integrations.twilio import TwilioGateway
-
+def fake_twilio(settings, monkeypatch) -> Iterator[FakeTwilioServer]:
+    """``TELEPHONY_BACKEND=twilio`` with platform credentials, the real SDK talking to a local api.twilio.com."""
     server = FakeTwilioServer().start()
     settings.TELEPHONY_BACKEND = "twilio"
     settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
@@ -115,3 +115,18 @@ def fake_twilio(settings, monkeypatch):
     monkeypatch.setattr(telephony, "TwilioGateway", partial(TwilioGateway, http_client=server.http_client()))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def fake_llm(settings) -> Iterator[FakeOpenAIServer]:
+    """``LLM_PROVIDER=openai``, the real openai client talking to a local OpenAI-compatible server."""
+    with FakeOpenAIServer() as server:
+        settings.LLM_PROVIDER = "openai"
+        settings.OPENAI_API_KEY = "sk-test"
+        settings.OPENAI_MODEL = "test-model"
+        settings.OPENAI_BASE_URL = server.base_url
+        settings.LLM_TURN_BUDGET_SECONDS = 1.0
+        providers._build.cache_clear()
+        shared_breaker(f"openai:{server.base_url}:test-model").record_success()
+        yield server
+    providers._build.cache_clear()

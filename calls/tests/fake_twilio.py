@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +27,8 @@ class FakeTwilioServer:
     # What a GET of a call resource answers, by call SID (a call not listed is Twilio's 404).
     calls: dict[str, dict] = field(default_factory=dict)
     port: int = 0
+    # A real account answers every placed call with a new SID; off, every call is CAfff... (fixed for asserts).
+    unique_sids: bool = False
 
     def add_number(self, phone_number: str, sid: str = "PN" + "a" * 32) -> dict:
         self.numbers[phone_number] = {
@@ -43,7 +46,7 @@ class FakeTwilioServer:
                 if sid in self.calls:
                     return 200, {**_call_resource(sid), **self.calls[sid]}
                 return 404, {"code": 20404, "message": f"The requested resource {path} was not found", "status": 404}
-            return 201, _call_resource("CA" + "f" * 32)
+            return 201, _call_resource("CA" + (uuid.uuid4().hex if self.unique_sids else "f" * 32))
         if method == "GET":
             wanted = (parse_qs(urlsplit(path).query).get("PhoneNumber") or [""])[0]
             found = [n for number, n in self.numbers.items() if wanted in number]
@@ -90,6 +93,10 @@ class FakeTwilioServer:
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
+
+    def calls_updated(self, call_sid: str) -> list[dict]:
+        """The requests that changed a live call (``POST .../Calls/<sid>.json``: new TwiML, hang-up)."""
+        return [r for r in self.received if r["method"] == "POST" and r["path"].endswith(f"/Calls/{call_sid}.json")]
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -44,7 +44,8 @@ def test_the_app_acknowledges_late_and_requeues_what_a_dead_worker_held():
     assert app.conf.task_reject_on_worker_lost is True
     assert app.conf.worker_prefetch_multiplier == 1
     for name in ("calls.dispatch_due_callbacks", "calls.place_callback", "calls.learn_outcomes",
-                 "calls.learn_agent_outcomes", "calls.send_daily_reports", "calls.send_daily_report"):  # fmt: skip
+                 "calls.learn_agent_outcomes", "calls.send_daily_reports", "calls.send_daily_report",
+                 "calls.refine_sentiment"):  # fmt: skip
         task = app.tasks[name]
         assert task.acks_late is True, name
         assert OperationalError in task.autoretry_for, name

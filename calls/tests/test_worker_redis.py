@@ -11,6 +11,7 @@ fans out the placement task that the same worker then runs.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -31,6 +32,7 @@ from agents.tests.factories import AIAgentFactory
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession
 from customers.tests.factories import CustomerFactory
+from integrations.tests.fake_openai import Canned, completion, is_sentiment_request
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -65,7 +67,7 @@ def due_callback(db):
     )  # fmt: skip
 
 
-def _start_worker(broker_url: str, log_path) -> subprocess.Popen:
+def _start_worker(broker_url: str, log_path, **extra_env: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "salesagents.test_settings",
@@ -75,6 +77,7 @@ def _start_worker(broker_url: str, log_path) -> subprocess.Popen:
         "LLM_PROVIDER": "scripted",
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "DB_CONN_MAX_AGE": "0",
+        **extra_env,
     }
     command = [
         sys.executable, "-m", "celery", "-A", "salesagents", "worker", "-B", "--pool=solo", "--loglevel=INFO",
@@ -132,3 +135,40 @@ def test_a_worker_with_beat_places_a_due_callback(broker, due_callback, tmp_path
     due_callback.refresh_from_db()
     assert (due_callback.status, due_callback.attempts) == ("in_progress", 1)
     assert "calls.dispatch_due_callbacks" in output and "calls.place_callback" in output
+
+
+@pytest.mark.redis
+def test_after_hang_up_a_worker_replaces_the_sentiment_with_the_models(twilio_sim, fake_llm, settings, tmp_path):
+    """The status webhook closes the call and enqueues ``calls.refine_sentiment`` on Redis; a worker rates it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker process needs a database it can share with the test: PostgreSQL")
+    broker_url = _broker("redis", tmp_path)
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = broker_url
+    fake_llm.respond_when(
+        is_sentiment_request, Canned(body=completion(json.dumps({"label": "negative", "score": -0.6})))
+    )
+    twilio_sim.incoming()
+    twilio_sim.say("This sounds great, I love it")
+    assert twilio_sim.status("completed", seq=3).status_code == 204
+    call = CallSession.objects.get(twilio_call_sid=twilio_sim.call_sid)
+    assert call.status == "completed" and call.sentiment_analysis["analyzer"] == "lexicon"  # closed first
+
+    log = tmp_path / "worker.log"
+    worker = _start_worker(
+        broker_url, log, LLM_PROVIDER="openai", OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake_llm.base_url
+    )
+    try:
+        deadline = clock.monotonic() + WAIT_SECONDS
+        while clock.monotonic() < deadline and worker.poll() is None:
+            call.refresh_from_db()
+            if call.sentiment_analysis.get("analyzer") == "llm":
+                break
+            clock.sleep(0.5)
+    finally:
+        _stop(worker)
+    output = log.read_text(errors="replace")
+
+    assert call.sentiment_analysis["analyzer"] == "llm", f"worker log:\n{output[-4000:]}"
+    assert (call.sentiment_analysis["label"], call.sentiment_analysis["score"]) == ("negative", -0.6)
+    assert "calls.refine_sentiment" in output and len(fake_llm.requests_where(is_sentiment_request)) == 1

@@ -22,6 +22,8 @@ from typing import Any
 
 import openai
 
+from integrations.llm.base import ProviderError
+
 logger = logging.getLogger(__name__)
 
 SENTIMENT_LABELS = ("positive", "neutral", "negative")
@@ -299,11 +301,21 @@ def _last_index(tokens: list[str], word: str) -> int | None:
     return None
 
 
+class SentimentUnavailable(ProviderError):
+    """The model could not be asked now (unreachable, timed out, overloaded): worth asking again later."""
+
+
+# What a later try may cure; a bad request, a refused key or an unusable answer will not change.
+_TRANSIENT = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
+
+
 class LLMSentimentAnalyzer:
     """Asks an OpenAI-compatible model for ``{"label", "score"}``; the lexicon on any error.
 
     The matched terms and the per-turn timeline still come from the lexicon, so the result
-    has the same shape whichever path produced the label and score.
+    has the same shape whichever path produced the label and score. :meth:`rate` is the form
+    for a retrying caller (a Celery task): it raises :class:`SentimentUnavailable` when the
+    model could not be reached instead of settling for the lexicon.
     """
 
     SYSTEM_PROMPT = (
@@ -332,13 +344,27 @@ class LLMSentimentAnalyzer:
         )
 
     def analyze(self, caller_texts: Sequence[str]) -> SentimentResult:
+        try:
+            return self.rate(caller_texts)
+        except SentimentUnavailable as exc:
+            logger.warning("LLM sentiment failed, using the lexicon: %s", exc)
+            return self.fallback.analyze(caller_texts)
+
+    def rate(self, caller_texts: Sequence[str]) -> SentimentResult:
+        """The model's rating; the lexicon's when the model's answer is unusable or refused.
+
+        Raises :class:`SentimentUnavailable` when the model could not be reached, so the caller
+        can try again later.
+        """
         lexicon = self.fallback.analyze(caller_texts)
         lines = [text.strip() for text in caller_texts if text.strip()]
         if not lines:
             return lexicon
         try:
             label, score = self._ask_model(lines)
-        except Exception as exc:  # noqa: BLE001 - sentiment is optional; any failure means the lexicon
+        except _TRANSIENT as exc:
+            raise SentimentUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - sentiment is optional; a permanent failure means the lexicon
             logger.warning("LLM sentiment failed, using the lexicon: %s", type(exc).__name__)
             return lexicon
         return SentimentResult(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +48,8 @@ class FakeOpenAIServer:
         self.headers: list[dict[str, str]] = []
         self.queue: deque[Canned] = deque()
         self.default = Canned(body=completion("Hello from the model."))
+        # Requests of a kind (e.g. sentiment ratings) answered apart from the conversation's queue.
+        self.routes: list[tuple[Callable[[dict[str, Any]], bool], Canned]] = []
         self.release = threading.Event()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -65,6 +68,14 @@ class FakeOpenAIServer:
     def respond(self, *answers: Canned) -> None:
         self.queue.extend(answers)
 
+    def respond_when(self, matches: Callable[[dict[str, Any]], bool], answer: Canned) -> None:
+        """Answer every request whose JSON body ``matches`` with ``answer``, ahead of the queue."""
+        self.routes.append((matches, answer))
+
+    def requests_where(self, matches: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        with self._lock:
+            return [body for body in self.requests if matches(body)]
+
     def __enter__(self) -> FakeOpenAIServer:
         self._thread.start()
         return self
@@ -79,6 +90,9 @@ class FakeOpenAIServer:
         with self._lock:
             self.requests.append(body)
             self.headers.append(headers)
+            for matches, answer in self.routes:
+                if matches(body):
+                    return answer
             return self.queue.popleft() if self.queue else self.default
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -147,6 +161,11 @@ class FakeOpenAIServer:
                 pass
 
         return Handler
+
+
+def is_sentiment_request(body: dict[str, Any]) -> bool:
+    """The post-call sentiment rating asks for a JSON object; conversation turns offer tools instead."""
+    return (body.get("response_format") or {}).get("type") == "json_object"
 
 
 def _error_body(status: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from integrations.llm.sentiment import (
     LexiconSentimentAnalyzer,
     LLMSentimentAnalyzer,
     SentimentResult,
+    SentimentUnavailable,
     parse_sentiment_json,
 )
 from integrations.tests.fake_openai import Canned, FakeOpenAIServer, completion
@@ -173,3 +174,17 @@ def test_model_score_is_clamped_and_a_missing_label_is_derived():
     assert parse_sentiment_json('{"score": 3}') == ("positive", 1.0)
     assert parse_sentiment_json('{"label": "furious", "score": -0.5}') == ("negative", -0.5)
     assert parse_sentiment_json('{"label": "Neutral", "score": 0.1}') == ("neutral", 0.1)
+
+
+@pytest.mark.parametrize("status", [500, 503, 429], ids=["server-error", "unavailable", "rate-limited"])
+def test_rate_says_when_the_model_is_worth_asking_again(server, llm, status):
+    server.respond(Canned(status=status))
+
+    with pytest.raises(SentimentUnavailable):
+        llm.rate(["Sounds great."])
+
+
+def test_rate_settles_for_the_lexicon_when_the_answer_is_unusable(server, llm, lexicon):
+    server.respond(Canned(body=completion("The customer seemed happy.")))
+
+    assert llm.rate(["Sounds great."]) == lexicon.analyze(["Sounds great."])
