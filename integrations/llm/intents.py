@@ -286,7 +286,7 @@ _OPT_OUT_CANCELLED = re.compile(
 )
 _PERSON = (
     r"(real |live |actual |human )?(person|human|human being|manager|supervisor|representative|rep|"
-    r"operator|agent|staff member|salesperson|sales rep|team member|advisor|adviser|specialist|consultant|colleague)"
+    r"operator|agent|staff member|salesperson|sales rep|team member|advisor|adviser|specialist|consultant|colleague)s?"
 )
 _TRANSFER = _any(
     (
@@ -297,7 +297,7 @@ _TRANSFER = _any(
         r"^((a|the|your) )?(real person|live person|human|representative|operator|agent|manager)( please)?$",
         r"\b(connect|transfer|put|pass|patch) (me|us) (through )?(to|with) (your|the|a|an|some|someone|somebody|sales|"
         r"customer service|support|billing)\b",
-        r"\b(put|patch) (me|us) through\b",
+        r"\b(put|patch) (me|us) through\b|\b(connect|transfer) (me|us)( now| right now| please)?$",
         r"\b(give|get) me (someone|somebody) (real|else|human)\b",
         r"\bis there (anyone|anybody|someone|somebody|a (real )?(human|person))( there)? (i|we) can (actually |really )?"
         r"(talk|speak) (to|with)\b",
@@ -429,7 +429,7 @@ _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
                 r"\bfeatures?\b|\bfunctionality\b|\bcapabilit(y|ies)\b|\bspecs?\b",
                 r"\bwhat can (it|this|that|the \w+|your \w+) do\b",
                 r"\bwhat do you (offer|provide|have)\b|\bwhat is included\b|\bwhat comes with\b",
-                r"\bwhat do (i|we) get\b|\bwhat (is|comes) in (it|the box|the package)\b",
+                r"\bwhat do (i|we) get\b|\bwhat (is|comes) in (the box|the package)\b|\bwhat is in it$",
                 r"\bdoes it (have|include|come with|support|integrate)\b",
             )
         ),
@@ -471,6 +471,7 @@ _COMPLAINT = re.compile(
 
 def _matches_without_negation(pattern: re.Pattern[str], text: str) -> bool:
     """True when ``pattern`` occurs in ``text`` and is not preceded by a negator ("not good")."""
+    text = re.sub(r"\bwhy not\b", "why yes", text)  # "sure, why not" agrees (same length: offsets hold)
     return any(not _NEGATION_BEFORE.search(text[: found.start()]) for found in pattern.finditer(text))
 
 
@@ -714,6 +715,11 @@ def match_objection(text: str, objection_responses: Mapping[str, str]) -> Object
         if score >= MIN_OBJECTION_SCORE and (best is None or score > best.score):
             best = ObjectionMatch(key=key, score=score)
     return best
+
+
+def is_concept(unit: str) -> bool:
+    """A meaning unit that stands for a concept ("price", "not_want"), not a plain word stem."""
+    return unit in _CONCEPT_WORDS or unit.startswith("not_") or unit in ("consult", "not_want")
 
 
 def is_price_remark_only(text: str, key: str, answer: str) -> bool:

@@ -739,9 +739,6 @@ class _Turn:
             return self.reply(self.say(_sentence(self.fill(faq.answer)), self.tone.more_questions))
         if topic_answer:
             return self.reply(topic_answer)
-        fact = self.trained_fact_answer()
-        if fact:
-            return self.reply(fact)
         return None
 
     def unknown_answer(self) -> Reply | None:
@@ -760,7 +757,10 @@ class _Turn:
 
     def trained_fact_answer(self) -> str:
         """ "Is there an app?": a feature, benefit or the description that names what was asked about."""
-        asked = intents.meaning_units(self.utterance)
+        if intents.is_complaint(self.utterance):
+            return ""
+        # Plain words only: a concept such as "price" is an objection's business, not a product fact.
+        asked = {unit for unit in intents.meaning_units(self.utterance) if not intents.is_concept(unit)}
         for items, line in (
             (_as_list(self.product.get("features")), self.features_line),
             (_as_list(self.product.get("benefits")), self.benefits_line),
@@ -864,7 +864,8 @@ class _Turn:
             reply = self.answer_question()
         reply = reply or self.objection()
         if reply is None and intents.is_question(utterance):
-            reply = self.unknown_answer()
+            fact = self.trained_fact_answer()
+            reply = self.reply(fact) if fact else self.unknown_answer()
         if reply is None and signal == "warm":
             return self.warm()
         return self.with_interest(reply or self.continuation())

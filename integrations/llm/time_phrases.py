@@ -447,7 +447,7 @@ def mentions_unreadable_time(text: str) -> bool:
 
 
 _TIME_ANSWER = re.compile(
-    r"^((any ?time|some ?time|maybe|probably|how about|what about|try) )?(tomorrow|tonight|today|this|next|on|at|around|"
+    r"^((any ?time|some ?time|maybe|probably|how about|what about|try) )?(once|as soon as|tomorrow|tonight|today|this|next|on|at|around|"
     r"about|after|before|not before|in|first thing|bright and early|late|early|mid|noon|midday|lunch|end of|"
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|morning|afternoon|evening|half|quarter|\d)\b"
     r"|\b(works|would work|would be (good|great|better|best|fine|perfect|ideal)|is (good|better|best|fine|perfect)|"
