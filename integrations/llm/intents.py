@@ -109,7 +109,7 @@ _CONCEPT_WORDS: dict[str, tuple[str, ...]] = {
     "price": (
         "price", "pricing", "priced", "pricey", "overpriced", "cost", "costly", "expensive", "afford",
         "affordable", "budget", "cheap", "cheaper", "money", "fee", "charge", "spend", "dollar", "steep",
-        "pay", "payment", "bill", "rate",
+        "pay", "payment", "bill", "rate", "buck", "bucks", "grand",
     ),
     "provider": ("provider", "vendor", "supplier", "competitor", "competition", "installer", "contractor"),
     "already": ("already", "current", "currently", "existing"),
@@ -145,7 +145,7 @@ _CONCEPT_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(happy|satisfied|fine|content|good) with (our|my|the|what|who|them|current)\b", "provider"),
         (r"\b(we|i) (use|are using|am using|work with|go with|buy from)\b", "provider"),
         (r"\btoo (much|high|steep)\b", "price"),
-        (r"\b(that|so|this) (much|expensive|pricey)\b|\b(that is|it is|seems|sounds like) (quite |a bit |way )?a lot\b",
+        (r"\b(that|so|this) (much|expensive|pricey)\b|\b(that is|it is|is|seems|sounds like) (quite |a bit |way )?a lot\b",
          "price"),
         (r"\bout of (our|my|the) (budget|price range|range|league)\b", "price"),
         (r"\bbreak the bank\b|\bcash is tight\b|\bmoney is tight\b", "price"),
@@ -246,7 +246,8 @@ _OPT_OUT_FLIPPABLE = tuple(
         rf"\b(remove|delete|erase) {_LIST_TARGET}\b",
         r"\b(want|need|like) (to be )?off (your|the|this|that|whatever) (\w+ )?list\b",
         r"\b(be|get|being|been) (removed|taken off|unsubscribed)\b",
-        r"\bnumber\b.*\b(remove|delete) (it|that)\b",
+        r"\b(number|phone|line)\b.*\b(remove|delete) (it|that)\b|\b(number|phone|line)\b.*\btake (it|that) off\b",
+        r"\b(taken|removed|deleted|wiped) (off|from) (your|the|this|that) (\w+ )?(list|database|system|records|file)\b",
         r"\bunsubscribe (me|us)\b|\bunsubscribe$|^unsubscribe\b|\bopt (me |us )?out\b|\blose (my|this|our) number\b",
         r"\bput (me|us|this number) on (the|your|a) do not call\b",
         r"\b(add|put) (me|us|this number) to (the|your|a) do not call\b",
@@ -268,14 +269,16 @@ _OPT_OUT_NEGATIVE = tuple(
         rf"\bno (more )?calls\b|\bno (more )?{_SALES_CALLS}\b|\b(do not|not) (accept|take|want|allow) (any )?{_SALES_CALLS}\b",
         r"\bsick (and tired )?of (these|your|the|all these) calls\b",
         r"\bleave me alone\b|\bhow many times do i have to tell you\b|\b(i will|going to) report you\b",
-        r"\bthis is harassment\b",
+        r"\bthis is harassment\b|\bno (telemarketing|telemarketers|solicitation|solicitors)\b",
+        r"\b(do not|never) want to be (contacted|called|phoned|rung|bothered) (again|anymore|ever)\b",
     )
 )
 # "I never said stop calling", "no need to take me off", "you don't have to stop calling":
 # a negator followed only by these frame words, right before the opt-out, turns it around.
 _OPT_OUT_FLIP = re.compile(
     r"\b(do not|does not|did not|not|never|no need to|no reason to|who said anything about)"
-    r"( (please|really|ever|even|you|need to|have to|want (you )?to|ask(ed|ing)? (you )?to|say|said|going to|to))*"
+    r"( (please|really|ever|even|you|i|we|if|whether|was|were|be|get|being|need to|have to|want(ed)? (you )?to|"
+    r"ask(ed|ing)?( you)?( to)?|say|said|going to|to))*"
     r" $"
 )
 # Said in the same breath, these mean the caller is *not* asking for no calls.
@@ -385,7 +388,8 @@ _HOT = _any(
 )
 _WARM = _any(
     (
-        r"\bsounds (good|great|interesting|nice|promising|cool|amazing|perfect|fair|reasonable)\b",
+        r"\bsounds (pretty |really |very |quite |actually )?(good|great|interesting|nice|promising|cool|amazing|perfect|"
+        r"fair|reasonable)\b",
         r"\b(i am|we are|i would be|we would be|i might be|we might be|i could be|could be|may be|might be) "
         r"(very |really |definitely |quite |pretty |somewhat |a bit |a little )?interested\b",
         r"\btell me more\b|\bgo on\b|\bi am listening\b|\bwhat else\b|\bi like (that|it|the sound|what)\b",
@@ -396,7 +400,7 @@ _WARM = _any(
         r"\b(we|i) (need|could use|could do with) (something like (this|that)|this|that|one)\b",
         r"\b(we|i) (have been|were|are|was) (just )?(looking (into|at|for)|thinking about|talking about|considering)\b",
         r"\byou have (got )?my attention\b|\bkeep going\b|\bcarry on\b|\btell me (about it|about that|more)\b",
-        r"\b(would be|sounds|that is|it is) (really |very |so |quite )?(useful|helpful|handy)\b",
+        r"\b(would be|could be|might be|sounds|that is|it is) (really |very |so |quite |pretty )?(useful|helpful|handy)\b",
     )
 )
 _AFFIRMATIVE = re.compile(
@@ -417,7 +421,7 @@ _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
             (
                 r"\bhow much\b",
                 r"\b(price|prices|pricing|cost|costs|fee|fees|rates?|plans?|packages?|charge|monthly|payment)\b",
-                r"\brun (me|us)\b|\bset (me|us) back\b|\bwhat kind of money\b|\bhow much money\b|\bprice ?wise\b",
+                r"\brun (me|us)\b|\bset (me|us) back\b|\bthe damage\b|\bwhat kind of money\b|\bhow much money\b|\bprice ?wise\b",
                 r"\b(pay|payment|paying|cost) (up ?front|down)\b|\bup ?front\b|\bdown payment\b",
             )
         ),
@@ -451,7 +455,7 @@ _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
             (
                 r"\bwhat (is|are) (it|this|that|you selling|the product|your product|you offering)\b",
                 r"\bwhat do you (guys |folks |people |all )?(sell|do)\b|\bwhat does your (company|business|firm) do\b",
-                r"\bwhat (is it|are you) (you are |you )?(selling|offering)\b|\bwhat is the product\b",
+                r"\bwhat (exactly )?(is it|are you) (you are |you )?(exactly )?(selling|offering)\b|\bwhat is the product\b",
                 r"\bwhat is your (company|business|product|firm|service)( about)?$",
                 r"\bwhat (does|will|would) (it|this|that|the \w+|your \w+) (actually |really |exactly )?do\b",
                 r"\bhow does (it|this|that) (actually |really )?work\b",
