@@ -252,7 +252,8 @@ def _hour_24(clock: _Clock, part: _DayPart | None) -> int:
 @dataclass(frozen=True)
 class _Day:
     day: date
-    roll: str  # how to move on when the time is already past: "day", "week", "month", "year"
+    roll: str  # how to move on when the time is already past: "day", "week", "month", "year", or "soon"
+    # ("before the weekend" said on the Friday: later that day, not next Friday)
 
 
 def _next_month_with_day(start: date, day_of_month: int) -> date | None:
@@ -323,7 +324,7 @@ def _find_day(text: str, today: date) -> _Day | None:
         later = _next_month_with_day(today, min(today.day, 28))
         return _Day(later, "month") if later else None
     if re.search(r"\b(before|by) the weekend\b|\bend of (the|this) week\b", text):
-        return _Day(today + timedelta(days=(4 - today.weekday()) % 7), "week")  # that Friday
+        return _Day(today + timedelta(days=(4 - today.weekday()) % 7), "soon")  # that Friday
     if re.search(r"\b(this |the |on the |over the )?weekend\b", text):
         return _Day(today + timedelta(days=(5 - today.weekday()) % 7), "day")
     found = _month_day(text, today) or _day_of_month(text, today)
@@ -425,6 +426,8 @@ def parse_when(text: str, now_local: datetime) -> datetime | None:
     candidate = _at(day.day, wall or DEFAULT_DAY_TIME, now)
     if candidate > now:
         return candidate
+    if day.roll == "soon":
+        return default_callback_time(now)
     still_that_part = part is not None and now.hour < part.ends_at_hour
     if day.day == today and clock is None and named_clock is None and still_that_part:
         # "this afternoon" said during the afternoon: soon, not tomorrow.
