@@ -145,7 +145,8 @@ _CONCEPT_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(happy|satisfied|fine|content|good) with (our|my|the|what|who|them|current)\b", "provider"),
         (r"\b(we|i) (use|are using|am using|work with|go with|buy from)\b", "provider"),
         (r"\btoo (much|high|steep)\b", "price"),
-        (r"\b(that|so|this) (much|expensive|pricey)\b|\b(that is|it is|is|seems|sounds like) (quite |a bit |way )?a lot\b",
+        (r"\b(that|so|this) (much|expensive|pricey)\b|\b(that is|it is|is|seems|sounds like) (quite |a bit "
+         r"|way )?a lot\b",
          "price"),
         (r"\bout of (our|my|the) (budget|price range|range|league)\b", "price"),
         (r"\bbreak the bank\b|\bcash is tight\b|\bmoney is tight\b", "price"),
@@ -262,11 +263,14 @@ _OPT_OUT_NEGATIVE = tuple(
         rf"(?! ({_SCHEDULING_WORDS})\b)",
         r"\b(do not|never|can you not|could you not) (ever )?(call|contact|phone|ring)( me| us| this number| here)? "
         r"(again|anymore|ever|back)\b(?! (before|after|until|till|at|on|in|tomorrow|today|tonight|this|next)\b)",
-        r"\b(do not|never) (call|ring|phone) (it|this line|this phone|this number|here|us|me) (for|with) (sales|marketing)",
+        r"\b(do not|never) (call|ring|phone) (it|this line|this phone|this number|here|us|me) (for|with) (sales"
+        r"|marketing)",
         r"\bdo not call (list|registry)\b|\bdo not call$",
-        r"\b(do not|never) want (any )?(more |your |these )?(calls|you to call|you (calling|phoning|ringing|contacting))\b",
+        r"\b(do not|never) want (any )?(more |your |these )?(calls|you to call|you (calling|phoning|ringing"
+        r"|contacting))\b",
         r"\b(do not|never) want to hear from (you|your company|you people|you guys) again\b",
-        rf"\bno (more )?calls\b|\bno (more )?{_SALES_CALLS}\b|\b(do not|not) (accept|take|want|allow) (any )?{_SALES_CALLS}\b",
+        rf"\bno (more )?calls\b|\bno (more )?{_SALES_CALLS}\b|\b(do not|not) (accept|take|want"
+        rf"|allow) (any )?{_SALES_CALLS}\b",
         r"\bsick (and tired )?of (these|your|the|all these) calls\b",
         r"\bleave me alone\b|\bhow many times do i have to tell you\b|\b(i will|going to) report you\b",
         r"\bthis is harassment\b|\bno (telemarketing|telemarketers|solicitation|solicitors)\b",
@@ -302,7 +306,8 @@ _TRANSFER = _any(
         r"customer service|support|billing)\b",
         r"\b(put|patch) (me|us) through\b|\b(connect|transfer) (me|us)( now| right now| please)?$",
         r"\b(give|get) me (someone|somebody) (real|else|human)\b",
-        r"\bis there (anyone|anybody|someone|somebody|a (real )?(human|person))( there)? (i|we) can (actually |really )?"
+        r"\bis there (anyone|anybody|someone|somebody|a (real )?(human|person))( there)? (i|we) can (actually "
+        r"|really )?"
         r"(talk|speak) (to|with)\b",
     )
 )
@@ -341,7 +346,8 @@ _BUSY = _any(
         r"\bbusy (right )?now\b|\bbusy at the moment\b|\bbusy$",
         r"\bin (a|the middle of a|the middle of) (meeting|call|something)\b|\b(i am |i am just )?driving\b",
         r"\bnot a good time\b|\bbad time\b|\bcan not (really )?talk (right )?(now|at the moment)?\b",
-        r"\bon the other line\b|\b(i am|we are) at work\b|\bat work right now\b|\bwith a customer\b|^not (right )?now\b",
+        r"\bon the other line\b|\b(i am|we are) at work\b|\bat work right now\b|\bwith a customer\b"
+        r"|^not (right )?now\b",
     )
 )
 _REFUSAL = _any(
@@ -383,12 +389,14 @@ _HOT = _any(
         r"go ahead|try it)\b",
         r"\bwhere do (i|we) sign\b|\bwhat (is|are) the next steps?\b|\bhow soon can (we|i) (start|get)\b",
         r"\bsend (me|us) (the )?(contract|invoice|paperwork|agreement)\b",
-        r"\b(can|could|shall) (we|i|you) (set (it|this|that|me|us) up|get (it|this|that|me|us) (set up|installed|going))\b",
+        r"\b(can|could|shall) (we|i|you) (set (it|this|that|me|us) up|get (it|this|that|me|us) (set up|installed"
+        r"|going))\b",
     )
 )
 _WARM = _any(
     (
-        r"\bsounds (pretty |really |very |quite |actually )?(good|great|interesting|nice|promising|cool|amazing|perfect|"
+        r"\bsounds (pretty |really |very |quite |actually )?(good|great|interesting|nice|promising|cool|amazing"
+        r"|perfect|"
         r"fair|reasonable)\b",
         r"\b(i am|we are|i would be|we would be|i might be|we might be|i could be|could be|may be|might be) "
         r"(very |really |definitely |quite |pretty |somewhat |a bit |a little )?interested\b",
@@ -400,7 +408,8 @@ _WARM = _any(
         r"\b(we|i) (need|could use|could do with) (something like (this|that)|this|that|one)\b",
         r"\b(we|i) (have been|were|are|was) (just )?(looking (into|at|for)|thinking about|talking about|considering)\b",
         r"\byou have (got )?my attention\b|\bkeep going\b|\bcarry on\b|\btell me (about it|about that|more)\b",
-        r"\b(would be|could be|might be|sounds|that is|it is) (really |very |so |quite |pretty )?(useful|helpful|handy)\b",
+        r"\b(would be|could be|might be|sounds|that is|it is) (really |very |so |quite |pretty )?(useful|helpful"
+        r"|handy)\b",
     )
 )
 _AFFIRMATIVE = re.compile(
@@ -421,7 +430,8 @@ _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
             (
                 r"\bhow much\b",
                 r"\b(price|prices|pricing|cost|costs|fee|fees|rates?|plans?|packages?|charge|monthly|payment)\b",
-                r"\brun (me|us)\b|\bset (me|us) back\b|\bthe damage\b|\bwhat kind of money\b|\bhow much money\b|\bprice ?wise\b",
+                r"\brun (me|us)\b|\bset (me|us) back\b|\bthe damage\b|\bwhat kind of money\b|\bhow much money\b"
+                r"|\bprice ?wise\b",
                 r"\b(pay|payment|paying|cost) (up ?front|down)\b|\bup ?front\b|\bdown payment\b",
             )
         ),
@@ -455,7 +465,8 @@ _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
             (
                 r"\bwhat (is|are) (it|this|that|you selling|the product|your product|you offering)\b",
                 r"\bwhat do you (guys |folks |people |all )?(sell|do)\b|\bwhat does your (company|business|firm) do\b",
-                r"\bwhat (exactly )?(is it|are you) (you are |you )?(exactly )?(selling|offering)\b|\bwhat is the product\b",
+                r"\bwhat (exactly )?(is it|are you) (you are |you )?(exactly )?(selling|offering)\b"
+                r"|\bwhat is the product\b",
                 r"\bwhat is your (company|business|product|firm|service)( about)?$",
                 r"\bwhat (does|will|would) (it|this|that|the \w+|your \w+) (actually |really |exactly )?do\b",
                 r"\bhow does (it|this|that) (actually |really )?work\b",
@@ -495,7 +506,9 @@ def is_opt_out(text: str) -> bool:
             return True
     for pattern in _OPT_OUT_NEGATIVE:
         for found in pattern.finditer(normalized):
-            if not re.search(r"\b(never|did not|not) (said|say|ask|asked|asking)( you)?( to)? $", normalized[: found.start()]):
+            if not re.search(
+                r"\b(never|did not|not) (said|say|ask|asked|asking)( you)?( to)? $", normalized[: found.start()]
+            ):
                 return True
     return False
 

@@ -130,8 +130,11 @@ def _prepare(text: str) -> str:
     normalized = normalize(text).replace("o clock", "oclock")
     normalized = re.sub(r"\btmrw\b|\btomorow\b|\btmr\b", "tomorrow", normalized)
     # "give me a couple of hours" is "in a couple of hours"
-    normalized = re.sub(r"\bgive (me|us) (?=(an?|a couple of|a few|couple of|few|[a-z]+|\d+) (minute|min|hour|day|week)s?\b)",
-                        "in ", normalized)
+    normalized = re.sub(
+        r"\bgive (me|us) (?=(an?|a couple of|a few|couple of|few|[a-z]+|\d+) (minute|min|hour|day|week)s?\b)",
+        "in ",
+        normalized,
+    )
     return _cardinals_to_digits(_ordinals_to_digits(normalized))
 
 
@@ -450,7 +453,8 @@ def mentions_unreadable_time(text: str) -> bool:
 
 
 _TIME_ANSWER = re.compile(
-    r"^((any ?time|some ?time|maybe|probably|how about|what about|try) )?(once|as soon as|tomorrow|tonight|today|this|next|on|at|around|"
+    r"^((any ?time|some ?time|maybe|probably|how about|what about|try) )?(once|as soon as|tomorrow|tonight|today"
+    r"|this|next|on|at|around|"
     r"about|after|before|not before|in|first thing|bright and early|late|early|mid|noon|midday|lunch|end of|"
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|morning|afternoon|evening|half|quarter|\d)\b"
     r"|\b(works|would work|would be (good|great|better|best|fine|perfect|ideal)|is (good|better|best|fine|perfect)|"
