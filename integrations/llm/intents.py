@@ -34,6 +34,11 @@ _CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bain't\b", "is not"),
         (r"\b(do|does|did|is|are|was|were|have|has|had|would|should|could|must|need)n'?t\b", r"\1 not"),
         (r"\bdont\b", "do not"),
+        # Speech recognition drops apostrophes: "whats", "thats", "youre".
+        (r"\b(what|that|there|here|who|where|how|it)s\b(?<!\bits\b)", r"\1 is"),
+        (r"\bits\b", "it is"),
+        (r"\b(you|they)re\b", r"\1 are"),
+        (r"\b(i|you|we|they)ve\b", r"\1 have"),
         (r"\bdoesnt\b", "does not"),
         (r"\bi'm\b|\bim\b", "i am"),
         (r"'re\b", " are"),
@@ -104,7 +109,7 @@ _CONCEPT_WORDS: dict[str, tuple[str, ...]] = {
     "price": (
         "price", "pricing", "priced", "pricey", "overpriced", "cost", "costly", "expensive", "afford",
         "affordable", "budget", "cheap", "cheaper", "money", "fee", "charge", "spend", "dollar", "steep",
-        "pay", "payment", "bill", "rate",
+        "pay", "payment", "bill", "rate", "buck", "bucks", "grand",
     ),
     "provider": ("provider", "vendor", "supplier", "competitor", "competition", "installer", "contractor"),
     "already": ("already", "current", "currently", "existing"),
@@ -140,6 +145,9 @@ _CONCEPT_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(happy|satisfied|fine|content|good) with (our|my|the|what|who|them|current)\b", "provider"),
         (r"\b(we|i) (use|are using|am using|work with|go with|buy from)\b", "provider"),
         (r"\btoo (much|high|steep)\b", "price"),
+        (r"\b(that|so|this) (much|expensive|pricey)\b|\b(that is|it is|is|seems|sounds like) (quite |a bit "
+         r"|way )?a lot\b",
+         "price"),
         (r"\bout of (our|my|the) (budget|price range|range|league)\b", "price"),
         (r"\bbreak the bank\b|\bcash is tight\b|\bmoney is tight\b", "price"),
         (r"\bsleep on it\b|\bthink (it|this|that) (over|through)\b|\bget back to you\b", "think"),
@@ -226,22 +234,66 @@ _SCHEDULING_WORDS = (
     r"before|after|until|till|at|on|during|between|in|tomorrow|today|tonight|this|next|right now|now|yet|"
     r"back (later|tomorrow|next|in|on|at)|later|so early|so late|this early|this late"
 )
-_OPT_OUT = _any(
-    (
+_LIST_TARGET = r"(me|us|my (phone |cell |mobile )?number|my name|my details|my info|this number|this line|this phone)"
+_SALES_CALLS = r"(sales|solicitation|marketing|telemarketing|cold|robo|spam) ?calls?"
+# Opt-outs phrased with a verb a negation can flip ("stop calling" / "I never said stop calling").
+_OPT_OUT_FLIPPABLE = tuple(
+    re.compile(pattern)
+    for pattern in (
         r"\b(stop|quit|cease) (calling|contacting|phoning|ringing|bothering|texting)\b",
-        r"\btake (me|us|my (phone )?number|my name|my details|this number) off\b",
-        r"\b(remove|delete|erase) (me|us|my (phone )?number|my name|my details|my info|this number)\b",
-        r"\bunsubscribe\b|\bopt (me )?out\b|\blose (my|this) number\b|\bno more calls\b",
-        rf"\b(do not|never) (ever )?(call|contact|phone|ring) (me|us|this number|here)\b(?! ({_SCHEDULING_WORDS})\b)",
-        r"\b(do not|never) (ever )?(call|contact|phone|ring) (me|us|this number|here) (again|anymore|ever)\b",
-        r"\bdo not call (list|registry)\b|\bdo not call$",
-        r"\b(do not|never) want (any )?(more |your )?(calls|you to call)\b",
-        r"\bleave me alone\b|\bhow many times do i have to tell you\b",
+        r"\bcease and desist\b",
+        r"\bstop with (the|these|your) calls\b|\benough with (the|these|your) calls\b",
+        rf"\b(take|get|scratch|cross|strike|knock) {_LIST_TARGET} off\b",
+        rf"\b(remove|delete|erase) {_LIST_TARGET}\b",
+        r"\b(want|need|like) (to be )?off (your|the|this|that|whatever) (\w+ )?list\b",
+        r"\b(be|get|being|been) (removed|taken off|unsubscribed)\b",
+        r"\b(number|phone|line)\b.*\b(remove|delete) (it|that)\b|\b(number|phone|line)\b.*\btake (it|that) off\b",
+        r"\b(taken|removed|deleted|wiped) (off|from) (your|the|this|that) (\w+ )?(list|database|system|records|file)\b",
+        r"\bunsubscribe (me|us)\b|\bunsubscribe$|^unsubscribe\b|\bopt (me |us )?out\b|\blose (my|this|our) number\b",
+        r"\bput (me|us|this number) on (the|your|a) do not call\b",
+        r"\b(add|put) (me|us|this number) to (the|your|a) do not call\b",
+        r"\b(want|like|need) to be on (the|your|a) do not call\b",
     )
+)
+# Opt-outs that carry their own negation ("don't call me again", "no more calls").
+_OPT_OUT_NEGATIVE = tuple(
+    re.compile(pattern)
+    for pattern in (
+        rf"\b(do not|never|can you not|could you not) (ever )?(call|contact|phone|ring) (me|us|this number|here)\b"
+        rf"(?! ({_SCHEDULING_WORDS})\b)",
+        r"\b(do not|never|can you not|could you not) (ever )?(call|contact|phone|ring)( me| us| this number| here)? "
+        r"(again|anymore|ever|back)\b(?! (before|after|until|till|at|on|in|tomorrow|today|tonight|this|next)\b)",
+        r"\b(do not|never) (call|ring|phone) (it|this line|this phone|this number|here|us|me) (for|with) (sales"
+        r"|marketing)",
+        r"\bdo not call (list|registry)\b|\bdo not call$",
+        r"\b(do not|never) want (any )?(more |your |these )?(calls|you to call|you (calling|phoning|ringing"
+        r"|contacting))\b",
+        r"\b(do not|never) want to hear from (you|your company|you people|you guys) again\b",
+        rf"\bno (more )?calls\b|\bno (more )?{_SALES_CALLS}\b|\b(do not|not) (accept|take|want"
+        rf"|allow) (any )?{_SALES_CALLS}\b",
+        r"\bsick (and tired )?of (these|your|the|all these) calls\b",
+        r"\bleave me alone\b|\bhow many times do i have to tell you\b|\b(i will|going to) report you\b",
+        r"\bthis is harassment\b|\bno (telemarketing|telemarketers|solicitation|solicitors)\b",
+        r"\b(do not|never) want to be (contacted|called|phoned|rung|bothered) (again|anymore|ever)\b",
+    )
+)
+# "I never said stop calling", "no need to take me off", "you don't have to stop calling":
+# a negator followed only by these frame words, right before the opt-out, turns it around.
+_OPT_OUT_FLIP = re.compile(
+    r"\b(do not|does not|did not|not|never|no need to|no reason to|who said anything about)"
+    r"( (please|really|ever|even|you|i|we|if|whether|was|were|be|get|being|need to|have to|want(ed)? (you )?to|"
+    r"ask(ed|ing)?( you)?( to)?|say|said|going to|to))*"
+    r" $"
+)
+# Said in the same breath, these mean the caller is *not* asking for no calls.
+_OPT_OUT_CANCELLED = re.compile(
+    r"\b(you are fine|you can (still |keep )?(call|ring)|keep calling|do not mind (the |your )?calls|"
+    r"call (me )?(on )?my (cell|mobile|other number|work number|landline|office)|"
+    r"not on (the|any|a|your) (national )?do not call|do not call list of my)\b"
 )
 _PERSON = (
     r"(real |live |actual |human )?(person|human|human being|manager|supervisor|representative|rep|"
-    r"operator|agent|staff member|salesperson|sales rep|team member)"
+    r"operator|agent|staff member|salesperson|sales rep|team member|advisor|adviser|specialist|consultant|colleague)s?"
 )
 _TRANSFER = _any(
     (
@@ -250,6 +302,13 @@ _TRANSFER = _any(
         rf"\b{_PERSON} (i|we) can (talk|speak) (to|with)\b",
         r"\b(talk|speak) (to|with) (someone|somebody) (real|in charge|from your|at your|who works)\b",
         r"^((a|the|your) )?(real person|live person|human|representative|operator|agent|manager)( please)?$",
+        r"\b(connect|transfer|put|pass|patch) (me|us) (through )?(to|with) (your|the|a|an|some|someone|somebody|sales|"
+        r"customer service|support|billing)\b",
+        r"\b(put|patch) (me|us) through\b|\b(connect|transfer) (me|us)( now| right now| please)?$",
+        r"\b(give|get) me (someone|somebody) (real|else|human)\b",
+        r"\bis there (anyone|anybody|someone|somebody|a (real )?(human|person))( there)? (i|we) can (actually "
+        r"|really )?"
+        r"(talk|speak) (to|with)\b",
     )
 )
 _ASKS_IF_AI = _any(
@@ -287,7 +346,8 @@ _BUSY = _any(
         r"\bbusy (right )?now\b|\bbusy at the moment\b|\bbusy$",
         r"\bin (a|the middle of a|the middle of) (meeting|call|something)\b|\b(i am |i am just )?driving\b",
         r"\bnot a good time\b|\bbad time\b|\bcan not (really )?talk (right )?(now|at the moment)?\b",
-        r"\bon the other line\b|\bat work right now\b|\bwith a customer\b|^not (right )?now\b",
+        r"\bon the other line\b|\b(i am|we are) at work\b|\bat work right now\b|\bwith a customer\b"
+        r"|^not (right )?now\b",
     )
 )
 _REFUSAL = _any(
@@ -297,6 +357,11 @@ _REFUSAL = _any(
         r"\b(do not|not) (really )?(want|need) (it|this|that|any|your|one)\b",
         r"\b(i|we) do not think so\b|\b(i|we) do not think (i|we) (need|want)\b",
         r"\bwe are (good|fine|all set)\b|\bi am (good|fine|all set)( thank| thanks|$)",
+        r"\b(i|we) will (skip|give it a miss|sit this one out|pass)\b|\bgive (it|this|that) a miss\b|"
+        r"\b(skip|pass on) (it|this|that)\b",
+        r"\bnot (really )?(our|my) (thing|cup of tea)\b|\bnot in the market\b|\b(have|got) to say no\b",
+        r"\b(i|we) (am |are )?(gonna|going to) (pass|hold off|give it a miss|skip)\b|\bhold off on\b",
+        r"^not at the moment( thanks| thank you)?$|\bnot something (we|i) (need|want)\b",
     )
 )
 _PLAIN_NO = re.compile(r"^(no|nope|nah|not now|not right now)$")
@@ -324,17 +389,27 @@ _HOT = _any(
         r"go ahead|try it)\b",
         r"\bwhere do (i|we) sign\b|\bwhat (is|are) the next steps?\b|\bhow soon can (we|i) (start|get)\b",
         r"\bsend (me|us) (the )?(contract|invoice|paperwork|agreement)\b",
+        r"\b(can|could|shall) (we|i|you) (set (it|this|that|me|us) up|get (it|this|that|me|us) (set up|installed"
+        r"|going))\b",
     )
 )
 _WARM = _any(
     (
-        r"\bsounds (good|great|interesting|nice|promising|cool|amazing|perfect|fair|reasonable)\b",
+        r"\bsounds (pretty |really |very |quite |actually )?(good|great|interesting|nice|promising|cool|amazing"
+        r"|perfect|"
+        r"fair|reasonable)\b",
         r"\b(i am|we are|i would be|we would be|i might be|we might be|i could be|could be|may be|might be) "
         r"(very |really |definitely |quite |pretty |somewhat |a bit |a little )?interested\b",
         r"\btell me more\b|\bgo on\b|\bi am listening\b|\bwhat else\b|\bi like (that|it|the sound|what)\b",
         r"\b(that is|it is|that sounds|it sounds|this sounds) (really |very |pretty )?(interesting|great|cool|nice|"
         r"good|helpful|useful|appealing)\b",
         r"\binteresting\b|\bi am curious\b",
+        r"\b(something|exactly what|just what) (we|i) (need|want|have been looking for)\b",
+        r"\b(we|i) (need|could use|could do with) (something like (this|that)|this|that|one)\b",
+        r"\b(we|i) (have been|were|are|was) (just )?(looking (into|at|for)|thinking about|talking about|considering)\b",
+        r"\byou have (got )?my attention\b|\bkeep going\b|\bcarry on\b|\btell me (about it|about that|more)\b",
+        r"\b(would be|could be|might be|sounds|that is|it is) (really |very |so |quite |pretty )?(useful|helpful"
+        r"|handy)\b",
     )
 )
 _AFFIRMATIVE = re.compile(
@@ -355,6 +430,9 @@ _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
             (
                 r"\bhow much\b",
                 r"\b(price|prices|pricing|cost|costs|fee|fees|rates?|plans?|packages?|charge|monthly|payment)\b",
+                r"\brun (me|us)\b|\bset (me|us) back\b|\bthe damage\b|\bwhat kind of money\b|\bhow much money\b"
+                r"|\bprice ?wise\b",
+                r"\b(pay|payment|paying|cost) (up ?front|down)\b|\bup ?front\b|\bdown payment\b",
             )
         ),
     ),
@@ -365,6 +443,7 @@ _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
                 r"\bfeatures?\b|\bfunctionality\b|\bcapabilit(y|ies)\b|\bspecs?\b",
                 r"\bwhat can (it|this|that|the \w+|your \w+) do\b",
                 r"\bwhat do you (offer|provide|have)\b|\bwhat is included\b|\bwhat comes with\b",
+                r"\bwhat do (i|we) get\b|\bwhat (is|comes) in (the box|the package)\b|\bwhat is in it$",
                 r"\bdoes it (have|include|come with|support|integrate)\b",
             )
         ),
@@ -376,6 +455,7 @@ _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
                 r"\bbenefits?\b|\badvantages?\b|\bwhy should (i|we)\b|\bwhat is in it for\b",
                 r"\bhow (does|would|will|can|could) (it|this|that) help\b|\bwhy (would|do) (i|we) need\b",
                 r"\bwhat is the (point|value)\b|\bwhy (is it|is this) (better|worth)\b",
+                r"\bwhy (would|should|do|would not) (i|we) (want|need|buy|get|bother|switch)\b",
             )
         ),
     ),
@@ -384,9 +464,12 @@ _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _any(
             (
                 r"\bwhat (is|are) (it|this|that|you selling|the product|your product|you offering)\b",
-                r"\bwhat do you (sell|do)\b|\bwhat does your (company|business|firm) do\b",
+                r"\bwhat do you (guys |folks |people |all )?(sell|do)\b|\bwhat does your (company|business|firm) do\b",
+                r"\bwhat (exactly )?(is it|are you) (you are |you )?(exactly )?(selling|offering)\b"
+                r"|\bwhat is the product\b",
                 r"\bwhat is your (company|business|product|firm|service)( about)?$",
-                r"\bwhat (does|will) (it|this|that|the \w+|your \w+) do\b|\bhow does (it|this|that) work\b",
+                r"\bwhat (does|will|would) (it|this|that|the \w+|your \w+) (actually |really |exactly )?do\b",
+                r"\bhow does (it|this|that) (actually |really )?work\b",
                 r"\btell me about (it|this|the product|your product|your company|you|that)\b",
                 r"\bwhat is this (product|service|offer)\b|\bwhat are you offering\b",
             )
@@ -396,18 +479,38 @@ _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Complaint words turn "the price" from a question into an objection ("the price is too high").
 _COMPLAINT = re.compile(
     r"\btoo (much|high|expensive|steep|pricey)\b|\bafford\b|\bbudget\b|\boverpriced\b|\bexpensive\b|"
-    r"\bpricey\b|\bcheaper\b|\bripoff\b|\brip off\b"
+    r"\bpricey\b|\bcheaper\b|\bripoff\b|\brip off\b|\b(that|so) (much|expensive)\b|\ba lot\b|\bjustify\b|"
+    r"\btight\b|\b(go|goes|going) up\b|\bno way\b|\bcan not (pay|spend)\b"
 )
 
 
 def _matches_without_negation(pattern: re.Pattern[str], text: str) -> bool:
     """True when ``pattern`` occurs in ``text`` and is not preceded by a negator ("not good")."""
+    text = re.sub(r"\bwhy not\b", "why yes", text)  # "sure, why not" agrees (same length: offsets hold)
     return any(not _NEGATION_BEFORE.search(text[: found.start()]) for found in pattern.finditer(text))
 
 
 def is_opt_out(text: str) -> bool:
-    """The caller asked not to be called again. Checked before anything else: the law says stop."""
-    return bool(_OPT_OUT.search(normalize(text)))
+    """The caller asked not to be called again. Checked before anything else: the law says stop.
+
+    Opting out is a legal matter both ways: a missed one risks fines, a false one loses a
+    customer. So an opt-out verb right after a negation frame ("I didn't ask to be removed",
+    "no need to take me off anything") does not count, nor does one said together with a
+    permission ("don't call this number, call my cell").
+    """
+    normalized = normalize(text)
+    if _OPT_OUT_CANCELLED.search(normalized):
+        return False
+    for pattern in _OPT_OUT_FLIPPABLE:
+        if any(not _OPT_OUT_FLIP.search(normalized[: found.start()]) for found in pattern.finditer(normalized)):
+            return True
+    for pattern in _OPT_OUT_NEGATIVE:
+        for found in pattern.finditer(normalized):
+            if not re.search(
+                r"\b(never|did not|not) (said|say|ask|asked|asking)( you)?( to)? $", normalized[: found.start()]
+            ):
+                return True
+    return False
 
 
 def wants_human(text: str) -> bool:
@@ -435,14 +538,48 @@ def is_busy(text: str) -> bool:
     return bool(_BUSY.search(normalize(text)))
 
 
+_PLEASANTRY = re.compile(r"\bhow (are|about) you\b|\bhow is (it going|your day)\b|\band (you|yourself)$")
+
+
 def is_refusal(text: str) -> bool:
-    """A plain no to the offer ("no thanks", "not interested", "we don't need it")."""
-    return bool(_REFUSAL.search(normalize(text)))
+    """A plain no to the offer ("no thanks", "not interested", "we'll give it a miss").
+
+    "I'm good, thanks, how are you?" answers a greeting; it refuses nothing.
+    """
+    normalized = normalize(text)
+    return bool(_REFUSAL.search(normalized)) and not _PLEASANTRY.search(normalized)
 
 
 def is_plain_no(text: str) -> bool:
     """A bare "no": an answer to the last question, not necessarily a refusal of the offer."""
     return bool(_PLAIN_NO.match(normalize(text)))
+
+
+_VOICEMAIL = _any(
+    (
+        r"\b(after|at) the (tone|beep)\b",
+        r"\b(leave|record) (a|your) (brief |short |detailed |quick )?(message|name|voicemail)\b",
+        r"\byou have reached\b|\bthe voice ?mail (of|box)\b|\bvoice ?mail ?box\b|\bvoice messaging system\b",
+        r"\bmailbox is full\b",
+        r"\bthe (person|number|party|subscriber|wireless customer|customer|mobile customer) you (are calling|have "
+        r"(dialed|dialled|called|reached))\b",
+    )
+)
+_CALL_VERB = re.compile(
+    r"\b(call|ring|phone|buzz|reach|try|catch|contact) (me|us)\b|\bgive (me|us) a (call|ring|buzz|bell|shout)\b|"
+    r"\bcall (back|again)\b"
+)
+
+
+def is_voicemail_greeting(text: str) -> bool:
+    """An answering machine's greeting read out as speech ("you've reached John, leave a message
+    after the tone"): answering-machine detection missed it, so it must not be pitched to."""
+    return bool(_VOICEMAIL.search(normalize(text)))
+
+
+def mentions_calling_me(text: str) -> bool:
+    """ "call me", "give me a ring", "try us": with a time, the caller is booking a callback."""
+    return bool(_CALL_VERB.search(normalize(text)))
 
 
 _HEARING_CHECK = re.compile(r"\b(can|do) you hear me\b|\bare you (still )?there\b|^hello$|^hello hello$")
@@ -469,14 +606,30 @@ def is_affirmative(text: str) -> bool:
     return bool(_AFFIRMATIVE.match(normalize(text)))
 
 
+_FILLERS = re.compile(r"^((um|uh|uhm|er|erm|hmm|so|ok|okay|well|and|yeah|oh|alright|right|like|actually|just|but) )+")
+_QUESTION_INSIDE = re.compile(
+    r"\b(what|how|why|which) (is|are|was|do|does|did|would|will|can|could|about|kind|sort|much|long|many|exactly)\b"
+)
+
+
+def without_fillers(text: str) -> str:
+    """The normalised words without the "um, so, okay" a spoken sentence starts with."""
+    return _FILLERS.sub("", normalize(text))
+
+
 def is_question(text: str) -> bool:
-    """Asked as a question: a question mark, or a question word at the start."""
-    return "?" in (text or "") or bool(_QUESTION_START.match(normalize(text)))
+    """Asked as a question: a question mark, a question word at the start (after the fillers
+    speech recognition keeps), or a question after a discourse marker ("hold on, what is...")."""
+    if "?" in (text or ""):
+        return True
+    words = without_fillers(text)
+    return bool(_QUESTION_START.match(words) or _QUESTION_INSIDE.search(words))
 
 
 def is_content_question(text: str) -> bool:
     """A question that asks for information ("what...", "is there..."), not "can you hear me"."""
-    return bool(_CONTENT_QUESTION.match(normalize(text)))
+    words = without_fillers(text)
+    return bool(_CONTENT_QUESTION.match(words) or _QUESTION_INSIDE.search(words))
 
 
 def is_complaint(text: str) -> bool:
@@ -579,6 +732,17 @@ def match_objection(text: str, objection_responses: Mapping[str, str]) -> Object
         if score >= MIN_OBJECTION_SCORE and (best is None or score > best.score):
             best = ObjectionMatch(key=key, score=score)
     return best
+
+
+def is_concept(unit: str) -> bool:
+    """A meaning unit that stands for a concept ("price", "not_want"), not a plain word stem."""
+    return unit in _CONCEPT_WORDS or unit.startswith("not_") or unit in ("consult", "not_want")
+
+
+def is_price_remark_only(text: str, key: str, answer: str) -> bool:
+    """Matched a price objection ``key`` on a price word with no complaint: "our bill is two
+    hundred a month" states a fact, "that's a lot for us" objects."""
+    return "price" in meaning_units(_key_text(key)) and "price" in meaning_units(text) and not is_complaint(text)
 
 
 def builtin_objection(text: str) -> str | None:

@@ -52,11 +52,15 @@ from integrations.llm.time_phrases import (
     CALLBACK_DAY_START,
     default_callback_time,
     describe_when,
+    is_time_answer,
+    mentions_unreadable_time,
     parse_when,
 )
 
 PROVIDER_NAME = "scripted"
 _CALLER_WILL_CALL = "Caller said they would call back"
+_ASK_FOR_TIME = "ask"  # the caller wants a callback at a time we could not read: ask, never guess
+_WHEN_QUESTION = "When would be a good time for me to call you back?"
 # Two silent caller turns already in the transcript (each prompted): the next silence ends the call.
 _SILENCES_BEFORE_GIVING_UP = 2
 _REASON_MAX_CHARS = 160
@@ -330,6 +334,10 @@ class _Turn:
             return ()
         return (SetInterestLevel(level),)
 
+    def caller_spoke_before(self) -> bool:
+        """A greeting is the first thing a machine says; a person mid-call is not a voicemail."""
+        return any(turn.speaker == "caller" and intents.normalize(turn.text) for turn in self.history)
+
     def interest_shown_in_call(self) -> bool:
         said = [turn.text for turn in self.history if turn.speaker == "caller"] + [self.utterance]
         return any(intents.interest_signal(text) for text in said)
@@ -531,28 +539,59 @@ class _Turn:
         return self.reply(self.say(f"This is {self.context.agent_name} from {self.company}.", about, question))
 
     def callback_time(self) -> tuple[str, bool] | None:
-        """Why the caller wants a callback and whether they named the time, or None."""
+        """Why the caller wants a callback and whether they named the time, or None.
+
+        The reason is :data:`_ASK_FOR_TIME` when they want one but tied it to something we cannot
+        put on a clock ("after my appointment"); asked once, a second unreadable answer gets the
+        default time rather than the same question again.
+        """
         utterance = self.utterance
         named = parse_when(utterance, self.context.now_local) is not None
+        asked_for_time = self.last_agent_asked(_ASKED_FOR_TIME)
+        reason = self._callback_reason(named, asked_for_time)
+        if reason is None or named or reason == _CALLER_WILL_CALL:
+            return None if reason is None else (reason, named)
+        if mentions_unreadable_time(utterance) and not self.said_last(_WHEN_QUESTION):
+            return _ASK_FOR_TIME, False
+        return reason, False
+
+    def _callback_reason(self, named: bool, asked_for_time: bool) -> str | None:
+        utterance = self.utterance
         if intents.will_call_back(utterance):
-            return _CALLER_WILL_CALL, named
+            return _CALLER_WILL_CALL
         if intents.asks_for_callback(utterance):
-            return "Caller asked for a callback", named
+            return "Caller asked for a callback"
         busy = intents.is_busy(utterance) or "busy" in intents.meaning_units(utterance)
-        if named and (busy or self.last_agent_asked(_ASKED_FOR_TIME)):
-            return "Caller asked for a callback", True
+        if named and (busy or asked_for_time or intents.mentions_calling_me(utterance) or is_time_answer(utterance)):
+            return "Caller asked for a callback"
+        if intents.mentions_calling_me(utterance) and mentions_unreadable_time(utterance):
+            return "Caller asked for a callback"
         if busy:
             trained = intents.match_objection(utterance, self.context.objection_responses)
             if trained and not self.said_before(self.fill(self.context.objection_responses[trained.key])):
                 return None  # the client trained an answer for "no time": give it first
-            return "Caller was busy", False
+            return "Caller was busy"
         if intents.is_affirmative(utterance) and self.last_agent_asked(_OFFERED_CALLBACK):
-            return "Caller accepted a callback", False
-        if self.last_agent_asked(_ASKED_FOR_TIME) and _ANY_TIME.search(intents.normalize(utterance)):
-            return "Caller asked for a callback at any time", False
+            return "Caller accepted a callback"
+        if asked_for_time and _ANY_TIME.search(intents.normalize(utterance)):
+            return "Caller asked for a callback at any time"
         if intents.is_plain_no(utterance) and self.last_agent_asked(_ASKED_IF_FREE):
-            return "Caller had no time to talk", False
+            return "Caller had no time to talk"
         return None
+
+    def ask_for_time(self) -> Reply:
+        return self.reply(self.say(self.tone.callback_ok, _WHEN_QUESTION))
+
+    def voicemail(self) -> Reply:
+        """A greeting read as speech: a short message, no pitch, and the call ends as voicemail."""
+        return self.reply(
+            self.say(
+                f"Hi, this is {self.context.agent_name} from {self.company}.",
+                "Sorry we missed you; we'll try again soon.",
+                self.tone.farewell,
+            ),
+            EndCall("voicemail"),
+        )
 
     def callback(self, reason: str, named: bool) -> Reply:
         now = self.context.now_local
@@ -641,7 +680,7 @@ class _Turn:
     def objection(self) -> Reply | None:
         responses = self.context.objection_responses
         match = intents.match_objection(self.utterance, responses)
-        if match is not None:
+        if match is not None and not intents.is_price_remark_only(self.utterance, match.key, responses[match.key]):
             if not self.said_before(self.fill(responses[match.key])):
                 return self.trained_answer(match.key)
             # Asked again after hearing the trained answer: acknowledge, add something new.
@@ -650,6 +689,8 @@ class _Turn:
                 RecordObjection(key=match.key, text=self.utterance),
             )
         slug = intents.builtin_objection(self.utterance)
+        if slug == "price_too_high" and not intents.is_complaint(self.utterance):
+            slug = None  # "our bill is about two hundred a month" states a fact
         if slug is None or slug in ("not_interested", "no_time"):
             return None
         return self.reply(self.say(*self.untrained_answer(slug)), RecordObjection(key=slug, text=self.utterance))
@@ -698,6 +739,11 @@ class _Turn:
             return self.reply(self.say(_sentence(self.fill(faq.answer)), self.tone.more_questions))
         if topic_answer:
             return self.reply(topic_answer)
+        return None
+
+    def unknown_answer(self) -> Reply | None:
+        """A content question the training does not answer: promise the exact answer, never guess."""
+        topic = intents.product_topic(self.utterance)
         if topic or (intents.is_content_question(self.utterance) and not intents.is_complaint(self.utterance)):
             return self.reply(
                 self.say(
@@ -708,6 +754,22 @@ class _Turn:
                 )
             )
         return None
+
+    def trained_fact_answer(self) -> str:
+        """ "Is there an app?": a feature, benefit or the description that names what was asked about."""
+        if intents.is_complaint(self.utterance):
+            return ""
+        # Plain words only: a concept such as "price" is an objection's business, not a product fact.
+        asked = {unit for unit in intents.meaning_units(self.utterance) if not intents.is_concept(unit)}
+        for items, line in (
+            (_as_list(self.product.get("features")), self.features_line),
+            (_as_list(self.product.get("benefits")), self.benefits_line),
+            ([str(self.product.get("description") or self.context.business_info.get("product_description") or "")],
+             self.description_line),
+        ):  # fmt: skip
+            if any(asked & intents.meaning_units(self.fill(item)) for item in items if item):
+                return self.say(line(), self.tone.more_questions)
+        return ""
 
     def topic_answer(self, topic: str) -> str:
         if topic == "pricing":
@@ -766,10 +828,14 @@ class _Turn:
             return self.silence()
         if intents.is_opt_out(utterance):
             return self.opt_out()
+        if intents.is_voicemail_greeting(utterance) and not self.caller_spoke_before():
+            return self.voicemail()
         if intents.wants_human(utterance):
             return self.transfer()
         callback = self.callback_time()
         if callback is not None:
+            if callback[0] == _ASK_FOR_TIME:
+                return self.ask_for_time()
             reply = self.callback(*callback)
             return self.with_interest(reply)
         signal = intents.interest_signal(utterance)
@@ -797,6 +863,9 @@ class _Turn:
         if intents.is_question(utterance):
             reply = self.answer_question()
         reply = reply or self.objection()
+        if reply is None and intents.is_question(utterance):
+            fact = self.trained_fact_answer()
+            reply = self.reply(fact) if fact else self.unknown_answer()
         if reply is None and signal == "warm":
             return self.warm()
         return self.with_interest(reply or self.continuation())

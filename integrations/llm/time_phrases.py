@@ -129,6 +129,12 @@ def _cardinals_to_digits(text: str) -> str:
 def _prepare(text: str) -> str:
     normalized = normalize(text).replace("o clock", "oclock")
     normalized = re.sub(r"\btmrw\b|\btomorow\b|\btmr\b", "tomorrow", normalized)
+    # "give me a couple of hours" is "in a couple of hours"
+    normalized = re.sub(
+        r"\bgive (me|us) (?=(an?|a couple of|a few|couple of|few|[a-z]+|\d+) (minute|min|hour|day|week)s?\b)",
+        "in ",
+        normalized,
+    )
     return _cardinals_to_digits(_ordinals_to_digits(normalized))
 
 
@@ -166,6 +172,9 @@ _RELATIVE = re.compile(
     r"(?P<half3> and a half)? from now\b"
     r"|\b(?P<halfhour>in half an hour|in a half hour|half an hour from now)\b"
 )
+# "once I'm back from my break": a break is about an hour (a lunch break is "after lunch").
+_BREAK = re.compile(r"\b(back from|after|done with|off) (my|the|a|our) (coffee |short |quick |little )?break\b")
+BREAK_LENGTH = timedelta(hours=1)
 _UNIT_MINUTES = {"minute": 1, "min": 1, "mins": 1, "hour": 60, "hr": 60, "hrs": 60}
 _UNIT_DAYS = {"day": 1, "week": 7}
 
@@ -178,13 +187,20 @@ _CLOCK_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "prefixed",
         re.compile(
-            r"\b(?:at|around|about|by|after|say|for|from) (?:about |around |like )?(?P<h>\d{1,2})(?: (?P<m>[0-5]\d))?\b"
+            r"\b(?P<prefix>at|around|about|by|after|say|for|from|before|till|until) (?:about |around |like )?"
+            r"(?P<h>\d{1,2})(?: (?P<m>[0-5]\d))?\b"
             r"(?! ?(?:minute|min|hour|hr|day|week|month|year|percent|%|people|dollar|buck|st\b|nd\b|rd\b|th\b))"
         ),
     ),
 )
 _NAMED_CLOCKS: tuple[tuple[re.Pattern[str], time], ...] = (
-    (re.compile(r"\bafter lunch\b"), time(13, 0)),
+    (re.compile(r"\b(after|back from|done with|finish(ed)?) (my |our |the )?lunch( break)?\b"), time(13, 0)),
+    (re.compile(r"\bbright and early\b"), time(8, 30)),
+    (re.compile(r"\blate in the (day|afternoon)\b|\blate afternoon\b"), time(16, 30)),
+    (re.compile(r"\bmid ?afternoon\b"), time(14, 30)),
+    (re.compile(r"\bearly afternoon\b"), time(13, 0)),
+    (re.compile(r"\blate morning\b"), time(11, 0)),
+    (re.compile(r"\bearly evening\b"), time(17, 30)),
     (re.compile(r"\b(noon|midday|lunch ?time|lunch)\b"), time(12, 0)),
     (re.compile(r"\bend of (the )?(day|business)\b|\bclose of business\b|\beod\b|\bcob\b"), time(17, 0)),
     (re.compile(r"\bfirst thing\b"), time(9, 0)),
@@ -197,6 +213,10 @@ class _Clock:
     hour: int
     minute: int
     meridiem: str | None  # "am" / "pm" when said
+    before: bool = False  # "before four": an hour earlier; "not before four" / "don't call before four" is four
+
+
+_NOT_BEFORE = re.compile(r"\b(not|do not (call|ring|phone|contact)( me| us)?|never) $")
 
 
 def _find_clock(text: str) -> _Clock | None:
@@ -209,7 +229,10 @@ def _find_clock(text: str) -> _Clock | None:
                 clock = _Clock(hour - 1 if hour > 1 else 12, 45, None)
             else:
                 minute_text = found.groupdict().get("m") or found.groupdict().get("m2")
-                clock = _Clock(hour, int(minute_text) if minute_text else 0, found.groupdict().get("ampm"))
+                before = found.groupdict().get("prefix") in ("before", "till", "until") and not _NOT_BEFORE.search(
+                    text[: found.start()]
+                )
+                clock = _Clock(hour, int(minute_text) if minute_text else 0, found.groupdict().get("ampm"), before)
             if clock.minute < 60 and (0 < clock.hour <= 12 or (clock.meridiem is None and clock.hour < 24)):
                 return clock
     return None
@@ -232,7 +255,8 @@ def _hour_24(clock: _Clock, part: _DayPart | None) -> int:
 @dataclass(frozen=True)
 class _Day:
     day: date
-    roll: str  # how to move on when the time is already past: "day", "week", "month", "year"
+    roll: str  # how to move on when the time is already past: "day", "week", "month", "year", or "soon"
+    # ("before the weekend" said on the Friday: later that day, not next Friday)
 
 
 def _next_month_with_day(start: date, day_of_month: int) -> date | None:
@@ -302,6 +326,8 @@ def _find_day(text: str, today: date) -> _Day | None:
     if re.search(r"\bnext month\b", text):
         later = _next_month_with_day(today, min(today.day, 28))
         return _Day(later, "month") if later else None
+    if re.search(r"\b(before|by) the weekend\b|\bend of (the|this) week\b", text):
+        return _Day(today + timedelta(days=(4 - today.weekday()) % 7), "soon")  # that Friday
     if re.search(r"\b(this |the |on the |over the )?weekend\b", text):
         return _Day(today + timedelta(days=(5 - today.weekday()) % 7), "day")
     found = _month_day(text, today) or _day_of_month(text, today)
@@ -366,6 +392,8 @@ def parse_when(text: str, now_local: datetime) -> datetime | None:
     today = now.date()
 
     elapsed, calendar_days = _relative(text, now)
+    if elapsed is None and _BREAK.search(text):
+        elapsed = BREAK_LENGTH
     if elapsed is not None:
         return _after(now, elapsed)
 
@@ -378,6 +406,8 @@ def parse_when(text: str, now_local: datetime) -> datetime | None:
 
     if clock is not None:
         wall: time | None = time(_hour_24(clock, part), clock.minute)
+        if clock.before:  # "before four": comfortably before, an hour earlier
+            wall = time(max(wall.hour - 1, 0), wall.minute)
     elif named_clock is not None:
         wall = named_clock
     elif part is not None:
@@ -399,11 +429,44 @@ def parse_when(text: str, now_local: datetime) -> datetime | None:
     candidate = _at(day.day, wall or DEFAULT_DAY_TIME, now)
     if candidate > now:
         return candidate
+    if day.roll == "soon":
+        return default_callback_time(now)
     still_that_part = part is not None and now.hour < part.ends_at_hour
     if day.day == today and clock is None and named_clock is None and still_that_part:
         # "this afternoon" said during the afternoon: soon, not tomorrow.
         return _round_up_to_quarter(_after(now, timedelta(hours=1)))
     return _at(_roll(day), wall or DEFAULT_DAY_TIME, now)
+
+
+_UNREADABLE_TIME = re.compile(
+    r"\b(when|once|after|as soon as|whenever|until|till) (my|the|i|we|things|it|he|she|they|our|his|her|everyone)\b"
+    r"|\bat some point\b|\bsome ?time\b|\busual time\b|\b\d+ oclock\b|\bthe \d+(st|nd|rd|th)\b"
+    r"|\b(at|around|about) \d+\b"
+)
+
+
+def mentions_unreadable_time(text: str) -> bool:
+    """The caller tied the callback to something we cannot put on a clock ("after my appointment",
+    "at some point", "at twenty five o'clock"): ask them, never guess. Only meaningful when
+    :func:`parse_when` found no time."""
+    return bool(_UNREADABLE_TIME.search(_prepare(text)))
+
+
+_TIME_ANSWER = re.compile(
+    r"^((any ?time|some ?time|maybe|probably|how about|what about|try) )?(once|as soon as|tomorrow|tonight|today"
+    r"|this|next|on|at|around|"
+    r"about|after|before|not before|in|first thing|bright and early|late|early|mid|noon|midday|lunch|end of|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|morning|afternoon|evening|half|quarter|\d)\b"
+    r"|\b(works|would work|would be (good|great|better|best|fine|perfect|ideal)|is (good|better|best|fine|perfect)|"
+    r"suits me|i am free|i will be free)\b"
+)
+
+
+def is_time_answer(text: str) -> bool:
+    """The utterance *is* a time ("thursday evening", "um tonight works", "in twenty minutes"),
+    as a caller answers "when suits you?"; whether it names one is :func:`parse_when`'s job."""
+    words = re.sub(r"^((um|uh|er|hmm|so|ok|okay|well|yeah|oh|alright) )+", "", _prepare(text))
+    return bool(_TIME_ANSWER.search(words))
 
 
 def default_callback_time(now_local: datetime) -> datetime:

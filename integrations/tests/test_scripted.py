@@ -719,3 +719,80 @@ def test_tell_me_more_details_is_interest_not_a_brush_off() -> None:
 
     assert actions_of(reply, SetInterestLevel) == [SetInterestLevel("warm")]
     assert reply.answered_objection == ""
+
+
+# --- spoken, unpunctuated callers (issue 15; the full corpus is in evals/) -------------------------
+
+
+@pytest.mark.parametrize(
+    "utterance",
+    [
+        "this number is for business only no sales calls",
+        "no thanks and please dont call back",
+        "i would like to be removed from your list",
+        "get me off your list",
+    ],
+)
+def test_indirect_opt_out_marks_do_not_call(utterance: str) -> None:
+    reply = answer(utterance)
+
+    assert actions_of(reply, MarkDoNotCall)
+    assert actions_of(reply, EndCall) == [EndCall("do_not_call")]
+
+
+@pytest.mark.parametrize(
+    "utterance",
+    [
+        "no need to take me off anything just not today",
+        "i never said stop calling",
+        "dont take me off your list i am interested",
+        "dont call this number call my cell tomorrow",
+    ],
+)
+def test_negated_or_redirected_opt_out_is_not_one(utterance: str) -> None:
+    assert not actions_of(answer(utterance), MarkDoNotCall)
+
+
+def test_voicemail_greeting_read_as_speech_gets_a_short_message_not_a_pitch() -> None:
+    reply = answer("hi youve reached john please leave a message after the tone")
+
+    assert actions_of(reply, EndCall) == [EndCall("voicemail")]
+    assert "$89" not in reply.text and "Sarah" in reply.text
+
+
+def test_unclear_callback_time_is_asked_back_then_booked() -> None:
+    asked, booked = converse("call me back after my appointment", "uh around three")
+
+    assert not asked.actions and asked.text.endswith("?")
+    assert actions_of(booked, ScheduleCallback)[0].when.hour == 15
+
+
+def test_price_question_in_plain_words_is_answered_not_rebutted() -> None:
+    reply = answer("so uh what would something like this run me a month")
+
+    assert "$89/month" in reply.text
+    assert not actions_of(reply, RecordObjection)
+
+
+def test_a_price_fact_without_complaint_is_not_an_objection() -> None:
+    assert not actions_of(answer("our bill is around two hundred a month"), RecordObjection)
+
+
+@pytest.mark.parametrize(
+    ("utterance", "level"),
+    [("thats actually something we need", "warm"), ("can we set it up", "hot")],
+)
+def test_interest_in_plain_words_raises_the_level(utterance: str, level: str) -> None:
+    assert actions_of(answer(utterance), SetInterestLevel) == [SetInterestLevel(level)]
+
+
+@pytest.mark.parametrize("utterance", ["we'll skip it", "we'll give it a miss", "not really our thing"])
+def test_refusal_in_plain_words_is_heard(utterance: str) -> None:
+    reply = answer(utterance)
+
+    assert actions_of(reply, RecordObjection)[0].key == "not_interested" or actions_of(reply, EndCall)
+
+
+@pytest.mark.parametrize("utterance", ["connect me with your sales team", "put me through to someone"])
+def test_asking_for_a_person_in_other_words_transfers(utterance: str) -> None:
+    assert actions_of(answer(utterance), TransferToHuman)

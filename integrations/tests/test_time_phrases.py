@@ -202,3 +202,27 @@ def test_describe_when_says_day_and_time_in_words() -> None:
 )
 def test_spoken_clock(hour: int, minute: int, spoken: str) -> None:
     assert spoken_clock(local(2025, 3, 7, hour, minute)) == spoken
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("give me a couple of hours", local(2025, 3, 7, 13, 0)),
+        ("call me back not before four", local(2025, 3, 7, 16, 0)),
+        ("im at work but dont call before four", local(2025, 3, 7, 16, 0)),
+        ("call me bright and early", local(2025, 3, 8, 8, 30)),
+        ("call me late in the day", local(2025, 3, 7, 16, 30)),
+        ("once im back from my break", local(2025, 3, 7, 12, 0)),
+        ("once i am back from my lunch break", local(2025, 3, 7, 13, 0)),
+        ("call me back at the end of the week", local(2025, 3, 7, 13, 0)),  # said on the Friday: later today
+        ("call me back before the weekend", local(2025, 3, 7, 13, 0)),
+    ],
+)
+def test_times_people_actually_say(phrase: str, expected: datetime) -> None:
+    assert parse_when(phrase, FRIDAY_MORNING) == expected
+
+
+def test_before_the_weekend_said_early_in_the_week_is_that_friday() -> None:
+    monday = local(2025, 3, 3, 11, 0)
+
+    assert parse_when("call me back before the weekend", monday) == local(2025, 3, 7, 10, 0)
