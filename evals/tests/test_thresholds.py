@@ -64,18 +64,20 @@ def test_the_same_suite_runs_against_a_configured_llm_with_pass_rates_over_runs(
     each turn's pass rate, here one run right and one wrong."""
     from integrations.tests.fake_openai import Canned, completion, tool_call
 
-    case = next(c for c in load_corpus() if c.name == "stop calling me")
+    # An opt-out the model misses is honoured by the product anyway (calls.actions), so the wrong
+    # run here is the other legal direction: the model opts out a caller who did not ask.
+    case = next(c for c in load_corpus() if c.name == "i didnt ask to be removed")
     greeting = Canned(body=completion("Hi, this is Sarah from Sunrise Solar. Do you have a minute?"))
     llm.respond(
         greeting,
-        Canned(body=completion("Of course, I've removed you.", tool_calls=[tool_call("mark_do_not_call", {})])),
+        Canned(body=completion("Understood, you stay on our list. May I tell you about our panels?")),
         greeting,
-        Canned(body=completion("Our panels cut your bill by 70%.")),  # the model missed the opt-out
+        Canned(body=completion("Of course, I've removed you.", tool_calls=[tool_call("mark_do_not_call", {})])),
     )
 
     report = run_suite(cases=[case], provider="openai", repeat=2)
 
     assert llm.request_count == 4
     assert [r.passed for r in report.results] == [True, False]
-    assert (report.opt_out_precision, report.opt_out_recall) == (1.0, 0.5)
-    assert "50%  [opt_out] stop calling me #1" in format_report(report)
+    assert (report.opt_out_precision, report.opt_out_recall) == (0.0, 1.0)
+    assert "50%  [opt_out_negative] i didnt ask to be removed #1" in format_report(report)
