@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from core.errors import DomainError
+from core.errors import RULE_CODES, DomainError
 
 
 def _first_message(detail) -> str:
@@ -19,6 +20,14 @@ def _first_message(detail) -> str:
         inner = _first_message(value)
         return inner if key in ("non_field_errors", "detail") else f"{key}: {inner}"
     return str(detail)
+
+
+def _leaf_codes(codes) -> set[str]:
+    if isinstance(codes, dict):
+        return set().union(*(_leaf_codes(v) for v in codes.values())) if codes else set()
+    if isinstance(codes, list):
+        return set().union(*(_leaf_codes(v) for v in codes)) if codes else set()
+    return {codes}
 
 
 def api_exception_handler(exc, context):
@@ -36,9 +45,22 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         body = {"code": "invalid", "message": _first_message(exc.detail), "fields": exc.detail}
         response.status_code = status.HTTP_400_BAD_REQUEST
+        codes = _leaf_codes(exc.get_codes())
+        if codes and codes <= RULE_CODES:
+            # Well-formed (the schema allows it) but refused by a rule the schema cannot state.
+            body["code"] = "validation_failed"
+            response.status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
         body = {"code": code, "message": _first_message(detail)}
     response.data = {"error": body}
     return response
+
+
+def not_found(request, exception=None):
+    """``handler404``: under /api/ a URL that matches no route (a malformed id in the path, say)
+    answers in the API's error shape, not with the HTML page meant for people."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": "not_found", "message": "Not found."}}, status=404)
+    return defaults.page_not_found(request, exception)
