@@ -27,7 +27,7 @@ SLUG_MAX_LENGTH = 80
 
 
 class InvalidCredentials(DomainError):
-    status = 400
+    status = 422  # well-formed, refused: the schema cannot say which passwords are right
     code = "invalid_credentials"
 
 
