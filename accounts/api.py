@@ -30,8 +30,9 @@ from accounts.services import (
     password_problems,
 )
 from accounts.tenancy import TenantApi
+from core.api_fields import PhoneNumberField, TimezoneNameField
 from core.api_schema import ErrorResponse, errors
-from core.timezones import is_timezone_name
+from core.errors import REFUSED_BY_RULE
 
 TOO_MANY = {
     429: OpenApiResponse(
@@ -67,14 +68,6 @@ class CredentialsApi(APIView):
         return [*super().get_throttles(), LoginThrottle()]
 
 
-def _validate_timezone(value: str) -> str:
-    if not is_timezone_name(value):
-        raise serializers.ValidationError(
-            f"'{value}' is not a known timezone (use an IANA name like America/New_York)."
-        )
-    return value
-
-
 class UserOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     email = serializers.EmailField()
@@ -99,10 +92,14 @@ class SignupApi(CredentialsApi):
     class InputSerializer(serializers.Serializer):
         company_name = serializers.CharField(max_length=200)
         email = serializers.EmailField(max_length=254)
-        password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+        password = serializers.CharField(
+            min_length=8, max_length=128, trim_whitespace=False, style={"input_type": "password"},
+            help_text="At least 8 characters; not all digits, not a common password, not like the email or name "
+            "(those rules answer 422).",
+        )  # fmt: skip
         full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
-        timezone = serializers.CharField(
-            max_length=64, required=False, default="UTC", validators=[_validate_timezone],
+        timezone = TimezoneNameField(
+            required=False, default="UTC",
             help_text="IANA name, e.g. America/New_York. Decides the client's 'today' and working hours.",
         )  # fmt: skip
 
@@ -112,7 +109,7 @@ class SignupApi(CredentialsApi):
         def validate(self, attrs):
             problems = password_problems(attrs["password"], email=attrs["email"], full_name=attrs["full_name"])
             if problems:
-                raise serializers.ValidationError({"password": problems})
+                raise serializers.ValidationError({"password": problems}, code=REFUSED_BY_RULE)
             return attrs
 
     class OutputSerializer(serializers.Serializer):
@@ -163,11 +160,11 @@ class LoginApi(CredentialsApi):
         operation_id="auth_login",
         summary="Sign in and get an API token",
         description="Returns a new API token for this device (shown once: only its digest is stored). A wrong "
-        "password and an unknown email get the same 400, so this cannot be used to find out who has an account. "
+        "password and an unknown email get the same 422, so this cannot be used to find out who has an account. "
         "Limited per address by the `login` throttle rate; repeated wrong passwords lock the email out from "
         "that address for a while (429).",
         request=InputSerializer,
-        responses={200: OutputSerializer, **errors(400), **TOO_MANY},
+        responses={200: OutputSerializer, **errors(400, 422), **TOO_MANY},
         tags=["auth"],
     )
     def post(self, request):
@@ -277,8 +274,8 @@ class ClientSettingsApi(TenantApi):
 
     class InputSerializer(serializers.Serializer):
         company_name = serializers.CharField(max_length=200, required=False, source="name")
-        timezone = serializers.CharField(max_length=64, required=False, validators=[_validate_timezone])
-        transfer_phone_number = serializers.CharField(
+        timezone = TimezoneNameField(required=False)
+        transfer_phone_number = PhoneNumberField(
             max_length=32, required=False, allow_blank=True,
             help_text="Where 'talk to a human' is dialled; normalised to E.164. Empty to clear.",
         )  # fmt: skip

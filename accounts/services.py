@@ -32,7 +32,7 @@ MAX_TOKEN_DAYS = 365
 
 
 class InvalidCredentials(DomainError):
-    status = 400
+    status = 422  # well-formed, refused: the schema cannot say which passwords are right
     code = "invalid_credentials"
 
 

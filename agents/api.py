@@ -21,7 +21,9 @@ from agents.models import AIAgent, AIAgentTraining
 from agents.selectors import training_list
 from agents.services import agent_setup, agent_update, training_add
 from agents.tenancy import AgentApi
+from core.api_fields import HourMinuteField, PhoneNumberField
 from core.api_schema import errors
+from core.errors import REFUSED_BY_RULE, RULE_CODES
 from core.pagination import PAGE_PARAMETERS, paginated, paginated_response
 
 HOURS_HELP = "Local time in the client's timezone, HH:MM."
@@ -73,6 +75,10 @@ class TextMapField(serializers.DictField):
             try:
                 self.key_field.run_validation(key)
             except serializers.ValidationError as exc:
+                if exc.detail[0].code in RULE_CODES:
+                    raise serializers.ValidationError(
+                        self.error_messages["bad_key"].format(reason=exc.detail[0]), code=REFUSED_BY_RULE
+                    ) from None
                 self.fail("bad_key", reason=exc.detail[0])
         return super().to_internal_value(data)
 
@@ -144,8 +150,8 @@ class AgentOutputSerializer(serializers.Serializer):
     voice_model = serializers.CharField()
     language = serializers.CharField()
     phone_number = serializers.CharField(allow_null=True)
-    working_hours_start = serializers.TimeField(format="%H:%M", help_text=HOURS_HELP)
-    working_hours_end = serializers.TimeField(format="%H:%M", help_text=HOURS_HELP)
+    working_hours_start = HourMinuteField(help_text=HOURS_HELP)
+    working_hours_end = HourMinuteField(help_text=HOURS_HELP)
     business_info = serializers.SerializerMethodField()
     sales_goals = serializers.SerializerMethodField()
     status = serializers.ChoiceField(
@@ -199,14 +205,12 @@ class AgentUpdateInputSerializer(serializers.Serializer):
     personality_type = serializers.ChoiceField(choices=AIAgent.Personality.choices, required=False)
     voice_model = serializers.CharField(max_length=60, required=False)
     language = serializers.CharField(max_length=10, required=False)
-    phone_number = serializers.CharField(
+    phone_number = PhoneNumberField(
         max_length=32, required=False, allow_blank=True, allow_null=True,
         help_text="The agent's own number, normalised to E.164. Empty or null removes it.",
     )  # fmt: skip
-    working_hours_start = serializers.TimeField(
-        required=False, input_formats=["%H:%M", "%H:%M:%S"], help_text=HOURS_HELP
-    )
-    working_hours_end = serializers.TimeField(required=False, input_formats=["%H:%M", "%H:%M:%S"], help_text=HOURS_HELP)
+    working_hours_start = HourMinuteField(required=False, help_text=HOURS_HELP)
+    working_hours_end = HourMinuteField(required=False, help_text=HOURS_HELP)
     business_info = BusinessInfoSerializer(required=False, help_text="Merged: only the keys sent change.")
     sales_goals = SalesGoalsSerializer(required=False, help_text="Merged: only the keys sent change.")
     voicemail_message = serializers.CharField(max_length=1000, required=False, allow_blank=True)
@@ -272,15 +276,11 @@ class AgentSetupApi(AgentDetailApi):
         )
         voice_model = serializers.CharField(max_length=60, default="Polly.Joanna-Neural")
         language = serializers.CharField(max_length=10, default="en-US")
-        working_hours_start = serializers.TimeField(
-            default=time(9, 0), input_formats=["%H:%M", "%H:%M:%S"], help_text=HOURS_HELP
-        )
-        working_hours_end = serializers.TimeField(
-            default=time(18, 0), input_formats=["%H:%M", "%H:%M:%S"], help_text=HOURS_HELP
-        )
+        working_hours_start = HourMinuteField(default=time(9, 0), help_text=HOURS_HELP)
+        working_hours_end = HourMinuteField(default=time(18, 0), help_text=HOURS_HELP)
         business_info = BusinessInfoSerializer(required=False)
         sales_goals = SalesGoalsSerializer(required=False)
-        phone_number = serializers.CharField(
+        phone_number = PhoneNumberField(
             max_length=32, required=False, allow_blank=True, allow_null=True,
             help_text="The agent's own number (any common format; stored as E.164). Optional.",
         )  # fmt: skip

@@ -29,7 +29,9 @@ from callbacks.services import (
     callback_schedule,
     customer_set_do_not_call,
 )
+from core.api_query import QuerySerializer
 from core.api_schema import errors
+from core.errors import REFUSED_BY_RULE
 from core.pagination import PAGE_PARAMETERS, paginated, paginated_response
 from customers.api import CustomerDetailApi, customer_detail_data
 from customers.selectors import customer_get
@@ -55,7 +57,7 @@ class AwareDateTimeField(serializers.DateTimeField):
 
 def _bookable(value: datetime) -> datetime:
     if value > timezone.now() + MAX_BOOKING_AHEAD:
-        raise serializers.ValidationError("A callback can be booked at most a year ahead.")
+        raise serializers.ValidationError("A callback can be booked at most a year ahead.", code=REFUSED_BY_RULE)
     return value
 
 
@@ -130,7 +132,7 @@ def _callback_data(callback: ScheduledCallback) -> dict:
 
 
 class CallbackListApi(AgentApi):
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         status = serializers.ChoiceField(choices=ScheduledCallback.Status.choices, required=False)
         overdue = serializers.BooleanField(
             required=False, allow_null=True, default=None, help_text="Scheduled and past their time (or not)."
@@ -143,7 +145,7 @@ class CallbackListApi(AgentApi):
 
         def validate(self, attrs):
             if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] >= attrs["date_to"]:
-                raise serializers.ValidationError({"date_to": "date_to must be after date_from."})
+                raise serializers.ValidationError({"date_to": "date_to must be after date_from."}, code=REFUSED_BY_RULE)
             return attrs
 
         @classmethod

@@ -19,7 +19,9 @@ from callbacks.models import ScheduledCallback
 from calls.models import CallSession, CallTurn
 from calls.outcomes import PAST_CALLBACK, OutcomeResult, call_record_outcome
 from calls.selectors import CallFilters, call_detail, call_get, call_list
+from core.api_query import QuerySerializer
 from core.api_schema import errors
+from core.errors import REFUSED_BY_RULE
 from core.pagination import PAGE_PARAMETERS, paginated, paginated_response
 
 
@@ -72,7 +74,7 @@ class CallbackBriefSerializer(serializers.Serializer):
 
 
 class CallListApi(AgentApi):
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         call_type = serializers.ChoiceField(choices=CallSession.CallType.choices, required=False)
         status = serializers.ChoiceField(choices=CallSession.Status.choices, required=False)
         outcome = serializers.ChoiceField(choices=CallSession.Outcome.choices, required=False)
@@ -89,7 +91,7 @@ class CallListApi(AgentApi):
 
         def validate(self, attrs):
             if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] >= attrs["date_to"]:
-                raise serializers.ValidationError({"date_to": "date_to must be after date_from."})
+                raise serializers.ValidationError({"date_to": "date_to must be after date_from."}, code=REFUSED_BY_RULE)
             return attrs
 
     class OutputSerializer(serializers.Serializer):
@@ -304,14 +306,16 @@ class CallOutcomeApi(AgentApi):
         def validate(self, attrs):
             if attrs.get("callback_requested") and not attrs.get("callback_datetime"):
                 raise serializers.ValidationError(
-                    {"callback_datetime": "callback_datetime is required when callback_requested is true."}
+                    {"callback_datetime": "callback_datetime is required when callback_requested is true."},
+                    code=REFUSED_BY_RULE,
                 )
             if attrs.get("callback_datetime") and not attrs.get("callback_requested"):
                 raise serializers.ValidationError(
-                    {"callback_requested": "Set callback_requested to true to book the callback at callback_datetime."}
+                    {"callback_requested": "Set callback_requested to true to book the callback at callback_datetime."},
+                    code=REFUSED_BY_RULE,
                 )
             if attrs.get("callback_datetime") and attrs["callback_datetime"] < timezone.now():
-                raise serializers.ValidationError({"callback_datetime": PAST_CALLBACK})
+                raise serializers.ValidationError({"callback_datetime": PAST_CALLBACK}, code=REFUSED_BY_RULE)
             if attrs.get("callback_requested") and attrs["outcome"] == CallSession.Outcome.DO_NOT_CALL:
                 raise serializers.ValidationError(
                     {"callback_requested": "A customer who asked not to be called cannot also get a callback."}

@@ -17,8 +17,9 @@ from calls.outbound import call_place
 from calls.selectors_voice import call_by_sid
 from calls.simulated_phone import Screen, SimulatedPhone
 from calls.telephony import telephony_domain_error, uses_simulated_phone
+from core.api_fields import PhoneNumberField
 from core.api_schema import errors
-from core.errors import Conflict, ValidationFailed
+from core.errors import REFUSED_BY_RULE, Conflict, ValidationFailed
 from core.phone import normalize_e164
 from customers.services import customer_get_or_create
 from integrations.twilio import TelephonyError
@@ -48,7 +49,7 @@ class StartCallApi(AgentApi):
         class Meta:
             ref_name = "StartCall"
 
-        phone_number = serializers.CharField(required=False, allow_blank=True, max_length=32)
+        phone_number = PhoneNumberField(required=False, allow_blank=True, max_length=32)
         call_type = serializers.ChoiceField(
             choices=["outbound", "scheduled", "followup"], default="outbound", required=False
         )
@@ -57,7 +58,9 @@ class StartCallApi(AgentApi):
 
         def validate(self, attrs):
             if not attrs.get("phone_number") and not attrs.get("scheduled_callback_id"):
-                raise serializers.ValidationError("Give a phone_number or a scheduled_callback_id.")
+                raise serializers.ValidationError(
+                    "Give a phone_number or a scheduled_callback_id.", code=REFUSED_BY_RULE
+                )
             return attrs
 
     @extend_schema(
@@ -130,7 +133,7 @@ class SimulatorDialInApi(AgentApi):
         class Meta:
             ref_name = "SimulatorDialIn"
 
-        from_number = serializers.CharField(required=False, default="+12025550143", max_length=32)
+        from_number = PhoneNumberField(required=False, default="+12025550143", max_length=32)
 
     @extend_schema(
         request=InputSerializer,

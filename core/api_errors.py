@@ -6,12 +6,13 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
-from core.errors import DomainError
+from core.errors import RULE_CODES, DomainError
 
 logger = logging.getLogger(__name__)
 # Seconds a client should wait before retrying while the database is unreachable.
@@ -26,6 +27,14 @@ def _first_message(detail) -> str:
         inner = _first_message(value)
         return inner if key in ("non_field_errors", "detail") else f"{key}: {inner}"
     return str(detail)
+
+
+def _leaf_codes(codes) -> set[str]:
+    if isinstance(codes, dict):
+        return set().union(*(_leaf_codes(v) for v in codes.values())) if codes else set()
+    if isinstance(codes, list):
+        return set().union(*(_leaf_codes(v) for v in codes)) if codes else set()
+    return {codes}
 
 
 def api_exception_handler(exc, context):
@@ -46,6 +55,11 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         body = {"code": "invalid", "message": _first_message(exc.detail), "fields": exc.detail}
         response.status_code = status.HTTP_400_BAD_REQUEST
+        codes = _leaf_codes(exc.get_codes())
+        if codes and codes <= RULE_CODES:
+            # Well-formed (the schema allows it) but refused by a rule the schema cannot state.
+            body["code"] = "validation_failed"
+            response.status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
@@ -68,3 +82,11 @@ def _database_unavailable(exc: Exception, context) -> Response:
         status=status.HTTP_503_SERVICE_UNAVAILABLE,
         headers={"Retry-After": UNAVAILABLE_RETRY_AFTER},
     )
+
+
+def not_found(request, exception=None):
+    """``handler404``: under /api/ a URL that matches no route (a malformed id in the path, say)
+    answers in the API's error shape, not with the HTML page meant for people."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": "not_found", "message": "Not found."}}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -38,3 +38,47 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
         503: "The phone network could not be reached; try again after retry_after seconds.",
     }
     return {s: OpenApiResponse(ErrorResponse, description=text.get(s, "Error.")) for s in statuses}
+
+
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+_COMMON_TEXT = {
+    400: "Invalid input: the message names the parameter or field, and how to fix it.",
+    401: "Not signed in, or the token is not valid.",
+    403: "Signed in, but not as a user of a client business.",
+    404: "Not found (or another client's); also a malformed id in the path.",
+    415: "The body is not in a media type this operation accepts.",
+    422: "Well-formed, but refused by a rule the schema cannot state; the message says which.",
+    429: "Too many requests; retry after the seconds in Retry-After.",
+}
+
+
+def document_common_errors(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every operation documents the errors the framework
+    itself can answer, so no view has to remember them (and a new one cannot forget them).
+
+    429 everywhere (throttling runs on every API view), 401 and 403 where a signed-in client user
+    is required, 404 where the path has parameters (a malformed id does not match the route), 400
+    and 422 (a rule the schema cannot state) where there are query parameters or a body, 415 where
+    there is a body. What a view raises itself (409, 503...) it documents with ``errors()``.
+    """
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in {"get", "put", "patch", "post", "delete"}:
+                continue
+            parameters = operation.get("parameters", [])
+            statuses = {429}
+            if {} not in operation.get("security", [{}]):
+                statuses |= {401, 403}
+            if "{" in path:
+                statuses.add(404)
+            if any(p.get("in") == "query" for p in parameters) or "requestBody" in operation:
+                statuses |= {400, 422}
+            if "requestBody" in operation:
+                statuses.add(415)
+            responses = operation.setdefault("responses", {})
+            for code in sorted(statuses):
+                responses.setdefault(
+                    str(code),
+                    {"content": {"application/json": {"schema": _ERROR_REF}}, "description": _COMMON_TEXT[code]},
+                )
+    return result

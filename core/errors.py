@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+# The code a serializer ValidationError carries when the input has the documented shape but a
+# rule the OpenAPI document cannot express refuses it (an unknown timezone, a date range that
+# ends before it starts): the API answers 422, not 400, so "400" always means "see the schema".
+REFUSED_BY_RULE = "refused_by_rule"
+# DRF's own codes for text a JSON string may hold but we cannot store (PostgreSQL refuses NUL
+# and lone surrogates): the schema cannot exclude them, so they are refused the same way.
+RULE_CODES = frozenset({REFUSED_BY_RULE, "null_characters_not_allowed", "surrogate_characters_not_allowed"})
+
 
 class DomainError(Exception):
     """A rule of the business refused the request. ``status`` is the HTTP status the API uses."""

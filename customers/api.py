@@ -23,11 +23,10 @@ from rest_framework.response import Response
 
 from agents.models import AIAgent
 from agents.tenancy import AgentApi
+from core.api_fields import PhoneNumberField, TimezoneNameField
+from core.api_query import QuerySerializer
 from core.api_schema import errors
-from core.errors import ValidationFailed
 from core.pagination import PAGE_PARAMETERS, paginated, paginated_response
-from core.phone import normalize_e164
-from core.timezones import is_timezone_name
 from customers.csv_export import customers_csv_lines
 from customers.csv_import import customers_import_csv
 from customers.models import CustomerProfile
@@ -39,39 +38,6 @@ MULTIPART_OVERHEAD = 64 * 1024  # form boundaries and headers around the file in
 
 
 # --- pieces shared by the customer views (and callbacks.api) ------------------------------
-
-
-class PhoneNumberField(serializers.CharField):
-    """A phone number typed any usual way, returned as E.164; a bad one is a 400 saying why."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 40)
-        kwargs.setdefault("help_text", "Any usual format; stored as E.164, e.g. +14155550123.")
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        text = super().to_internal_value(data)
-        try:
-            return normalize_e164(text)
-        except ValidationFailed as exc:
-            raise serializers.ValidationError(exc.message) from None
-
-
-class TimezoneNameField(serializers.CharField):
-    """An IANA zone name; the dialler reads the customer's local time in it."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 64)
-        kwargs.setdefault("help_text", "IANA timezone name, e.g. America/New_York; empty for unknown.")
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        text = super().to_internal_value(data)
-        if text and not is_timezone_name(text):
-            raise serializers.ValidationError(
-                f"'{text}' is not a known timezone (use an IANA name like America/New_York)."
-            )
-        return text
 
 
 def _entries(value) -> list[dict]:
@@ -160,7 +126,7 @@ def customer_detail_data(*, agent: AIAgent, customer: CustomerProfile) -> dict:
 
 
 class CustomerListApi(AgentApi):
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         """Query parameters of the list and the export; a wrong value is a 400 naming it."""
 
         interest_level = serializers.ChoiceField(choices=CustomerProfile.InterestLevel.choices, required=False)

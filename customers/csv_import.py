@@ -54,7 +54,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 class CsvFileInvalid(DomainError):
     """The file as a whole cannot be imported (no phone column, empty, not text)."""
 
-    status = 400
+    status = 422  # any bytes fit the schema's "binary"; that they must be CSV text is our rule
     code = "invalid_csv"
 
 

@@ -30,3 +30,5 @@ urlpatterns = [
     path("api/", include("dashboard.api_urls")),
     path("", include("dashboard.urls")),
 ]
+
+handler404 = "core.api_errors.not_found"

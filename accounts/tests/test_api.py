@@ -89,9 +89,9 @@ def test_signup_picks_a_free_slug_when_the_name_is_taken(client_a):
 def test_signup_with_a_weak_password_is_refused_and_creates_nothing():
     response = APIClient().post(SIGNUP, _signup_body(password="12345678"), format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     error = _error(response)
-    assert error["code"] == "invalid"
+    assert error["code"] == "validation_failed"
     assert error["message"].startswith("password: ")
     assert any("too common" in m for m in error["fields"]["password"])
     assert not Client.objects.exists() and not User.objects.exists()
@@ -100,7 +100,7 @@ def test_signup_with_a_weak_password_is_refused_and_creates_nothing():
 def test_signup_with_an_unknown_timezone_says_which_names_work():
     response = APIClient().post(SIGNUP, _signup_body(timezone="Mars/Olympus"), format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "'Mars/Olympus' is not a known timezone" in _error(response)["message"]
 
 
@@ -133,7 +133,7 @@ def test_signup_and_login_ignore_a_stale_session_instead_of_failing_csrf(user_a)
 
 
 def test_signup_accepts_json_only():
-    response = APIClient().post(SIGNUP, _signup_body())  # multipart
+    response = APIClient().post(SIGNUP, _signup_body(), format="multipart")
 
     assert response.status_code == 415
     assert _error(response)["code"] == "unsupported_media_type"
@@ -164,7 +164,7 @@ def test_each_login_returns_a_token_of_its_own_and_both_work(user_a):
 def test_bad_credentials_get_one_message_whichever_part_is_wrong(user_a, email, password):
     response = APIClient().post(LOGIN, {"email": email, "password": password}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert _error(response) == {"code": "invalid_credentials", "message": BAD_CREDENTIALS_MESSAGE}
     assert not AuthToken.objects.exists()
 
@@ -175,7 +175,7 @@ def test_an_inactive_user_cannot_sign_in(user_a):
 
     response = APIClient().post(LOGIN, {"email": user_a.email, "password": PASSWORD}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert _error(response)["message"] == BAD_CREDENTIALS_MESSAGE
 
 
@@ -195,7 +195,7 @@ def test_login_is_throttled_per_address_by_the_login_rate(settings, user_a):
         api.post(LOGIN, {"email": user_a.email, "password": "nope"}, format="json").status_code for _ in range(3)
     ]
 
-    assert statuses == [400, 400, 429]
+    assert statuses == [422, 422, 429]
     throttled = api.post(LOGIN, {"email": user_a.email, "password": PASSWORD}, format="json")
     assert throttled.status_code == 429
     assert _error(throttled)["code"] == "throttled"
@@ -346,17 +346,17 @@ def test_settings_refuse_a_bad_phone_number_with_the_reason(api_a, client_a):
 
 
 @pytest.mark.parametrize(
-    "body,message",
+    "body,status,message",
     [
-        ({"timezone": "Nowhere/Land"}, "timezone: 'Nowhere/Land' is not a known timezone"),
-        ({"daily_call_limit": -1}, "daily_call_limit: Ensure this value is greater than or equal to 0."),
-        ({"company_name": ""}, "company_name: This field may not be blank."),
+        ({"timezone": "Nowhere/Land"}, 422, "timezone: 'Nowhere/Land' is not a known timezone"),
+        ({"daily_call_limit": -1}, 400, "daily_call_limit: Ensure this value is greater than or equal to 0."),
+        ({"company_name": ""}, 400, "company_name: This field may not be blank."),
     ],
 )
-def test_settings_validation_errors_name_the_field(api_a, body, message):
+def test_settings_validation_errors_name_the_field(api_a, body, status, message):
     response = api_a.patch(SETTINGS, body, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == status
     assert _error(response)["message"].startswith(message)
 
 

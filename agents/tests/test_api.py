@@ -119,7 +119,7 @@ def test_a_second_setup_is_a_conflict_and_changes_nothing(api_a, agent_a):
         ({"working_hours_start": "9am"}, 400, "working_hours_start: Time has wrong format."),
         ({"sales_goals": {"target_conversions": -5}}, 400, "sales_goals: target_conversions: Ensure this value"),
         ({"working_hours_start": "19:00"}, 422, "working_hours_start must be before working_hours_end."),
-        ({"phone_number": "12"}, 422, "'12' is not a valid phone number."),
+        ({"phone_number": "12"}, 422, "phone_number: '12' is not a valid phone number."),
     ],
 )
 def test_setup_validation_errors_say_what_is_wrong(api_a, client_a, change, status, message):
@@ -226,7 +226,7 @@ def test_resuming_an_untrained_agent_leaves_it_training(api_a, blank_agent_a):
         ({"status": "optimizing"}, 400, 'status: "optimizing" is not a valid choice.'),
         ({"followup_max_attempts": 11}, 400, "followup_max_attempts: Ensure this value is less than or equal to 10."),
         ({"working_hours_start": "23:00"}, 422, "working_hours_start must be before working_hours_end."),
-        ({"phone_number": "not a number"}, 422, "'not a number' is not a phone number."),
+        ({"phone_number": "not a number"}, 422, "phone_number: 'not a number' is not a phone number."),
         ({"business_info": "ABC"}, 400, "business_info: Invalid data. Expected a dictionary"),
     ],
 )
@@ -437,7 +437,7 @@ def test_client_b_training_changes_only_client_b(api_b, agent_a, agent_b):
         ({"training_type": "techniques", "sales_techniques": [1, 2]}, 400, "sales_techniques: 0: Must be a text."),
         (
             {"training_type": "faq", "faq": {"q\x00": "a"}},
-            400,
+            422,  # well-formed JSON, refused because PostgreSQL cannot store a NUL
             "faq: Every key must be a text of at most 200 characters: Null characters are not allowed.",
         ),
         ({"training_type": "script"}, 422, EMPTY_TRAINING_MESSAGE),

@@ -95,16 +95,21 @@ def test_the_list_filters_by_date_priority_kind_and_customer(api_a, agent_a):
 
 
 @pytest.mark.parametrize(
-    ("params", "message"),
+    ("params", "status", "message"),
     [
-        ({"priority": 9}, "priority: Ensure this value is less than or equal to 5."),
-        ({"status": "lost"}, 'status: "lost" is not a valid choice.'),
-        ({"date_from": "2025-06-05T00:00:00Z", "date_to": "2025-06-04T00:00:00Z"}, "date_to must be after date_from"),
-        ({"customer": "nope"}, "customer: Must be a valid UUID."),
+        ({"priority": 9}, 400, "priority: Ensure this value is less than or equal to 5."),
+        ({"status": "lost"}, 400, 'status: "lost" is not a valid choice.'),
+        (
+            {"date_from": "2025-06-05T00:00:00Z", "date_to": "2025-06-04T00:00:00Z"},
+            422,
+            "date_to must be after date_from",
+        ),
+        ({"customer": "nope"}, 400, "customer: Must be a valid UUID."),
     ],
 )
-def test_the_list_refuses_bad_filters_with_a_message(api_a, agent_a, params, message):
-    _error(api_a.get("/api/callbacks/", params), 400, message, code="invalid")
+def test_the_list_refuses_bad_filters_with_a_message(api_a, agent_a, params, status, message):
+    code = "invalid" if status == 400 else "validation_failed"
+    _error(api_a.get("/api/callbacks/", params), status, message, code=code)
 
 
 @pytest.mark.parametrize("path", LIST_PATHS)
@@ -187,18 +192,23 @@ def test_booking_a_do_not_call_customer_is_a_409_with_the_reason(api_a, agent_a)
 
 
 @pytest.mark.parametrize(
-    ("overrides", "message"),
+    ("overrides", "status", "message"),
     [
-        ({"scheduled_datetime": "2025-06-04T14:00:00"}, "scheduled_datetime: Give the time with its UTC offset"),
-        ({"scheduled_datetime": "tomorrow"}, "scheduled_datetime: Datetime has wrong format."),
-        ({"scheduled_datetime": "2031-01-01T10:00:00Z"}, "scheduled_datetime: A callback can be booked at most a year"),
-        ({"priority_level": 6}, "priority_level: Ensure this value is less than or equal to 5."),
-        ({"customer_id": "someone"}, "customer_id: Must be a valid UUID."),
+        ({"scheduled_datetime": "2025-06-04T14:00:00"}, 400, "scheduled_datetime: Give the time with its UTC offset"),
+        ({"scheduled_datetime": "tomorrow"}, 400, "scheduled_datetime: Datetime has wrong format."),
+        (
+            {"scheduled_datetime": "2031-01-01T10:00:00Z"},
+            422,
+            "scheduled_datetime: A callback can be booked at most a year",
+        ),
+        ({"priority_level": 6}, 400, "priority_level: Ensure this value is less than or equal to 5."),
+        ({"customer_id": "someone"}, 400, "customer_id: Must be a valid UUID."),
     ],
 )
-def test_booking_refuses_bad_input_with_a_message(api_a, agent_a, overrides, message):
+def test_booking_refuses_bad_input_with_a_message(api_a, agent_a, overrides, status, message):
     customer = CustomerFactory(ai_agent=agent_a)
-    _error(_book(api_a, customer, **overrides), 400, message, code="invalid")
+    code = "invalid" if status == 400 else "validation_failed"
+    _error(_book(api_a, customer, **overrides), status, message, code=code)
     assert not ScheduledCallback.objects.exists()
 
 

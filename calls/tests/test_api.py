@@ -163,8 +163,10 @@ def test_list_filters_by_customer(api_a, call_a, omar):
 def test_list_rejects_bad_filters_with_a_message(api_a, agent_a, query, message):
     response = api_a.get(f"{LIST}?{query}")
 
-    assert response.status_code == 400
-    assert error(response)["code"] == "invalid"
+    # A range ending before it starts fits the schema; a rule refuses it (docs/adr/0014).
+    rule = message.startswith("date_to: date_to must be after")
+    assert response.status_code == (422 if rule else 400)
+    assert error(response)["code"] == ("validation_failed" if rule else "invalid")
     assert error(response)["message"].startswith(message)
 
 
@@ -385,7 +387,9 @@ def test_outcome_reports_a_moved_callback(api_a, call_a):
 def test_outcome_rejects_bad_input_with_a_message(api_a, call_a, changes, message):
     response = api_a.post(OUTCOME, {"call_id": str(call_a.pk), **SEED_BODY, **changes}, format="json")
 
-    assert response.status_code == 400
+    # callback_datetime and callback_requested go together: a rule the schema cannot state (422).
+    rule = message.startswith(("callback_datetime: callback_datetime is required", "callback_requested: Set"))
+    assert response.status_code == (422 if rule else 400)
     assert error(response)["message"].startswith(message), error(response)
     call_a.refresh_from_db()
     assert (call_a.customer_satisfaction, call_a.followup_scheduled) == (None, False)
@@ -459,12 +463,13 @@ def test_outcome_without_an_agent_says_how_to_create_one(db):
     assert error(response)["message"] == NO_AGENT_MESSAGE
 
 
-def test_outcome_with_a_callback_in_the_past_is_a_400_with_the_reason(api_a, call_a):
+def test_outcome_with_a_callback_in_the_past_is_refused_with_the_reason(api_a, call_a):
     body = {"call_id": str(call_a.pk), **SEED_BODY, "callback_datetime": (NOW - timedelta(hours=1)).isoformat()}
 
     response = api_a.post(OUTCOME, body, format="json")
 
-    assert response.status_code == 400
+    # 422: the schema allows any date-time; a rule it cannot state refuses this one (ADR 0014).
+    assert response.status_code == 422
     assert error(response)["message"] == "callback_datetime: " + PAST_CALLBACK
     call_a.refresh_from_db()
     assert (call_a.customer_satisfaction, call_a.followup_scheduled) == (None, False)
@@ -484,6 +489,6 @@ def test_outcome_never_moves_the_callback_booked_in_a_live_call_into_the_past(ap
 
         response = api_a.post(OUTCOME, past, format="json")
 
-    assert response.status_code == 400 and "in the past" in error(response)["message"]
+    assert response.status_code == 422 and "in the past" in error(response)["message"]
     assert ScheduledCallback.objects.get().scheduled_datetime == booked.scheduled_datetime
     assert CallSession.objects.count() == 1

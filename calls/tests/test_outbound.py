@@ -153,7 +153,7 @@ def test_starting_a_scheduled_callback_claims_it(api_a, trained_agent):
 
 def test_validation_errors_have_messages(api_a, trained_agent):
     missing = api_a.post(START, {}, format="json")
-    assert missing.status_code == 400 and "phone_number" in missing.json()["error"]["message"]
+    assert missing.status_code == 422 and "phone_number" in missing.json()["error"]["message"]
     bad = api_a.post(START, {"phone_number": "12"}, format="json")
     assert bad.status_code in (400, 422) and "not a" in bad.json()["error"]["message"]
     assert CallSession.objects.count() == 0
