@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "customers",
     "callbacks",
     "calls",
+    "simulations",
     "dashboard",
 ]
 
