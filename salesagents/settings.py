@@ -178,6 +178,8 @@ SPECTACULAR_SETTINGS = {
         "AgentStatusEnum": "agents.models.AIAgent.Status",
         "CallTypeEnum": "calls.models.CallSession.CallType",
         "SentimentLabelEnum": ["positive", "neutral", "negative"],
+        "PersonaEnum": "simulations.personas.PERSONA_KEYS",
+        "SimulationStatusEnum": "simulations.models.SimulationRun.Status",
     },
 }
 

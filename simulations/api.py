@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from agents.tenancy import AgentApi
 from core.api_schema import errors
 from core.pagination import PAGE_PARAMETERS, paginated, paginated_response
+from simulations.models import SimulationRun
 from simulations.personas import PERSONA_KEYS, PERSONAS
 from simulations.selectors import simulation_run_get, simulation_run_list
 from simulations.services import simulation_run_start
@@ -62,7 +63,7 @@ class SimulationRunSerializer(serializers.Serializer):
         ref_name = "SimulationRun"
 
     id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    status = serializers.ChoiceField(choices=SimulationRun.Status.choices)
     personas = serializers.ListField(child=serializers.ChoiceField(choices=PERSONA_KEYS))
     completed = serializers.IntegerField(help_text="Personas played so far.")
     total = serializers.IntegerField()
