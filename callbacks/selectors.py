@@ -32,7 +32,10 @@ def callback_list(*, agent: AIAgent, filters: CallbackFilters | None = None) -> 
     against the stored flag the dispatcher sets, so the list is right between its runs.
     """
     filters = filters or CallbackFilters()
-    qs = ScheduledCallback.objects.filter(ai_agent=agent).select_related("customer_profile")
+    # A persona test's callbacks (cancelled as soon as it ends) are not the client's callbacks.
+    qs = ScheduledCallback.objects.filter(ai_agent=agent, customer_profile__is_simulated=False).select_related(
+        "customer_profile"
+    )
     if filters.status:
         qs = qs.filter(status=filters.status)
     if filters.overdue is not None:

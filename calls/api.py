@@ -88,6 +88,9 @@ class CallListApi(AgentApi):
         search = serializers.CharField(
             required=False, allow_blank=True, max_length=100, help_text="Part of the customer's name or phone number."
         )
+        simulations = serializers.BooleanField(
+            required=False, default=False, help_text="List the persona simulation calls instead of the real ones."
+        )
 
         def validate(self, attrs):
             if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] >= attrs["date_to"]:
@@ -138,6 +141,7 @@ class CallListApi(AgentApi):
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
             search=data.get("search", ""),
+            simulations=data.get("simulations", False),
         )
         return paginated_response(
             view=self, queryset=call_list(agent=agent, filters=filters), serializer_class=self.OutputSerializer

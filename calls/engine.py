@@ -81,6 +81,7 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool, live: LiveC
         call = CallSession(
             ai_agent=agent, customer_profile=customer, twilio_call_sid=event.call_sid,
             call_type=CallSession.CallType.INBOUND, status=CallSession.Status.IN_PROGRESS, answered_at=now,
+            is_simulation=customer.is_simulated,  # a persona of a simulation run is calling
         )  # fmt: skip
     else:
         if live is None:

@@ -74,6 +74,7 @@ def _new_outcomes(agent: AIAgent) -> list[CallSession]:
     calls = CallSession.objects.filter(
         ai_agent=agent,
         outcome_learned=False,
+        is_simulation=False,
         status__in=CallSession.FINAL_STATUSES,
         # A call that never reached the phone network (no SID) says nothing about the customer.
         twilio_call_sid__isnull=False,

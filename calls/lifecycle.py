@@ -110,7 +110,7 @@ def call_finish(*, call: CallSession) -> None:
         call.outcome = _default_outcome(call)
     call_outcome_learn(call=call)
     _settle_callback(call)
-    if call.status in UNANSWERED or call.outcome == CallSession.Outcome.VOICEMAIL:
+    if (call.status in UNANSWERED or call.outcome == CallSession.Outcome.VOICEMAIL) and not call.is_simulation:
         _schedule_followup(call)
 
 
@@ -216,7 +216,7 @@ def call_amd_result(*, agent: AIAgent, event: TwilioEvent) -> None:
             call.outcome = CallSession.Outcome.VOICEMAIL
             fields.append("outcome")
         call.save(update_fields=fields)
-    if machine and not call.is_final:
+    if machine and not call.is_final and not call.is_simulation:  # a simulated call never reaches Twilio
         voice = twiml.voice_for(agent.voice_model, agent.language)
         document = twiml.voicemail(text, voice=voice, language=agent.language)
         try:

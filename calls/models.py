@@ -86,6 +86,9 @@ class CallSession(models.Model):
     customer_satisfaction = models.PositiveSmallIntegerField(null=True, blank=True)
     llm_fallbacks = models.PositiveSmallIntegerField(default=0)
     outcome_learned = models.BooleanField(default=False)
+    # A persona simulation's call (its customer is simulated too): kept for its transcript,
+    # left out of every real statistic, list and learning.
+    is_simulation = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

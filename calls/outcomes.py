@@ -226,6 +226,11 @@ def call_outcome_learn(*, call: CallSession, turns: Sequence[CallTurn] | None = 
     """
     if call.outcome_learned or not call.outcome:
         return False
+    if call.is_simulation:
+        # A persona test teaches the agent nothing and counts for nothing; closed all the same.
+        call.outcome_learned = True
+        CallSession.objects.filter(pk=call.pk).update(outcome_learned=True)
+        return False
     with transaction.atomic():
         customer = call.customer_profile
         agent = _locked_agent(call.ai_agent_id)
@@ -252,7 +257,11 @@ def agent_learn_calls(*, agent: AIAgent, calls: Sequence[CallSession]) -> int:
     engine's lock order, call then agent, so the two never deadlock), skipping any another
     transaction holds (it is learning or closing them), and re-read unlearned under the lock.
     """
-    pending = [c for c in calls if c.ai_agent_id == agent.pk and c.outcome and not c.outcome_learned and c.is_final]
+    pending = [
+        c
+        for c in calls
+        if c.ai_agent_id == agent.pk and c.outcome and not c.outcome_learned and c.is_final and not c.is_simulation
+    ]
     if not pending:
         return 0
     with transaction.atomic():
@@ -260,7 +269,7 @@ def agent_learn_calls(*, agent: AIAgent, calls: Sequence[CallSession]) -> int:
         fresh = list(
             CallSession.objects.select_for_update(of=("self",), skip_locked=True)
             .select_related("customer_profile")
-            .filter(pk__in=ids, outcome_learned=False)
+            .filter(pk__in=ids, outcome_learned=False, is_simulation=False)
             .exclude(outcome="")
         )
         if not fresh:

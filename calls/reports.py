@@ -114,7 +114,9 @@ def daily_report_build(*, agent: AIAgent, today: date) -> DailyReport:
     start_today = datetime.combine(today, time(0), tzinfo=zone)
     start_day = datetime.combine(today - timedelta(days=1), time(0), tzinfo=zone)
     start_tomorrow = datetime.combine(today + timedelta(days=1), time(0), tzinfo=zone)
-    calls = CallSession.objects.filter(ai_agent=agent, started_at__gte=start_day, started_at__lt=start_today)
+    calls = CallSession.objects.filter(
+        ai_agent=agent, started_at__gte=start_day, started_at__lt=start_today, is_simulation=False
+    )
     totals = calls.aggregate(
         calls=Count("pk"),
         inbound=Count("pk", filter=Q(call_type=CallSession.CallType.INBOUND)),

@@ -26,6 +26,7 @@ class CallFilters:
     date_from: datetime | None = None  # started at or after
     date_to: datetime | None = None  # started before
     search: str = ""  # customer name or phone number
+    simulations: bool = False  # the persona test calls instead of the real ones
 
 
 def turn_count_subquery() -> Coalesce:
@@ -46,7 +47,7 @@ def call_list(*, agent: AIAgent, filters: CallFilters | None = None) -> QuerySet
     """
     filters = filters or CallFilters()
     qs = (
-        CallSession.objects.filter(ai_agent=agent)
+        CallSession.objects.filter(ai_agent=agent, is_simulation=filters.simulations)
         .select_related("customer_profile")
         .defer("conversation_transcript", "customer_profile__conversation_notes", "customer_profile__objections")
         .annotate(turn_count=turn_count_subquery())

@@ -1,6 +1,7 @@
 """May this customer be called now, and if not, when next?
 
 Rules (each protects the customer or the client):
+- a simulated customer (a persona of a simulation run) is never dialled;
 - a customer on the do-not-call list is never dialled;
 - the agent must be trained to at least 20 % and not paused;
 - calls happen between 08:00 and 21:00 in the *customer's* local time, and an unknown
@@ -79,6 +80,8 @@ def next_allowed_time(*, agent: AIAgent, zone: ZoneInfo, at: datetime) -> dateti
 
 def check_call_allowed(*, agent: AIAgent, customer: CustomerProfile, at: datetime) -> None:
     """Raise CallNotAllowed (with the reason and the next allowed time) unless a call may start at ``at``."""
+    if customer.is_simulated:
+        raise CallNotAllowed("This is a simulated customer of a persona test; it is never dialled.", code="simulated")
     if not customer.phone_number:
         raise CallNotAllowed(
             "We have no number for this customer: they called with their number withheld.", code="no_number"

@@ -47,6 +47,8 @@ class CustomerProfile(models.Model):
     objections = models.JSONField(default=list, blank=True)  # [{"key": str, "text": str, "at": iso}]
     is_do_not_call = models.BooleanField(default=False)
     is_converted = models.BooleanField(default=False)
+    # A persona of a simulation run: never listed, counted, dialled or learned from.
+    is_simulated = models.BooleanField(default=False, editable=False)
     last_contacted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

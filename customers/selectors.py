@@ -40,7 +40,7 @@ def customer_list(*, agent: AIAgent, filters: CustomerFilters | None = None) -> 
     because numbers are stored in E.164 and nobody types them that way.
     """
     filters = filters or CustomerFilters()
-    qs = CustomerProfile.objects.filter(ai_agent=agent)
+    qs = CustomerProfile.objects.filter(ai_agent=agent, is_simulated=False)
     if filters.interest_level:
         qs = qs.filter(interest_level=filters.interest_level)
     if filters.converted is not None:

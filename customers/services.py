@@ -211,3 +211,27 @@ def customer_note(*, text: str, source: str, at: datetime | None = None) -> dict
 def _notes_of(customer: CustomerProfile) -> list:
     notes = customer.conversation_notes
     return list(notes) if isinstance(notes, list) else []
+
+
+# 202-555-01xx: numbers reserved for fiction, so a persona never borrows a real person's number.
+SIMULATED_NUMBER_PREFIX = "+120255501"
+
+
+def customer_create_simulated(*, agent: AIAgent, name: str) -> CustomerProfile:
+    """A fresh simulated customer for one persona call: marked, so it is never listed, dialled or learned from.
+
+    Fresh for every call, so a persona never starts with the history (or the opt-out) of an
+    earlier run; the number is the first free one of the fictional range, reused once freed.
+    """
+    taken = set(
+        CustomerProfile.objects.filter(ai_agent=agent, phone_number__startswith=SIMULATED_NUMBER_PREFIX).values_list(
+            "phone_number", flat=True
+        )
+    )
+    free = [f"{SIMULATED_NUMBER_PREFIX}{n:02d}" for n in range(100) if f"{SIMULATED_NUMBER_PREFIX}{n:02d}" not in taken]
+    if not free:
+        raise Conflict("Every simulated number is in use; delete old simulation customers first.")
+    phone = free[0]
+    return CustomerProfile.objects.create(
+        ai_agent=agent, phone_number=phone, name=name[:200], timezone=timezone_for_number(phone), is_simulated=True
+    )

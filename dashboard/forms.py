@@ -19,6 +19,7 @@ from agents.models import AIAgent
 from calls.models import CallSession
 from core.errors import DomainError
 from customers.models import CustomerProfile
+from simulations.personas import PERSONAS
 
 VOICES = [
     ("Polly.Joanna-Neural", "Joanna (US English, female)"),
@@ -367,3 +368,13 @@ class SimulatorDialForm(forms.Form):
 
 class SimulatorSayForm(forms.Form):
     text = forms.CharField(max_length=2000, required=False, label="Say something")
+
+
+class PersonaSimulationForm(forms.Form):
+    personas = forms.MultipleChoiceField(
+        choices=[(p.key, p.name) for p in PERSONAS],
+        initial=[p.key for p in PERSONAS],
+        widget=forms.CheckboxSelectMultiple,
+        label="Personas to play",
+        error_messages={"required": "Choose at least one persona."},
+    )

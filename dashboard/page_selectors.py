@@ -291,6 +291,7 @@ def ringing_simulated_calls(*, agent: AIAgent, limit: int = RINGING_CALLS) -> li
             status__in=(CallSession.Status.QUEUED, CallSession.Status.RINGING),
             answered_at__isnull=True,
             twilio_call_sid__isnull=False,
+            is_simulation=False,
         )
         .exclude(call_type=CallSession.CallType.INBOUND)
         .select_related("customer_profile")
@@ -337,7 +338,7 @@ def callback_counts(*, agent: AIAgent, now: datetime | None = None) -> CallbackC
     now = now or timezone.now()
     scheduled = Q(status=ScheduledCallback.Status.SCHEDULED)
     counts = (
-        ScheduledCallback.objects.filter(ai_agent=agent)
+        ScheduledCallback.objects.filter(ai_agent=agent, customer_profile__is_simulated=False)
         .order_by()
         .aggregate(
             overdue=Count("pk", filter=scheduled & Q(scheduled_datetime__lt=now)),

@@ -68,7 +68,8 @@ def local_day_start(day: date, zone: ZoneInfo) -> datetime:
 
 
 def _calls(agent: AIAgent) -> QuerySet[CallSession]:
-    return CallSession.objects.filter(ai_agent=agent).order_by()
+    # Persona simulations are tests, not calls: no real figure counts them.
+    return CallSession.objects.filter(ai_agent=agent, is_simulation=False).order_by()
 
 
 # --- the dashboard's sections ---------------------------------------------------------------------
@@ -159,7 +160,7 @@ class CustomerStats:
 def customer_stats(*, agent: AIAgent) -> CustomerStats:
     # Counting a column of customer_agent_interest_idx (never NULL), not the primary key, lets
     # PostgreSQL count from the index alone.
-    counts = CustomerProfile.objects.filter(ai_agent=agent).aggregate(
+    counts = CustomerProfile.objects.filter(ai_agent=agent, is_simulated=False).aggregate(
         total=Count("interest_level"),
         **{level: Count("interest_level", filter=Q(interest_level=level)) for level in FUNNEL},
         do_not_call=Count("interest_level", filter=Q(is_do_not_call=True)),
@@ -182,7 +183,9 @@ def callback_overview(
     now = now or timezone.now()
     zone = client_zone(agent)
     tomorrow = local_day_start(now.astimezone(zone).date() + timedelta(days=1), zone)
-    scheduled = ScheduledCallback.objects.filter(ai_agent=agent, status=ScheduledCallback.Status.SCHEDULED)
+    scheduled = ScheduledCallback.objects.filter(
+        ai_agent=agent, status=ScheduledCallback.Status.SCHEDULED, customer_profile__is_simulated=False
+    )
     counts = scheduled.order_by().aggregate(
         scheduled=Count("pk"),
         overdue=Count("pk", filter=Q(scheduled_datetime__lt=now)),
@@ -521,7 +524,7 @@ def turn_latency_percentiles(*, agent: AIAgent, days: int = 7, now: datetime | N
     # The ids first, as a list: against a subquery PostgreSQL hash-joins every turn in the table;
     # against a list it probes the (call, sequence) index once per call.
     recent_calls = list(
-        CallSession.objects.filter(ai_agent=agent, started_at__gte=now - timedelta(days=days))
+        CallSession.objects.filter(ai_agent=agent, started_at__gte=now - timedelta(days=days), is_simulation=False)
         .order_by("-started_at")
         .values_list("pk", flat=True)[:LATENCY_SAMPLE_CALLS]
     )

@@ -9,6 +9,7 @@ from dashboard import (
     views_customers,
     views_import,
     views_overview,
+    views_simulations,
     views_simulator,
     views_training,
 )
@@ -28,6 +29,9 @@ urlpatterns = [
     path("simulator/<str:call_sid>/answer/", views_simulator.simulator_answer, name="simulator-answer"),
     path("simulator/<str:call_sid>/say/", views_simulator.simulator_say, name="simulator-say"),
     path("simulator/<str:call_sid>/hangup/", views_simulator.simulator_hangup, name="simulator-hangup"),
+    path("simulations/", views_simulations.simulations, name="simulations"),
+    path("simulations/start/", views_simulations.simulation_start, name="simulation-start"),
+    path("simulations/<uuid:run_id>/", views_simulations.simulation_detail, name="simulation-detail"),
     path("calls/", views_calls.call_list_page, name="calls"),
     path("calls/start/", views_calls.call_start, name="call-start"),
     path("calls/<uuid:call_id>/", views_calls.call_detail_page, name="call-detail"),

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "customers",
     "callbacks",
     "calls",
+    "simulations",
     "dashboard",
 ]
 
@@ -239,6 +240,8 @@ SPECTACULAR_SETTINGS = {
         "AgentStatusEnum": "agents.models.AIAgent.Status",
         "CallTypeEnum": "calls.models.CallSession.CallType",
         "SentimentLabelEnum": ["positive", "neutral", "negative"],
+        "PersonaEnum": "simulations.personas.PERSONA_KEYS",
+        "SimulationStatusEnum": "simulations.models.SimulationRun.Status",
     },
 }
 

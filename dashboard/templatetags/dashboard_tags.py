@@ -156,6 +156,8 @@ NAV_SECTIONS = {
     "overview": "overview",
     "training": "training",
     "simulator": "simulator",
+    "simulations": "simulator",
+    "simulation-detail": "simulator",
     "calls": "calls",
     "call-detail": "calls",
     "customers": "customers",

@@ -11,6 +11,7 @@ from callbacks.tests.factories import CallbackFactory
 from calls.models import OutboundDayCount
 from calls.tests.factories import CallTurnFactory
 from customers.tests.factories import CustomerFactory
+from simulations.models import SimulationRun
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +23,7 @@ def populated(agent_a, user_a):
     CallbackFactory(customer_profile=customer)
     CallTurnFactory(call__customer_profile=customer)
     OutboundDayCount.objects.create(client=agent_a.client, day=date(2026, 11, 23), placed=3)
+    SimulationRun.objects.create(ai_agent=agent_a, personas=["busy"])
 
 
 def test_staff_can_open_every_changelist_change_and_add_page(client, staff_user, populated):
