@@ -16,27 +16,11 @@ import pytest
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from calls import providers
 from calls.models import CallSession
 from core.log_context import LogContextFilter
-from integrations.llm.resilience import shared_breaker
-from integrations.tests.fake_openai import Canned, FakeOpenAIServer, completion
+from integrations.tests.fake_openai import Canned, completion
 
 pytestmark = pytest.mark.django_db(transaction=True)  # on_commit runs inside the request, as in production
-
-
-@pytest.fixture
-def llm(settings):
-    with FakeOpenAIServer() as server:
-        settings.LLM_PROVIDER = "openai"
-        settings.OPENAI_API_KEY = "sk-test"
-        settings.OPENAI_MODEL = "test-model"
-        settings.OPENAI_BASE_URL = server.base_url
-        settings.LLM_TURN_BUDGET_SECONDS = 1.0
-        providers._build.cache_clear()
-        shared_breaker(f"openai:{server.base_url}:test-model").record_success()
-        yield server
-    providers._build.cache_clear()
 
 
 @pytest.fixture
@@ -68,11 +52,11 @@ def test_a_request_id_that_is_not_a_uuid_is_replaced(client):
     assert uuid.UUID(response["X-Request-ID"])
 
 
-def test_the_request_id_reaches_the_task_the_webhook_enqueues(twilio_sim, llm, json_log):
-    llm.respond(Canned(body=completion("Hello!")), Canned(body=completion("Great to hear.")))
+def test_the_request_id_reaches_the_task_the_webhook_enqueues(twilio_sim, fake_llm, json_log):
+    fake_llm.respond(Canned(body=completion("Hello!")), Canned(body=completion("Great to hear.")))
     twilio_sim.incoming()
     twilio_sim.say("This sounds great, I love it")
-    llm.respond(Canned(body=completion(json.dumps({"label": "positive", "score": 0.9}))))
+    fake_llm.respond(Canned(body=completion(json.dumps({"label": "positive", "score": 0.9}))))
     request_id = str(uuid.uuid4())
     twilio_sim.http.defaults["HTTP_X_REQUEST_ID"] = request_id
 

@@ -42,24 +42,7 @@ def test_corpus_covers_every_category_with_enough_cases():
     )
 
 
-@pytest.fixture
-def llm(settings):
-    from calls import providers
-    from integrations.llm.resilience import shared_breaker
-    from integrations.tests.fake_openai import FakeOpenAIServer
-
-    with FakeOpenAIServer() as server:
-        settings.LLM_PROVIDER = "openai"
-        settings.OPENAI_API_KEY = "sk-test"
-        settings.OPENAI_MODEL = "test-model"
-        settings.OPENAI_BASE_URL = server.base_url
-        providers._build.cache_clear()
-        shared_breaker(f"openai:{server.base_url}:test-model").record_success()
-        yield server
-    providers._build.cache_clear()
-
-
-def test_the_same_suite_runs_against_a_configured_llm_with_pass_rates_over_runs(llm):
+def test_the_same_suite_runs_against_a_configured_llm_with_pass_rates_over_runs(fake_llm):
     """--provider openai: every turn is the LLM's (through the real SDK); a repeated run reports
     each turn's pass rate, here one run right and one wrong."""
     from integrations.tests.fake_openai import Canned, completion, tool_call
@@ -68,7 +51,7 @@ def test_the_same_suite_runs_against_a_configured_llm_with_pass_rates_over_runs(
     # run here is the other legal direction: the model opts out a caller who did not ask.
     case = next(c for c in load_corpus() if c.name == "i didnt ask to be removed")
     greeting = Canned(body=completion("Hi, this is Sarah from Sunrise Solar. Do you have a minute?"))
-    llm.respond(
+    fake_llm.respond(
         greeting,
         Canned(body=completion("Understood, you stay on our list. May I tell you about our panels?")),
         greeting,
@@ -77,7 +60,7 @@ def test_the_same_suite_runs_against_a_configured_llm_with_pass_rates_over_runs(
 
     report = run_suite(cases=[case], provider="openai", repeat=2)
 
-    assert llm.request_count == 4
+    assert fake_llm.request_count == 4
     assert [r.passed for r in report.results] == [True, False]
     assert (report.opt_out_precision, report.opt_out_recall) == (0.0, 1.0)
     assert "50%  [opt_out_negative] i didnt ask to be removed #1" in format_report(report)
