@@ -23,6 +23,7 @@ MEMORY_RECORD = "remembered_call"
 _SAID_KEPT = 3  # the caller's last few sentences are enough to pick up the thread
 _SAID_MAX_CHARS = 200
 _REASON_MAX_CHARS = 300
+_KEY_MAX_CHARS = 60
 
 
 def build_context(
@@ -103,7 +104,7 @@ def previous_call_memory(*, agent: AIAgent, call: CallSession, customer: Custome
     open_objections: list[str] = []
     if not customer.is_converted:
         for objection in customer.objections or []:
-            key = objection.get("key", "") if isinstance(objection, dict) else str(objection)
+            key = str(objection.get("key", "") if isinstance(objection, dict) else objection)[:_KEY_MAX_CHARS]
             if key and key not in answered and key not in open_objections:
                 open_objections.append(key)
     reason = ""
