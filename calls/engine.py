@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from agents.models import AIAgent
 from calls.actions import AppliedActions, apply_actions, opt_out_honoured
-from calls.context import build_context
+from calls.context import build_context, memory_record, previous_call_memory
 from calls.models import CallSession, CallTurn
 from calls.providers import conversation_provider, silence_provider
 from calls.selectors_voice import LiveCall, TranscriptLine
@@ -89,11 +89,17 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool, live: LiveC
         call, transcript = live
         if transcript:  # answered before: the greeting is stored
             return render_turn(agent=agent, turn=transcript[0])
-    context = build_context(agent=agent, call=call, customer=call.customer_profile, turns=(), utterance=None)
+    customer = call.customer_profile
+    remembered = previous_call_memory(agent=agent, call=call, customer=customer)
+    context = build_context(
+        agent=agent, call=call, customer=customer, turns=(), utterance=None, previous_call=remembered
+    )  # fmt: skip
     reply = conversation_provider().reply(context)
     greeting = CallTurn(
         call=call, sequence=0, speaker=CallTurn.Speaker.AGENT, text=_greeting_text(agent, reply),
         latency_ms=int((time.perf_counter() - started) * 1000), provider=reply.provider,
+        # Later turns read the memory from here, so it is read from the database once per call.
+        actions=[memory_record(remembered)] if remembered else [],
     )  # fmt: skip
     try:
         with transaction.atomic():

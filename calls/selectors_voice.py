@@ -10,6 +10,7 @@ from django.db import connection
 
 from accounts.models import Client
 from agents.models import AIAgent
+from callbacks.models import ScheduledCallback
 from calls.models import CallSession, CallTurn
 from core.errors import NotFound
 from core.rows import ModelColumns
@@ -100,3 +101,43 @@ def live_call(*, agent_public_id, call_sid: str) -> LiveCall | None:
 def _transcript(value) -> list[TranscriptLine]:
     lines = json.loads(value) if isinstance(value, str | bytes) else value or []
     return sorted(TranscriptLine(*line) for line in lines)
+
+
+class EarlierConversation(NamedTuple):
+    """The customer's last conversation before this call, for the agent's memory across calls."""
+
+    call: CallSession
+    transcript: list[TranscriptLine]
+    callback: ScheduledCallback | None  # the callback this call keeps, when it keeps one
+
+
+def earlier_conversation(*, agent: AIAgent, call: CallSession, customer: CustomerProfile) -> EarlierConversation | None:
+    """The call this one follows on from: the call a callback was booked on, else the last answered one.
+
+    Read once, when the call begins (its greeting), never on an ordinary turn: at most three
+    small statements, and none for a customer the agent has never spoken to.
+    """
+    callback = None
+    earlier = None
+    if call.callback_id:
+        callback = (
+            ScheduledCallback.objects.select_related("source_call").filter(pk=call.callback_id, ai_agent=agent).first()
+        )
+        source = callback.source_call if callback and callback.source_call_id else None
+        if source is not None and source.answered_at is not None and source.customer_profile_id == customer.pk:
+            earlier = source
+    elif not customer.total_calls:
+        return None
+    if earlier is None:
+        earlier = (
+            CallSession.objects.filter(ai_agent=agent, customer_profile=customer, answered_at__isnull=False)
+            .exclude(pk=call.pk)
+            .order_by("-started_at")
+            .first()
+        )
+    if earlier is None:
+        return None
+    rows = (
+        CallTurn.objects.filter(call=earlier).order_by("sequence").values_list("sequence", "speaker", "text", "actions")
+    )
+    return EarlierConversation(earlier, [TranscriptLine(*row) for row in rows], callback)

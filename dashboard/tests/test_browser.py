@@ -234,7 +234,7 @@ def test_a_clients_first_day(page, live_server, screenshots):
     transcript = page.locator("#transcript")
     assert transcript.get_attribute("aria-live") == "polite"
     page.locator('#transcript [data-speaker="agent"]').first.wait_for()
-    assert "Hi, this is Sarah from Sunrise Solar." in transcript.inner_text()
+    assert "Thank you for calling Sunrise Solar, this is Sarah." in transcript.inner_text()  # inbound: not the script
     say = page.get_by_label("Say something to Sarah")
     say.fill("Honestly it sounds too expensive for us")
     say.press("Enter")

@@ -236,7 +236,7 @@ def test_simulator_holds_a_call_through_the_webhooks(page_a, agent_a):
     call = CallSession.objects.get(ai_agent=agent_a)
     assert call.call_type == "inbound"
     assert dial["HX-Push-Url"] == f"{url('simulator')}?call={call.twilio_call_sid}"
-    assert "Hi, this is Sarah from Acme Solar" in text(dial)
+    assert "Thank you for calling Acme Solar, this is Sarah" in text(dial)  # an inbound greeting, not the script
     assert 'aria-live="polite"' in text(dial)
 
     objection = page_a.post(

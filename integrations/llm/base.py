@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
 INTEREST_LEVELS = ("cold", "warm", "hot", "converted")
@@ -42,6 +42,28 @@ class CustomerSnapshot:
 
 
 @dataclass(frozen=True)
+class PreviousCall:
+    """What the agent remembers of its last conversation with this customer (memory across calls).
+
+    Read once when the call begins, so every turn of a callback knows why it was booked and
+    what the caller wanted, and the agent can pick up where the last call stopped.
+    """
+
+    on: date  # the day of the earlier call, customer-local
+    outcome: str = ""  # the earlier call's outcome ("callback_requested", ...)
+    # Set when this call is the callback the customer asked for: the callback's reason.
+    callback_reason: str = ""
+    asked_about: tuple[str, ...] = ()  # product topics the caller asked about: pricing, features, ...
+    caller_said: tuple[str, ...] = ()  # the caller's last words on that call, each bounded
+    # Objections recorded on the customer that the earlier call did not answer.
+    open_objections: tuple[str, ...] = ()
+
+    @property
+    def requested_callback(self) -> bool:
+        return bool(self.callback_reason)
+
+
+@dataclass(frozen=True)
 class ConversationContext:
     """Everything a provider may use to answer one caller utterance."""
 
@@ -63,6 +85,7 @@ class ConversationContext:
     customer: CustomerSnapshot = field(default_factory=CustomerSnapshot)
     call_type: str = "inbound"
     call_purpose: str = ""
+    previous_call: PreviousCall | None = None  # None: a first conversation
     transcript: tuple[Turn, ...] = ()
     caller_utterance: str | None = None  # None on the opening turn
 

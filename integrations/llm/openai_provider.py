@@ -40,8 +40,10 @@ from integrations.llm.base import (
     INTEREST_LEVELS,
     Action,
     ConversationContext,
+    CustomerSnapshot,
     EndCall,
     MarkDoNotCall,
+    PreviousCall,
     ProviderError,
     RecordObjection,
     Reply,
@@ -431,7 +433,30 @@ def build_system_prompt(context: ConversationContext) -> str:
     if context.client_instructions.strip():
         parts.append(f"Instructions from {context.company_name}:\n{context.client_instructions.strip()}")
     parts.append(_render_customer(context))
+    if context.previous_call is not None:
+        parts.append(_render_previous_call(context.previous_call, context.customer))
     return "\n\n".join(parts)
+
+
+def _render_previous_call(memory: PreviousCall, customer: CustomerSnapshot) -> str:
+    """The memory across calls as a short structured section, with what to do with it."""
+    lines = [f"- When: {memory.on:%A %d %B %Y}; outcome: {memory.outcome.replace('_', ' ') or 'none recorded'}"]
+    if memory.requested_callback:
+        lines.append(f"- This call is the callback the customer asked for. Why: {memory.callback_reason}")
+    if memory.asked_about:
+        lines.append("- They asked about: " + ", ".join(memory.asked_about))
+    if memory.caller_said:
+        lines.append("- They said: " + " | ".join(f'"{said}"' for said in memory.caller_said))
+    if customer.call_preference_time:
+        lines.append(f"- Preferred time of day for calls: {customer.call_preference_time}")
+    if memory.open_objections:
+        lines.append("- Open objections (not yet answered): " + ", ".join(memory.open_objections))
+    use = (
+        "Open by saying you are calling back as they asked and about what, then answer what they asked."
+        if memory.requested_callback
+        else "Greet them as a returning customer and pick up where the last call stopped."
+    )
+    return "The previous call with this customer:\n" + "\n".join(lines) + "\n" + use
 
 
 def memory_hints(memory: Mapping[str, Any]) -> list[str]:

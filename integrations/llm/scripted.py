@@ -199,6 +199,13 @@ _PLACEHOLDER = re.compile(
     r"\s*\]",
     re.IGNORECASE,
 )
+# How the agent names a product topic the caller asked about on an earlier call.
+_TOPIC_NAMES = {
+    "pricing": "the pricing",
+    "features": "the features",
+    "benefits": "the benefits",
+    "description": "what we offer",
+}
 _SPEAKING_AS_SUBJECT = re.compile(r"^(we|our|it|this|the|i|they|a|an)\b", re.IGNORECASE)
 
 
@@ -442,13 +449,31 @@ class _Turn:
         context = self.context
         agent, company = context.agent_name, self.company
         inbound = context.call_type == "inbound"
-        returning = context.customer.previous_calls > 0 and self.first_name
-        if returning and inbound:
-            return self.reply(
-                f"Thanks for calling {company}, {self.first_name}! It's {agent}, good to hear from you again. "
-                "How can I help you today?"
+        memory = context.previous_call
+        returning = context.customer.previous_calls > 0 or memory is not None
+        if inbound:
+            # Whoever calls in gets an inbound greeting: the trained script opens outbound calls.
+            if not returning:
+                return self.reply(
+                    f"{self.greeting()} Thank you for calling {company}, this is {agent}. How can I help you?"
+                )
+            welcome = (
+                f"Thanks for calling {company}, {self.first_name}!"
+                if self.first_name
+                else (f"Thanks for calling {company} again!")
             )
-        if returning:
+            last_time = f"Last time you asked about {self.remembered_topics()}." if self.remembered_topics() else ""
+            return self.reply(
+                self.say(welcome, f"It's {agent}, good to hear from you again.", last_time, "How can I help you today?")
+            )
+        hello = f"Hi {self.first_name}" if self.first_name else "Hi"
+        if memory is not None and memory.requested_callback:
+            about = f" about {self.remembered_topics()}" if self.remembered_topics() else ""
+            return self.reply(
+                f"{hello}, it's {agent} from {company}, calling back as you asked {self.when_we_spoke()}{about}. "
+                "Is now still a good time?"
+            )
+        if returning and self.first_name:
             purpose = self.purpose_line() or "I wanted to follow up on our last conversation."
             return self.reply(
                 f"Hi {self.first_name}, it's {agent} from {company} again. {purpose} Is now still a good time?"
@@ -456,13 +481,31 @@ class _Turn:
         script = self.fill(re.split(r"\n\s*\n", context.script.strip(), maxsplit=1)[0]) if context.script else ""
         if script:
             return self.reply(script)
-        if inbound:
-            return self.reply(
-                f"{self.greeting()} Thank you for calling {company}, this is {agent}. How can I help you?"
-            )
         hello = f"Hi {self.first_name}" if self.first_name else self.greeting().rstrip("!.")
         pitch = self.purpose_line() or self.description_line() or self.value_line()
         return self.reply(self.say(f"{hello}, this is {agent} from {company}.", pitch, "Do you have a quick minute?"))
+
+    def remembered_topics(self) -> str:
+        """ "the pricing and the features": what the caller asked about on the earlier call."""
+        memory = self.context.previous_call
+        if memory is None:
+            return ""
+        return _join([_TOPIC_NAMES[topic] for topic in memory.asked_about if topic in _TOPIC_NAMES])
+
+    def when_we_spoke(self) -> str:
+        """ "yesterday", "on Tuesday", "on November 20": the day of the earlier call, said aloud."""
+        memory = self.context.previous_call
+        today = self.context.now_local.date()
+        if memory is None:
+            return ""
+        days = (today - memory.on).days
+        if days <= 0:
+            return "earlier today"
+        if days == 1:
+            return "yesterday"
+        if days < 7:
+            return f"on {memory.on:%A}"
+        return f"on {memory.on:%B} {memory.on.day}"
 
     def greeting(self) -> str:
         """ "Good afternoon." for a professional agent, "Hi!" otherwise: by the caller's clock."""
@@ -789,6 +832,19 @@ class _Turn:
         line = self.description_line() or self.value_line()
         return self.say(line, self.features_line(), "Would that be useful for you?") if line else ""
 
+    def pick_up_where_we_left_off(self) -> Reply | None:
+        """A yes to the callback's "is now still a good time?" answers what the caller asked last time."""
+        memory = self.context.previous_call
+        if memory is None or not memory.requested_callback or len(self.agent_lines) != 1:
+            return None
+        if not (intents.is_affirmative(self.utterance) and self.last_agent_asked(_ASKED_IF_FREE)):
+            return None
+        for topic in memory.asked_about:
+            answer = self.topic_answer(topic)
+            if answer:
+                return self.reply(answer)
+        return None
+
     def affirmative_after(self, questions: Sequence[str]) -> bool:
         return intents.is_affirmative(self.utterance) and self.last_agent_said_any(questions)
 
@@ -859,8 +915,8 @@ class _Turn:
                 return self.close_not_interested()
             if self.last_agent_said_any(_SIGNUP_QUESTIONS):
                 return self.not_yet()
-        reply = None
-        if intents.is_question(utterance):
+        reply = self.pick_up_where_we_left_off()
+        if reply is None and intents.is_question(utterance):
             reply = self.answer_question()
         reply = reply or self.objection()
         if reply is None and intents.is_question(utterance):
