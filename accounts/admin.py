@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
 
-from accounts.models import Client, User
+from accounts.models import Client, SettingChange, User
 
 
 class ClientAdminForm(forms.ModelForm):
@@ -77,7 +77,15 @@ class ClientAdmin(admin.ModelAdmin):
         ),
         (
             "Call policy",
-            {"fields": ["transfer_phone_number", "daily_call_limit", "disclosure_enabled", "disclosure_text"]},
+            {
+                "fields": [
+                    "transfer_phone_number",
+                    "daily_call_limit",
+                    "disclosure_enabled",
+                    "disclosure_text",
+                    "recording_enabled",
+                ]
+            },
         ),
     ]
 
@@ -113,3 +121,19 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "client", "role", "password1", "password2"]})]
+
+
+@admin.register(SettingChange)
+class SettingChangeAdmin(admin.ModelAdmin):
+    """The audit trail of settings changes: read-only, an audit is not edited."""
+
+    list_display = ["changed_at", "client", "changed_by", "area", "field", "old_value", "new_value"]
+    list_filter = ["area"]
+    list_select_related = ["client", "changed_by"]
+    search_fields = ["client__name", "changed_by__email", "field"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

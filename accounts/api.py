@@ -282,6 +282,7 @@ class ClientSettingsApi(TenantApi):
         daily_call_limit = serializers.IntegerField(min_value=0, max_value=100_000, required=False)
         disclosure_enabled = serializers.BooleanField(required=False)
         disclosure_text = serializers.CharField(max_length=300, required=False, allow_blank=True)
+        recording_enabled = serializers.BooleanField(required=False, help_text="Record outbound calls.")
 
         class Meta:
             ref_name = "ClientSettingsUpdate"
@@ -294,6 +295,7 @@ class ClientSettingsApi(TenantApi):
         daily_call_limit = serializers.IntegerField()
         disclosure_enabled = serializers.BooleanField()
         disclosure_text = serializers.CharField()
+        recording_enabled = serializers.BooleanField()
 
         class Meta:
             ref_name = "ClientSettings"
@@ -311,8 +313,9 @@ class ClientSettingsApi(TenantApi):
     @extend_schema(
         operation_id="account_settings_update",
         summary="Change the client's call policy",
-        description="Transfer number, outbound calls per day, the AI/recording disclosure and the client's "
-        "timezone. Only the fields sent change.",
+        description="Transfer number, outbound calls per day, the AI/recording disclosure, whether outbound "
+        "calls are recorded and the client's timezone. Only the fields sent change; each change is kept with "
+        "who made it.",
         request=InputSerializer,
         responses={200: OutputSerializer, **errors(400, 401, 403, 422)},
         tags=["account"],
@@ -320,5 +323,5 @@ class ClientSettingsApi(TenantApi):
     def patch(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        client = client_settings_update(client=self.client, **data.validated_data)
+        client = client_settings_update(client=self.client, changed_by=request.user, **data.validated_data)
         return Response(self.OutputSerializer(client).data)

@@ -33,6 +33,7 @@ class Client(models.Model):
     daily_call_limit = models.PositiveIntegerField(default=200, help_text="Outbound calls per day, all agents.")
     disclosure_enabled = models.BooleanField(default=True, help_text="Say the AI/recording disclosure first.")
     disclosure_text = models.CharField(max_length=300, default=DEFAULT_DISCLOSURE, blank=True)
+    recording_enabled = models.BooleanField(default=True, help_text="Record outbound calls.")
 
     class Meta:
         ordering = ["name"]
@@ -97,3 +98,31 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+
+class SettingChange(models.Model):
+    """One changed setting of a client or its agent: who changed it, when, from what to what.
+
+    Written by the services that change settings (``accounts.services``, ``agents.services``),
+    so every door (dashboard, API) leaves the same trail. Secrets are stored masked.
+    """
+
+    class Area(models.TextChoices):
+        AGENT = "agent", "Agent"
+        POLICY = "policy", "Calling policy"
+        TELEPHONY = "telephony", "Telephony"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="setting_changes")
+    changed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changed_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    area = models.CharField(max_length=12, choices=Area.choices)
+    field = models.CharField(max_length=60)
+    old_value = models.CharField(max_length=300, blank=True)
+    new_value = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["client", "-changed_at"], name="settingchange_client_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.old_value} -> {self.new_value}"

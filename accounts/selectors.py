@@ -7,7 +7,7 @@ from django.http import Http404
 from django.utils import timezone
 from knox.models import AuthToken
 
-from accounts.models import Client, User
+from accounts.models import Client, SettingChange, User
 
 
 def client_users(*, client: Client):
@@ -27,3 +27,11 @@ def api_token_get(*, user: User, token_id: str) -> AuthToken:
     if token is None:
         raise Http404("No such token.")
     return token
+
+
+def setting_change_list(*, client: Client, area: str | None = None, limit: int = 20) -> list[SettingChange]:
+    """The client's most recent settings changes (newest first), with who made them."""
+    rows = SettingChange.objects.filter(client=client).select_related("changed_by")
+    if area:
+        rows = rows.filter(area=area)
+    return list(rows[:limit])

@@ -15,7 +15,7 @@ from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 from knox.models import AuthToken
 
-from accounts.models import Client, User
+from accounts.models import Client, SettingChange, User
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.phone import normalize_e164
 from core.timezones import is_timezone_name
@@ -163,13 +163,59 @@ class ClientSettingsChanges(TypedDict, total=False):
     daily_call_limit: int
     disclosure_enabled: bool
     disclosure_text: str
+    recording_enabled: bool
 
 
 CLIENT_SETTINGS_FIELDS = frozenset(ClientSettingsChanges.__annotations__)
 
 
-def client_settings_update(*, client: Client, **changes: Unpack[ClientSettingsChanges]) -> Client:
-    """Change the client's call policy (transfer number, daily limit, disclosure, timezone).
+def _shown(value: object) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if hasattr(value, "strftime") and not hasattr(value, "year"):
+        return value.strftime("%H:%M")  # a time of day
+    return str(value)[:300]
+
+
+def setting_changes_record(
+    *,
+    client: Client,
+    changed_by: User | None,
+    area: str,
+    before: dict[str, object],
+    after: dict[str, object],
+    secret_fields: frozenset[str] = frozenset(),
+) -> list[SettingChange]:
+    """Keep who changed which setting from what to what; unchanged fields leave no row.
+
+    Every settings service calls this, so the trail is the same whichever door made the
+    change. A secret (an auth token) is recorded as changed, never with its value.
+    """
+    rows = []
+    for field, new in after.items():
+        old = before.get(field)
+        if old == new:
+            continue
+        masked = field in secret_fields
+        rows.append(
+            SettingChange(
+                client=client,
+                changed_by=changed_by if changed_by and changed_by.pk else None,
+                area=area,
+                field=field,
+                old_value="••••••" if masked and old else _shown(old),
+                new_value="••••••" if masked and new else _shown(new),
+            )
+        )
+    return SettingChange.objects.bulk_create(rows)
+
+
+def client_settings_update(
+    *, client: Client, changed_by: User | None = None, **changes: Unpack[ClientSettingsChanges]
+) -> Client:
+    """Change the client's call policy (transfer number, daily limit, disclosure, recording, timezone).
 
     The timezone decides what "working hours" and "today" mean for the daily limit, so an
     unknown zone is refused rather than silently read as UTC.
@@ -188,7 +234,37 @@ def client_settings_update(*, client: Client, **changes: Unpack[ClientSettingsCh
         changes["name"] = changes["name"].strip()
         if not changes["name"]:
             raise ValidationFailed("The company name cannot be empty.")
-    for field, value in changes.items():
-        setattr(client, field, value)
-    client.save(update_fields=[*changes])
+    before = {field: getattr(client, field) for field in changes}
+    with transaction.atomic():
+        for field, value in changes.items():
+            setattr(client, field, value)
+        client.save(update_fields=[*changes])
+        setting_changes_record(
+            client=client, changed_by=changed_by, area=SettingChange.Area.POLICY, before=before, after=changes
+        )
+    return client
+
+
+def client_twilio_credentials_set(
+    *, client: Client, account_sid: str, auth_token: str, changed_by: User | None
+) -> Client:
+    """Store the client's own Twilio account (the token encrypted at rest).
+
+    Only ``calls.numbers.twilio_account_connect`` calls this, after Twilio accepted the pair:
+    credentials Twilio refuses would silently break every call and webhook of the client.
+    """
+    before = {"twilio_subaccount_sid": client.twilio_subaccount_sid, "twilio_auth_token": client.twilio_auth_token}
+    after = {"twilio_subaccount_sid": account_sid, "twilio_auth_token": auth_token}
+    with transaction.atomic():
+        client.twilio_subaccount_sid = account_sid
+        client.twilio_auth_token = auth_token
+        client.save(update_fields=["twilio_subaccount_sid", "twilio_auth_token"])
+        setting_changes_record(
+            client=client,
+            changed_by=changed_by,
+            area=SettingChange.Area.TELEPHONY,
+            before=before,
+            after=after,
+            secret_fields=frozenset({"twilio_auth_token"}),
+        )
     return client

@@ -262,7 +262,7 @@ class AgentDetailApi(AgentApi):
         # Named explicitly (not self.InputSerializer): AgentSetupApi's InputSerializer is the set-up body.
         data = AgentUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        agent = agent_update(agent=self.agent, **data.validated_data)
+        agent = agent_update(agent=self.agent, changed_by=request.user, **data.validated_data)
         return Response(AgentOutputSerializer(agent).data)
 
 

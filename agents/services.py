@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 
-from accounts.models import Client
+from accounts.models import Client, SettingChange, User
+from accounts.services import setting_changes_record
 from agents.knowledge import COMPANY_FIELDS, compile_knowledge, training_level
 from agents.models import ACTIVE_THRESHOLD, LEARNING_THRESHOLD, AIAgent, AIAgentTraining
 from core.errors import Conflict, ValidationFailed
@@ -162,7 +163,7 @@ def agent_setup(
     return agent
 
 
-def agent_update(*, agent: AIAgent, **changes: Unpack[AgentChanges]) -> AIAgent:
+def agent_update(*, agent: AIAgent, changed_by: User | None = None, **changes: Unpack[AgentChanges]) -> AIAgent:
     """Change the agent's settings; only the fields given change.
 
     ``business_info`` and ``sales_goals`` are merged key by key (an update that names one
@@ -184,6 +185,7 @@ def agent_update(*, agent: AIAgent, **changes: Unpack[AgentChanges]) -> AIAgent:
         # Locked like training_add, so a concurrent training session's level is not overwritten.
         agent = AIAgent.objects.select_for_update().get(pk=agent.pk)
         number_before = agent.phone_number
+        before = {field: getattr(agent, field) for field in changes}
         if "business_info" in changes:
             changes["business_info"] = {**agent.business_info, **(changes["business_info"] or {})}
         if "sales_goals" in changes:
@@ -203,6 +205,13 @@ def agent_update(*, agent: AIAgent, **changes: Unpack[AgentChanges]) -> AIAgent:
                 agent.save()
         except IntegrityError:
             raise Conflict(PHONE_IN_USE_MESSAGE, code="phone_in_use") from None
+        setting_changes_record(
+            client=agent.client,
+            changed_by=changed_by,
+            area=SettingChange.Area.AGENT,
+            before=before,
+            after={field: getattr(agent, field) for field in changes},
+        )
     return agent
 
 

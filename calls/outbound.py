@@ -159,6 +159,7 @@ def _dial(call: CallSession) -> str:
         amd_status_callback=webhook_url(agent, "amd"),
         recording_status_callback=webhook_url(agent, "recording"),
         fallback_url=webhook_url(agent, "fallback"),
+        record=agent.client.recording_enabled,
     )
     try:
         return gateway_for(agent.client).place_call(request).sid

@@ -9,6 +9,7 @@ from dashboard import (
     views_customers,
     views_import,
     views_overview,
+    views_settings,
     views_simulations,
     views_simulator,
     views_training,
@@ -51,5 +52,10 @@ urlpatterns = [
         views_callbacks.callback_reschedule_view,
         name="callback-reschedule",
     ),
+    path("settings/", views_settings.settings_index, name="settings"),
+    path("settings/agent/", views_settings.settings_agent, name="settings-agent"),
+    path("settings/agent/status/", views_settings.settings_agent_status, name="settings-agent-status"),
+    path("settings/policy/", views_settings.settings_policy, name="settings-policy"),
+    path("settings/telephony/", views_settings.settings_telephony, name="settings-telephony"),
     path("callbacks/<uuid:callback_id>/cancel/", views_callbacks.callback_cancel_view, name="callback-cancel"),
 ]

@@ -318,6 +318,7 @@ def test_settings_show_the_clients_call_policy(api_a, client_a):
         "daily_call_limit": 200,
         "disclosure_enabled": True,
         "disclosure_text": client_a.disclosure_text,
+        "recording_enabled": True,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -26,20 +27,38 @@ class FakeTwilioServer:
     numbers: dict[str, dict] = field(default_factory=dict)
     # What a GET of a call resource answers, by call SID (a call not listed is Twilio's 404).
     calls: dict[str, dict] = field(default_factory=dict)
+    # Accounts whose credentials are checked (SID -> auth token): a request naming one of them
+    # with another token gets Twilio's 401 (error 20003), and GET /Accounts/<sid>.json reads it.
+    accounts: dict[str, str] = field(default_factory=dict)
     port: int = 0
     # A real account answers every placed call with a new SID; off, every call is CAfff... (fixed for asserts).
     unique_sids: bool = False
 
+    def add_account(self, sid: str, token: str) -> None:
+        self.accounts[sid] = token
+
     def add_number(self, phone_number: str, sid: str = "PN" + "a" * 32) -> dict:
         self.numbers[phone_number] = {
-            "sid": sid, "phone_number": phone_number, "account_sid": "AC" + "0" * 32,
+            "sid": sid, "phone_number": phone_number, "account_sid": "AC" + "0" * 32, "friendly_name": phone_number,
             "voice_url": "https://demo.twilio.com/welcome/voice/", "voice_method": "POST",
             "voice_fallback_url": None, "voice_fallback_method": "POST",
             "status_callback": "", "status_callback_method": "POST",
         }  # fmt: skip
         return self.numbers[phone_number]
 
-    def _answer(self, method: str, path: str, form: dict) -> tuple[int, dict]:
+    def _answer(self, method: str, path: str, form: dict, user: str = "") -> tuple[int, dict]:
+        sid, _, token = user.partition(":")
+        if sid in self.accounts and self.accounts[sid] != token:
+            return 401, {
+                "code": 20003, "message": "Authenticate", "status": 401,
+                "detail": "Your AccountSid or AuthToken was incorrect.",
+                "more_info": "https://www.twilio.com/docs/errors/20003",
+            }  # fmt: skip
+        account = re.fullmatch(r"/2010-04-01/Accounts/(AC\w+)\.json", urlsplit(path).path)
+        if account and method == "GET":
+            if account[1] not in self.accounts:
+                return 401, {"code": 20003, "message": "Authenticate", "status": 401}
+            return 200, {"sid": account[1], "friendly_name": "Acme's account", "status": "active"}
         if "/IncomingPhoneNumbers" not in path:
             if method == "GET":
                 sid = urlsplit(path).path.rsplit("/", 1)[-1].removesuffix(".json")
@@ -78,7 +97,7 @@ class FakeTwilioServer:
                         "query": parse_qs(urlsplit(self.path).query),
                     }
                 )
-                status, payload = fake.replies.pop(0) if fake.replies else fake._answer(method, self.path, form)
+                status, payload = fake.replies.pop(0) if fake.replies else fake._answer(method, self.path, form, user)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -108,6 +108,13 @@ def get_item(mapping, key):
 
 # Stroke icons drawn on a 24x24 grid (currentColor), hidden from screen readers: a label always goes with them.
 ICONS = {
+    "settings": '<circle cx="12" cy="12" r="3"/>'
+    '<path d="M19.4 15a1.7 1.7 0 0 0 .3 1.8l.1.1a2 2 0 1 1-2.8 2.8l-.1-.1a1.7'
+    " 1.7 0 0 0-1.8-.3 1.7 1.7 0 0 0-1 1.5V21a2 2 0 1 1-4 0v-.1a1.7 1.7 0 0 0-1.1-1.5 1.7 1.7 0 0 0-1.8.3l-.1.1a2 2"
+    " 0 1 1-2.8-2.8l.1-.1a1.7 1.7 0 0 0 .3-1.8 1.7 1.7 0 0 0-1.5-1H3a2 2 0 1 1 0-4h.1a1.7 1.7 0 0 0 1.5-1.1 1.7 1.7"
+    " 0 0 0-.3-1.8l-.1-.1a2 2 0 1 1 2.8-2.8l.1.1a1.7 1.7 0 0 0 1.8.3H9a1.7 1.7 0 0 0 1-1.5V3a2 2 0 1 1 4 0v.1a1.7 1.7"
+    " 0 0 0 1 1.5 1.7 1.7 0 0 0 1.8-.3l.1-.1a2 2 0 1 1 2.8 2.8l-.1.1a1.7 1.7 0 0 0-.3 1.8V9a1.7 1.7 0 0 0 1.5 1H21a2"
+    ' 2 0 1 1 0 4h-.1a1.7 1.7 0 0 0-1.5 1z"/>',
     "overview": '<rect x="3" y="3" width="7" height="9" rx="1"/><rect x="14" y="3" width="7" height="5" rx="1"/>'
     '<rect x="14" y="12" width="7" height="9" rx="1"/><rect x="3" y="16" width="7" height="5" rx="1"/>',
     "training": '<path d="M22 10 12 5 2 10l10 5 10-5z"/><path d="M6 12v5c3 2 9 2 12 0v-5"/>',
@@ -164,6 +171,10 @@ NAV_SECTIONS = {
     "customer-detail": "customers",
     "customer-import": "customers",
     "callbacks": "callbacks",
+    "settings": "settings",
+    "settings-agent": "settings",
+    "settings-policy": "settings",
+    "settings-telephony": "settings",
 }
 
 

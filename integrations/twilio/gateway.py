@@ -111,6 +111,24 @@ class IncomingNumber:
     status_callback_method: str
 
 
+@dataclass(frozen=True)
+class TwilioAccount:
+    """The account a pair of credentials opens, as Twilio describes it."""
+
+    sid: str
+    friendly_name: str
+    status: str
+
+
+@dataclass(frozen=True)
+class OwnedNumber:
+    """A phone number the account owns (for a client to pick its agent's number)."""
+
+    sid: str
+    phone_number: str
+    friendly_name: str
+
+
 @runtime_checkable
 class TelephonyGateway(Protocol):
     """What the calls app needs from a phone network: Twilio here, the simulated phone locally."""
@@ -299,6 +317,27 @@ class TwilioGateway:
             status_callback=str(updated.status_callback or ""),
             status_callback_method=str(updated.status_callback_method or ""),
         )
+
+    def account_fetch(self) -> TwilioAccount:
+        """Read the account the credentials belong to: the check that they are right.
+
+        Twilio answers 401 (error 20003) for a wrong SID or token; that arrives as a
+        :class:`TelephonyError` with Twilio's code and message.
+        """
+        account = _translate(lambda: self._client.api.v2010.accounts(self.account_sid).fetch())
+        return TwilioAccount(
+            sid=str(account.sid or self.account_sid),
+            friendly_name=str(account.friendly_name or ""),
+            status=str(account.status or ""),
+        )
+
+    def incoming_numbers_list(self, limit: int = 200) -> list[OwnedNumber]:
+        """The account's incoming phone numbers, at most ``limit`` of them."""
+        found = _translate(lambda: self._client.incoming_phone_numbers.list(limit=limit))
+        return [
+            OwnedNumber(sid=str(n.sid), phone_number=str(n.phone_number), friendly_name=str(n.friendly_name or ""))
+            for n in found
+        ]
 
 
 _SDK_PREFIX = re.compile(r"^Unable to \w+ record: ")

@@ -58,6 +58,16 @@ _DEFAULT_LOCALE = {
 _ALIAS = re.compile(r"^(?P<lang>[a-z]{2})-(?P<region>[A-Za-z]{2})-(?P<gender>female|male)-(?P<n>\d+)$", re.IGNORECASE)
 
 
+def supported_voices() -> list[tuple[str, str, str]]:
+    """Every voice ``voice_for`` knows, as ``(voice name, locale, gender)``, by locale then name."""
+    return [
+        (_polly(name), locale, gender)
+        for locale, (female, male) in sorted(_NEURAL_VOICES.items())
+        for gender, names in (("female", female), ("male", male))
+        for name in names
+    ]
+
+
 def voice_for(voice_model: str, language: str) -> str:
     """The ``<Say voice=...>`` name for an agent's ``voice_model``.
 
