@@ -456,6 +456,9 @@ _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
                 r"\bhow (does|would|will|can|could) (it|this|that) help\b|\bwhy (would|do) (i|we) need\b",
                 r"\bwhat is the (point|value)\b|\bwhy (is it|is this) (better|worth)\b",
                 r"\bwhy (would|should|do|would not) (i|we) (want|need|buy|get|bother|switch)\b",
+                # "What makes you different?": answered from what the training says sets it apart.
+                r"\bwhat makes (you|it|this|that|your \w+) (any )?(different|better|special|stand out)\b",
+                r"\bhow (are|is) (you|it|this|that|your \w+) (any )?(different|better)\b|\bwhy (choose|pick) you\b",
             )
         ),
     ),
