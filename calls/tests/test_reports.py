@@ -75,7 +75,7 @@ def test_the_report_is_emailed_at_nine_client_time_once_a_day(day_of_calls):
         assert agents_due_for_report() == []
 
     (email,) = mail.outbox
-    assert email.subject == "Acme Solar: Sarah's day, Tue 03 Jun 2025"
+    assert email.subject == "Acme Solar: Sarah's day, Tue 3 Jun 2025"
     assert email.to == ["member@acme.test", "owner@acme.test"]
     assert "5 calls (1 inbound, 4 outbound)" in email.body
     assert "3 answered (60.0%), 2 interested, 1 converted (20.0%)" in email.body

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django import template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -195,7 +195,7 @@ def action_chips(actions) -> list[dict]:
                 chips.append({"tone": "red", "kind": kind, "text": f"Callback refused: {record['refused']}"})
                 continue
             booked = _when(record.get("booked"))
-            text = f"Callback booked for {booked:%a %d %b, %H:%M}" if booked else "Callback booked"
+            text = f"Callback booked for {dateformat.format(booked, 'D j M, H:i')}" if booked else "Callback booked"
             if record.get("moved"):
                 text += " (moved into calling hours)"
             chips.append({"tone": "indigo", "kind": kind, "text": text, "callback_id": record.get("callback_id")})

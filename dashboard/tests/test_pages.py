@@ -579,6 +579,19 @@ def test_callbacks_lists_overdue_and_upcoming_by_priority(page_a, agent_a, agent
 
 
 @pytest.mark.django_db
+def test_reschedule_note_writes_the_date_as_the_table_does(page_a, agent_a):
+    """'Moved to Thu 2 Apr', as the When column says it, not 'Thu 02 Apr' next to it."""
+    callback = CallbackFactory(customer_profile=CustomerFactory(ai_agent=agent_a))
+    with time_machine.travel(OFFICE_HOURS):
+        response = page_a.post(
+            url("callback-reschedule", callback_id=callback.pk), {"when": "2026-04-02T14:30", "priority": "1"}, **HTMX
+        )
+    body = text(response)
+    assert "Moved to Thu 2 Apr, 14:30." in body
+    assert body.count("Thu 2 Apr, 14:30") == 2  # the note and the When cell
+
+
+@pytest.mark.django_db
 def test_reschedule_and_cancel(page_a, agent_a):
     callback = CallbackFactory(customer_profile=CustomerFactory(ai_agent=agent_a))
     with time_machine.travel(OFFICE_HOURS):
