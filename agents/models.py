@@ -87,7 +87,19 @@ class AIAgent(models.Model):
 
     @property
     def can_take_calls(self) -> bool:
-        return self.training_level >= LEARNING_THRESHOLD and self.status != self.Status.PAUSED
+        return not self.calls_blocked_reason
+
+    @property
+    def calls_blocked_reason(self) -> str:
+        """Why the agent takes no calls yet, in words for its owner ("" when it does)."""
+        if self.training_level < LEARNING_THRESHOLD:
+            return (
+                f"{self.name} is trained to {self.training_level}%; it needs {LEARNING_THRESHOLD}% "
+                "to take calls. Add training material first."
+            )
+        if self.status == self.Status.PAUSED:
+            return f"{self.name} is paused and takes no calls. Resume it to test it."
+        return ""
 
 
 class AIAgentTraining(models.Model):

@@ -293,3 +293,12 @@ def half_width(value) -> float:
         return round(min(abs(float(value)), 1.0) * 50, 1)
     except (TypeError, ValueError):
         return 0.0
+
+
+
+@register.simple_tag(takes_context=True)
+def section_messages(context) -> list:
+    """The flash messages for where the partial is included: a page section's own (``extra_tags``
+    names it, passed as ``section``), else the page's untagged ones."""
+    section = context.get("section") or ""
+    return [message for message in context.get("messages") or () if (message.extra_tags or "") == section]

@@ -283,6 +283,16 @@ def test_simulator_refuses_a_bad_number(page_a):
 
 
 @pytest.mark.django_db
+def test_simulator_dial_below_20_percent_says_why_and_places_nothing(page_a, agent_a):
+    agent_a.training_level = 10
+    agent_a.save(update_fields=["training_level"])
+    response = page_a.post(url("simulator-dial"), {"from_number": "+1 202 555 0143"}, **HTMX)
+    assert response.status_code == 409
+    assert "Sarah is trained to 10%; it needs 20% to take calls." in text(response)
+    assert not CallSession.objects.filter(ai_agent=agent_a).exists()
+
+
+@pytest.mark.django_db
 def test_simulator_steps_on_another_clients_call_are_404(page_a, agent_b):
     call = CallFactory(customer_profile=CustomerFactory(ai_agent=agent_b), status="in_progress")
     sid = call.twilio_call_sid
