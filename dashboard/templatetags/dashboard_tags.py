@@ -295,7 +295,6 @@ def half_width(value) -> float:
         return 0.0
 
 
-
 @register.simple_tag(takes_context=True)
 def section_messages(context) -> list:
     """The flash messages for where the partial is included: a page section's own (``extra_tags``
