@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from agents.models import CALL_WINDOW_END, CALL_WINDOW_START
+
 VERSION = 1
 TREND_DAYS = 180
 MAX_KEYS = 100
@@ -276,6 +278,11 @@ def top_objections(memory: Any, *, limit: int = 5) -> list[dict[str, Any]]:
     return rows
 
 
+def _callable_hour(hour: int) -> bool:
+    """An hour that starts inside the customer calling window: the only ones worth recommending."""
+    return CALL_WINDOW_START.hour <= hour < CALL_WINDOW_END.hour
+
+
 def best_pickup_hours(memory: Any, *, limit: int = 3, min_attempts: int = 3) -> list[dict[str, Any]]:
     """The customer-local hours when people answer most often.
 
@@ -291,7 +298,7 @@ def best_pickup_hours(memory: Any, *, limit: int = 3, min_attempts: int = 3) -> 
             "pickup_rate": _rate(stats["answered"], stats["attempts"]),
         }
         for hour, stats in memory["pickup_hours"].items()
-        if stats["attempts"] >= min_attempts
+        if stats["attempts"] >= min_attempts and _callable_hour(int(hour))
     ]
     rows.sort(key=lambda row: (-row["pickup_rate"], -row["attempts"], row["hour"]))
     return rows[:limit]
@@ -325,7 +332,7 @@ def preferred_call_hours(
     books a callback the caller gave no time for at the soonest of these hours.
     """
     memory = coerce_memory(memory)
-    hours = memory["pickup_hours"]
+    hours = {hour: row for hour, row in memory["pickup_hours"].items() if _callable_hour(int(hour))}
     attempts = sum(row["attempts"] for row in hours.values())
     answered = sum(row["answered"] for row in hours.values())
     if not attempts:

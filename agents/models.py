@@ -14,6 +14,10 @@ from core.validators import validate_e164
 
 LEARNING_THRESHOLD = 20  # % of training needed before the agent may take calls
 ACTIVE_THRESHOLD = 80
+# Customers are called between these times, their local time (customers.contactability applies it;
+# it lives here so the agent's learned "best hours" recommend only hours it may call at).
+CALL_WINDOW_START = time(8, 0)
+CALL_WINDOW_END = time(21, 0)
 
 
 class AIAgent(models.Model):
