@@ -420,7 +420,7 @@ def test_export_streams_the_filtered_list_as_csv(api_a, agent_a):
     assert 'filename="customers.csv"' in response["Content-Disposition"]
     assert _rows(response) == [
         {"phone_number": "+12125550101", "name": "Hot", "email": "", "timezone": "America/New_York",
-         "interest_level": "hot", "call_preference_time": "", "notes": ""}
+         "interest_level": "hot", "call_preference_time": "", "notes": "", "do_not_call": "no"}
     ]  # fmt: skip
 
 
