@@ -371,7 +371,8 @@ class CustomerImportApi(AgentApi):
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField(
             help_text="CSV with a header row: phone_number (or phone) and any of name, email, timezone, "
-            "interest_level, call_preference_time, notes, do_not_call (yes opts out; no or blank keeps an opt-out). UTF-8 (BOM fine), comma or semicolon. At most 5 MB."
+            "interest_level, call_preference_time, notes, do_not_call (yes opts out; no or blank keeps an opt-out). "
+            "UTF-8 (BOM fine), comma or semicolon. At most 5 MB."
         )
 
         class Meta:
