@@ -11,14 +11,13 @@ from callbacks.claims import callback_cancel_claimed, callback_claim_for_dial, c
 from callbacks.selectors import callback_get
 from calls.dispatch import LIVE_STATUSES
 from calls.models import CallSession
-from calls.outbound import call_place
+from calls.outbound import call_place, call_place_to_number
 from calls.selectors_voice import call_by_sid
 from calls.simulated_phone import Screen, SimulatedPhone
 from calls.telephony import uses_simulated_phone
 from core.api_schema import errors
 from core.errors import CallNotAllowed, Conflict, ValidationFailed
 from core.phone import normalize_e164
-from customers.services import customer_get_or_create
 
 
 class CallStartedSerializer(serializers.Serializer):
@@ -78,10 +77,10 @@ class StartCallApi(AgentApi):
             if v.get("phone_number") and normalize_e164(v["phone_number"]) != customer.phone_number:
                 raise ValidationFailed("phone_number does not match the scheduled callback's customer.")
             call_type = "scheduled" if call_type == "outbound" else call_type
-        else:
-            customer, _ = customer_get_or_create(agent=agent, phone_number=v["phone_number"])
         if callback is None:
-            call = call_place(agent=agent, customer=customer, call_type=call_type, context=v["context"])
+            call = call_place_to_number(
+                agent=agent, phone_number=v["phone_number"], call_type=call_type, context=v["context"]
+            )
         else:
             call = _place_callback_now(agent=agent, callback=callback, call_type=call_type, context=v["context"])
         out = CallStartedSerializer(call, context={"simulated": uses_simulated_phone(agent.client)})

@@ -228,3 +228,19 @@ def test_a_callback_with_a_live_call_is_not_dialled_again(api_a, trained_agent):
     again = api_a.post(START, {"scheduled_callback_id": str(callback.pk)}, format="json")
     assert again.status_code == 409
     assert CallSession.objects.filter(callback=callback).count() == 1
+
+
+def test_a_refused_start_call_to_a_new_number_leaves_no_unknown_customer(api_a, trained_agent):
+    at_night = datetime(2026, 11, 23, 23, 30, tzinfo=NY)
+    with time_machine.travel(at_night, tick=False):
+        response = api_a.post(START, {"phone_number": "(212) 555-0177"}, format="json")
+    assert response.status_code == 409, response.json()
+    assert not CustomerProfile.objects.filter(ai_agent=trained_agent).exists()
+    assert not CallSession.objects.exists()
+
+
+def test_a_refused_start_call_keeps_a_customer_that_already_existed(api_a, trained_agent):
+    CustomerFactory(ai_agent=trained_agent, phone_number="+12125550177", name="Ava")
+    with time_machine.travel(datetime(2026, 11, 23, 23, 30, tzinfo=NY), tick=False):
+        assert api_a.post(START, {"phone_number": "+12125550177"}, format="json").status_code == 409
+    assert CustomerProfile.objects.get(ai_agent=trained_agent).name == "Ava"

@@ -21,6 +21,7 @@ from callbacks.tests.factories import CallbackFactory
 from calls.models import CallSession, CallTurn
 from calls.outcomes import agent_learn_calls
 from calls.tests.factories import CallFactory, CallTurnFactory
+from customers.models import CustomerProfile
 from customers.tests.factories import CustomerFactory
 from dashboard import views_import
 
@@ -376,6 +377,17 @@ def test_start_call_places_it_within_the_rules(page_a, agent_a):
     call = CallSession.objects.get(ai_agent=agent_a)
     assert (call.call_type, call.status, call.context) == ("outbound", "queued", "Quote")
     assert call.customer_profile.phone_number == "+12125550199"
+
+
+@pytest.mark.django_db
+def test_start_call_refused_for_a_new_number_adds_no_customer(page_a, agent_a):
+    trained(agent_a)
+    with time_machine.travel(datetime(2026, 3, 10, 3, 0, tzinfo=UTC)):  # 23:00 in New York
+        response = page_a.post(url("call-start"), {"phone_number": "(212) 555-0199"}, **HTMX)
+    body = text(response)
+    assert "data-call-refused" in body
+    assert "09:00 for the customer (America/New_York)" in body
+    assert not CustomerProfile.objects.filter(ai_agent=agent_a).exists()
 
 
 @pytest.mark.django_db
