@@ -391,6 +391,19 @@ def test_start_call_refused_for_a_new_number_adds_no_customer(page_a, agent_a):
 
 
 @pytest.mark.django_db
+def test_call_now_is_disabled_for_a_do_not_call_customer(page_a, agent_a):
+    trained(agent_a)
+    opted_out = CustomerFactory(ai_agent=agent_a, name="Ava", is_do_not_call=True)
+    callable_ = CustomerFactory(ai_agent=agent_a, name="Liam")
+    button = re.compile(r"<button[^>]*>\s*<svg[^>]*>.*?</svg>\s*Call now</button>", re.S)
+    (blocked,) = button.findall(text(page_a.get(url("customer-detail", customer_id=opted_out.pk))))
+    assert " disabled" in blocked and 'aria-describedby="call-blocked"' in blocked
+    assert "Ava is on the do-not-call list" in text(page_a.get(url("customer-detail", customer_id=opted_out.pk)))
+    (allowed,) = button.findall(text(page_a.get(url("customer-detail", customer_id=callable_.pk))))
+    assert " disabled" not in allowed
+
+
+@pytest.mark.django_db
 def test_start_call_shows_the_refusal_and_the_next_allowed_time(page_a, agent_a):
     trained(agent_a)
     customer = CustomerFactory(ai_agent=agent_a)
