@@ -133,6 +133,13 @@ class NoteSerializer(serializers.Serializer):
         ref_name = "CustomerNote"
 
 
+class WallClockDateTimeField(serializers.DateTimeField):
+    """A datetime shown in its own zone (with that zone's offset), not converted to the server's UTC."""
+
+    def enforce_timezone(self, value):
+        return value if value is not None and value.tzinfo is not None else super().enforce_timezone(value)
+
+
 class ContactabilitySerializer(serializers.Serializer):
     allowed = serializers.BooleanField(help_text="Whether a call may start now.")
     code = serializers.CharField(
@@ -143,7 +150,9 @@ class ContactabilitySerializer(serializers.Serializer):
     next_allowed_at = serializers.DateTimeField(
         allow_null=True, help_text="When a call may start: now if allowed, null if not within the next week or never."
     )
-    local_time = serializers.DateTimeField(allow_null=True, help_text="The customer's local time now, if known.")
+    local_time = WallClockDateTimeField(
+        allow_null=True, help_text="The customer's local time now, with their UTC offset (null if the zone is unknown)."
+    )
     checked_at = serializers.DateTimeField(source="at")
 
     class Meta:
