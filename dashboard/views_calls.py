@@ -38,7 +38,7 @@ def call_filters(request: HttpRequest, form: CallFilterForm) -> CallFilters:
         outcome=d.get("outcome") or None,
         date_from=local_day_start(d["date_from"], zone) if d.get("date_from") else None,
         date_to=local_day_start(d["date_to"] + timedelta(days=1), zone) if d.get("date_to") else None,
-        search=d.get("q") or "",
+        search=d.get("search") or "",
     )
 
 

@@ -321,7 +321,7 @@ def test_call_list_filters_and_paginates(page_a, agent_a, agent_b):
     assert "1–25 of 31" in text(first)
     second = page_a.get(url("calls"), {"page": 2})
     assert text(second).count("data-call-id=") == 6
-    typed = page_a.get(url("calls"), {"call_type": "followup", "q": "zoe"})
+    typed = page_a.get(url("calls"), {"call_type": "followup", "search": "zoe"})
     assert text(typed).count("data-call-id=") == 25
     today = timezone.localdate(timezone=ZoneInfo("America/New_York"))  # client A's days
     dated = page_a.get(url("calls"), {"date_from": today.isoformat(), "date_to": today.isoformat()})
@@ -452,7 +452,7 @@ def test_customer_list_filters_and_search(page_a, agent_a, agent_b):
     assert names(interest_level="hot") == ["Hot Harry"]
     assert names(converted="yes") == ["Done Dana"]
     assert names(dnc="yes") == ["Quiet Quinn"]
-    assert names(q="(312) 555-0188") == ["Quiet Quinn"]
+    assert names(search="(312) 555-0188") == ["Quiet Quinn"]
     assert 'href="/customers/export.csv?interest_level=hot"' in text(
         page_a.get(url("customers"), {"interest_level": "hot"})
     )
@@ -724,3 +724,23 @@ def test_overview_caches_the_recent_series_per_agent(page_a, agent_a, settings):
     assert chart_data(second)["calls_per_day"] == chart_data(first)["calls_per_day"]  # at most a minute old
     assert 'data-kpi="calls-window">2<' in text(second)  # the figures above the charts are live
     cache.clear()
+
+
+@pytest.mark.django_db
+def test_every_list_searches_with_the_same_parameter(page_a, api_a, agent_a):
+    """`search` filters the dashboard's lists and export as it filters the API's lists."""
+    quinn = CustomerFactory(ai_agent=agent_a, name="Quiet Quinn", phone_number="+13125550188")
+    harry = CustomerFactory(ai_agent=agent_a, name="Hot Harry", phone_number="+13125550199")
+    CallFactory(customer_profile=quinn)
+    CallFactory(customer_profile=harry)
+    params = {"search": "quinn"}
+
+    customers_page = text(page_a.get(url("customers"), params))
+    assert "Quiet Quinn" in customers_page and "Hot Harry" not in customers_page
+    assert 'name="search"' in customers_page  # the filter form sends the same name
+    calls_page = text(page_a.get(url("calls"), params))
+    assert calls_page.count("data-call-id=") == 1 and 'name="search"' in calls_page
+    export = b"".join(page_a.get(url("customer-export"), params).streaming_content).decode()
+    assert "Quiet Quinn" in export and "Hot Harry" not in export
+    assert [c["name"] for c in api_a.get("/api/customers/", params).json()["results"]] == ["Quiet Quinn"]
+    assert len(api_a.get("/api/calls/", params).json()["results"]) == 1
