@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from agents.models import CALL_WINDOW_END, CALL_WINDOW_START
+
 VERSION = 1
 TREND_DAYS = 180
 MAX_KEYS = 100
@@ -249,6 +251,15 @@ def _rate(part: int, whole: int) -> float:
     return round(100 * part / whole, 1) if whole else 0.0
 
 
+def objection_label(key: str) -> str:
+    """An objection key in words for people ("price_too_high" -> "Price too high")."""
+    return key.replace("_", " ").strip().capitalize()
+
+
+def _calls(count: int) -> str:
+    return f"{count} call" if count == 1 else f"{count} calls"
+
+
 def top_objections(memory: Any, *, limit: int = 5) -> list[dict[str, Any]]:
     """The objections that come up most, each with how its trained answer fared.
 
@@ -265,6 +276,7 @@ def top_objections(memory: Any, *, limit: int = 5) -> list[dict[str, Any]]:
         rows.append(
             {
                 "key": key,
+                "label": objection_label(key),
                 "count": stats["count"],
                 "interest_rate": _rate(stats["interested"], stats["count"]),
                 "conversion_rate": _rate(stats["converted"], stats["count"]),
@@ -274,6 +286,11 @@ def top_objections(memory: Any, *, limit: int = 5) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _callable_hour(hour: int) -> bool:
+    """An hour that starts inside the customer calling window: the only ones worth recommending."""
+    return CALL_WINDOW_START.hour <= hour < CALL_WINDOW_END.hour
 
 
 def best_pickup_hours(memory: Any, *, limit: int = 3, min_attempts: int = 3) -> list[dict[str, Any]]:
@@ -291,7 +308,7 @@ def best_pickup_hours(memory: Any, *, limit: int = 3, min_attempts: int = 3) -> 
             "pickup_rate": _rate(stats["answered"], stats["attempts"]),
         }
         for hour, stats in memory["pickup_hours"].items()
-        if stats["attempts"] >= min_attempts
+        if stats["attempts"] >= min_attempts and _callable_hour(int(hour))
     ]
     rows.sort(key=lambda row: (-row["pickup_rate"], -row["attempts"], row["hour"]))
     return rows[:limit]
@@ -325,7 +342,7 @@ def preferred_call_hours(
     books a callback the caller gave no time for at the soonest of these hours.
     """
     memory = coerce_memory(memory)
-    hours = memory["pickup_hours"]
+    hours = {hour: row for hour, row in memory["pickup_hours"].items() if _callable_hour(int(hour))}
     attempts = sum(row["attempts"] for row in hours.values())
     answered = sum(row["answered"] for row in hours.values())
     if not attempts:
@@ -361,30 +378,32 @@ def learned_insights(memory: Any, *, today: date) -> list[str]:
         stats = memory["pickup_hours"][str(hours[0])]
         found.append(
             f"Customers pick up most often around {hours[0]:02d}:00 their time "
-            f"({stats['answered']} of {stats['attempts']} calls); callbacks without a set time are booked then."
+            f"({stats['answered']} of {_calls(stats['attempts'])}); callbacks without a set time are booked then."
         )
     objections = top_objections(memory, limit=1)
     if objections:
         top = objections[0]
-        found.append(f"The most common objection is '{top['key']}' ({top['count']} calls).")
+        found.append(f"The most common objection is '{top['label']}' ({_calls(top['count'])}).")
     answers = memory["objection_answers"]
     tried = [(key, row) for key, row in answers.items() if row["uses"] >= 3]
     if tried:
         key, row = max(tried, key=lambda item: (item[1]["converted"] / item[1]["uses"], item[1]["uses"], item[0]))
         if row["interested"]:
             found.append(
-                f"The trained answer to '{key}' was followed by interest in {row['interested']} of "
-                f"{row['uses']} calls ({row['converted']} converted)."
+                f"The trained answer to '{objection_label(key)}' was followed by interest in {row['interested']} of "
+                f"{_calls(row['uses'])} ({row['converted']} converted)."
             )
         weak = sorted(k for k, r in tried if r["uses"] >= 5 and not r["interested"])
         if weak:
             found.append(
-                f"The answer to '{weak[0]}' has not led to interest in {answers[weak[0]]['uses']} calls: retrain it."
+                f"The answer to '{objection_label(weak[0])}' has not led to interest in "
+                f"{_calls(answers[weak[0]]['uses'])}: retrain it."
             )
     this_calls, this_conv = _week(memory["conversion_trend"], today, 0)
     last_calls, last_conv = _week(memory["conversion_trend"], today, 1)
     if this_calls:
-        sentence = f"Last 7 days: {this_conv} conversions from {this_calls} calls ({_rate(this_conv, this_calls)}%)"
+        conversions = f"{this_conv} conversion" if this_conv == 1 else f"{this_conv} conversions"
+        sentence = f"Last 7 days: {conversions} from {_calls(this_calls)} ({_rate(this_conv, this_calls)}%)"
         if last_calls:
             before = _rate(last_conv, last_calls)
             now_rate = _rate(this_conv, this_calls)

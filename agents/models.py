@@ -14,6 +14,10 @@ from core.validators import validate_e164
 
 LEARNING_THRESHOLD = 20  # % of training needed before the agent may take calls
 ACTIVE_THRESHOLD = 80
+# Customers are called between these times, their local time (customers.contactability applies it;
+# it lives here so the agent's learned "best hours" recommend only hours it may call at).
+CALL_WINDOW_START = time(8, 0)
+CALL_WINDOW_END = time(21, 0)
 
 
 class AIAgent(models.Model):
@@ -87,7 +91,19 @@ class AIAgent(models.Model):
 
     @property
     def can_take_calls(self) -> bool:
-        return self.training_level >= LEARNING_THRESHOLD and self.status != self.Status.PAUSED
+        return not self.calls_blocked_reason
+
+    @property
+    def calls_blocked_reason(self) -> str:
+        """Why the agent takes no calls yet, in words for its owner ("" when it does)."""
+        if self.training_level < LEARNING_THRESHOLD:
+            return (
+                f"{self.name} is trained to {self.training_level}%; it needs {LEARNING_THRESHOLD}% "
+                "to take calls. Add training material first."
+            )
+        if self.status == self.Status.PAUSED:
+            return f"{self.name} is paused and takes no calls. Resume it to test it."
+        return ""
 
 
 class AIAgentTraining(models.Model):

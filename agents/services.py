@@ -18,7 +18,8 @@ from core.errors import Conflict, ValidationFailed
 from core.phone import normalize_e164
 
 AGENT_EXISTS_MESSAGE = "This client already has an AI agent. Read it with GET and change it with PATCH /api/agents/ai/."
-PHONE_IN_USE_MESSAGE = "That phone number is already used by another agent."
+# Says nothing of who has the number: that another client uses it is theirs to keep.
+PHONE_IN_USE_MESSAGE = "That phone number is not available. Use a number from your own Twilio account."
 EMPTY_TRAINING_MESSAGE = (
     "A training session needs some material: training_content, product_details, objection_responses, "
     "sales_techniques, faq, company_info or client_instructions."

@@ -9,6 +9,11 @@ migrates it, bulk-loads the tenant in the database itself (``INSERT ... SELECT``
 client, and prints p50/p95 and each one's query count. The database is dropped at the end
 (``--keep`` keeps it for a look with psql). Target: p95 <= 100 ms for both.
 
+Growth: unless ``--no-compare``, the same tenant is first loaded and timed at 10,000 calls (and
+customers in the same proportion), then at the full size, and the script prints, per page, the
+p95 ratio full / 10k (target <= 1.5: a dashboard that grows slowly with its data) and whether
+the query counts are equal (they must be: no query per row).
+
 The calls are spread over a year (about 2,700 a day, a busy tenant), so the dashboard's
 recent windows (7, 14 and 30 days) hold a realistic share of them.
 """
@@ -28,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 BENCH_DB = "salesagents_dash_bench"
 TARGET_P95_MS = 100.0
+SMALL_CALLS = 10_000
+TARGET_GROWTH = 1.5  # p95 at the full size / p95 at 10k calls
 
 
 def parse_args() -> argparse.Namespace:
@@ -38,6 +45,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=365, help="the calls are spread over this many days")
     parser.add_argument("--requests", type=int, default=40, help="timed requests per endpoint")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument(
+        "--no-compare", action="store_true", help=f"skip the {SMALL_CALLS:,}-call run and the growth ratios"
+    )
     parser.add_argument("--reuse", action="store_true", help="time an existing benchmark database (no load)")
     parser.add_argument(
         "--proposed-indexes", action="store_true", help="add the covering indexes proposed in the report, then time"
@@ -46,11 +56,19 @@ def parse_args() -> argparse.Namespace:
 
 
 def bench_urls() -> tuple[str, str]:
-    """(the server's maintenance database URL, the benchmark database URL)."""
+    """(the server's maintenance database URL, the benchmark database URL).
+
+    The benchmark database is named after DATABASE_URL's (``sa_h10`` -> ``sa_h10_dash_bench``), so
+    people sharing one server each drop and create only their own.
+    """
+    global BENCH_DB
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     parts = urlsplit(base)
     if not parts.scheme.startswith("postgres"):
         sys.exit("DATABASE_URL must point at a PostgreSQL server (any database on it).")
+    name = parts.path.strip("/")
+    if name and name != "postgres":
+        BENCH_DB = f"{name}_dash_bench"
     return urlunsplit(parts._replace(path="/postgres")), urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
 
 
@@ -356,13 +374,14 @@ def counts() -> dict[str, int]:
     return out
 
 
-def main() -> None:
-    args = parse_args()
-    maintenance_url, bench_url = bench_urls()
+def measure(args, maintenance_url: str, *, keep: bool) -> list[dict]:
+    """Load (unless --reuse) the tenant at ``args``' size into a fresh database and time the pages."""
+    from django.db import connections
+
     started = time.perf_counter()
+    connections.close_all()
     if not args.reuse:
         recreate_database(maintenance_url)
-    setup_django(bench_url)
     try:
         if args.reuse:
             email = "owner@scale.bench"
@@ -386,13 +405,49 @@ def main() -> None:
             print(f"\nslowest queries of GET {r['path']}:")
             for ms, sql in r["slowest"]:
                 print(f"  {ms:7.1f} ms  {sql[:150]}")
-        print(f"\ntotal {time.perf_counter() - started:.0f} s")
+        print(f"\n{args.calls:,} calls measured in {time.perf_counter() - started:.0f} s")
+        return results
     finally:
-        from django.db import connections
-
         connections.close_all()
-        if not args.keep:
+        if not keep:
             drop_database(maintenance_url)
+
+
+def print_growth(small: list[dict], big: list[dict], *, small_calls: int, big_calls: int) -> bool:
+    """Per page: p95 at the full size / p95 at the small one, and the query counts side by side."""
+    print(f"\ngrowth {big_calls:,} / {small_calls:,} calls (target p95 ratio <= {TARGET_GROWTH}, query counts equal)")
+    print(f"{'endpoint':<44}{'p95 small':>10}{'p95 big':>10}{'ratio':>8}{'queries':>12}")
+    good = True
+    for s, b in zip(small, big, strict=True):
+        ratio = b["p95"] / s["p95"] if s["p95"] else float("inf")
+        same = s["queries"] == b["queries"]
+        ok = ratio <= TARGET_GROWTH and same
+        good &= ok
+        print(
+            f"GET {b['path']:<40}{s['p95']:>10.1f}{b['p95']:>10.1f}{ratio:>8.2f}"
+            f"{s['queries']:>5} = {b['queries']:<4}{'  ok' if ok else '  OVER' if same else '  QUERIES DIFFER'}"
+        )
+    return good
+
+
+def main() -> None:
+    args = parse_args()
+    maintenance_url, bench_url = bench_urls()
+    started = time.perf_counter()
+    setup_django(bench_url)
+    compare = not (args.no_compare or args.reuse) and args.calls > SMALL_CALLS
+    small = None
+    if compare:
+        small_args = argparse.Namespace(**{
+            **vars(args), "calls": SMALL_CALLS, "customers": max(100, args.customers * SMALL_CALLS // args.calls),
+        })  # fmt: skip
+        print(f"--- {small_args.calls:,} calls, {small_args.customers:,} customers ---")
+        small = measure(small_args, maintenance_url, keep=False)
+        print(f"\n--- {args.calls:,} calls, {args.customers:,} customers ---")
+    big = measure(args, maintenance_url, keep=args.keep)
+    if small is not None:
+        print_growth(small, big, small_calls=SMALL_CALLS, big_calls=args.calls)
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

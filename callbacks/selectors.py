@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
@@ -90,7 +90,7 @@ def callback_booking(*, agent: AIAgent, callback: ScheduledCallback, requested_a
         local = requested_at.astimezone(zone)
         whose = "the customer's time" if customer_zone(customer) else "the business's time (the customer's is unknown)"
         reason = (
-            f"{local:%H:%M} on {local:%a %d %b} ({zone.key}) is outside the calling hours: "
+            f"{local:%H:%M} on {dateformat.format(local, 'D j M')} ({zone.key}) is outside the calling hours: "
             f"{CALL_WINDOW_START:%H:%M}-{CALL_WINDOW_END:%H:%M} in {whose} and the agent's working hours "
             f"{agent.working_hours_start:%H:%M}-{agent.working_hours_end:%H:%M} ({agent.client.timezone}). "
             "It is booked at the first allowed time after that."

@@ -35,6 +35,7 @@ from calls.telephony import gateway_for, uses_simulated_phone, webhook_url
 from core.errors import CallNotAllowed, ValidationFailed
 from customers.contactability import check_call_allowed, customer_zone, next_allowed_time
 from customers.models import CustomerProfile
+from customers.services import customer_delete, customer_get_or_create
 from integrations.twilio import CallRequest, TelephonyError
 
 logger = logging.getLogger(__name__)
@@ -222,6 +223,20 @@ def call_place(
     call.twilio_call_sid = _dial(call)
     call.save(update_fields=["twilio_call_sid", "updated_at"])
     return call
+
+
+def call_place_to_number(
+    *, agent: AIAgent, phone_number: str, call_type: str = CallSession.CallType.OUTBOUND, context: str = ""
+) -> CallSession:
+    """Start a call by number: the customer is found or created, and a refused call leaves no
+    nameless customer behind (the number was never reached, so there is no one to keep)."""
+    customer, created = customer_get_or_create(agent=agent, phone_number=phone_number)
+    try:
+        return call_place(agent=agent, customer=customer, call_type=call_type, context=context)
+    except CallNotAllowed:
+        if created:
+            customer_delete(customer=customer)
+        raise
 
 
 PlacementOutcome = CallSession | CallNotAllowed | ValidationFailed | TelephonyError

@@ -146,7 +146,10 @@ def _facts_from(
         outcome=call.outcome,
         picked_up=call.outcome in PICKED_UP_OUTCOMES,
         day=_local(call.started_at, agent.client.timezone).date(),
-        hour=_local(call.started_at, customer.timezone or agent.client.timezone).hour,
+        # Only our own attempts show when customers pick up: an inbound caller chose the hour.
+        hour=_local(call.started_at, customer.timezone or agent.client.timezone).hour
+        if call.call_type != CallSession.CallType.INBOUND
+        else None,
         objections=frozenset(objection_key(k) for k in raised) - {""},
         answered_objections=frozenset(objection_key(k) for k in answered) - {""},
     )

@@ -25,7 +25,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from agents.memory import best_pickup_hours, coerce_memory, learned_insights, top_objections
 from agents.models import AIAgent
@@ -173,7 +173,7 @@ def _recipients(agent: AIAgent) -> list[str]:
 
 def daily_report_message(*, report: DailyReport, to: list[str]) -> EmailMultiAlternatives:
     context = {"report": report, "dashboard_url": f"{settings.PUBLIC_BASE_URL}/"}
-    subject = f"{report.client_name}: {report.agent_name}'s day, {report.day:%a %d %b %Y}"
+    subject = f"{report.client_name}: {report.agent_name}'s day, {dateformat.format(report.day, 'D j M Y')}"
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string("emails/daily_report.txt", context),

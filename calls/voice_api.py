@@ -13,7 +13,7 @@ from callbacks.selectors import callback_get
 from calls.dispatch import callback_place_now
 from calls.models import CallSession
 from calls.numbers import agent_phone_number_configure
-from calls.outbound import call_place
+from calls.outbound import call_place_to_number
 from calls.selectors_voice import call_by_sid
 from calls.simulated_phone import Screen, SimulatedPhone
 from calls.telephony import telephony_domain_error, uses_simulated_phone
@@ -21,7 +21,6 @@ from core.api_fields import PhoneNumberField
 from core.api_schema import errors
 from core.errors import REFUSED_BY_RULE, Conflict, ValidationFailed
 from core.phone import normalize_e164
-from customers.services import customer_get_or_create
 from integrations.twilio import TelephonyError
 
 
@@ -89,11 +88,11 @@ class StartCallApi(AgentApi):
             customer = callback.customer_profile
             if v.get("phone_number") and normalize_e164(v["phone_number"]) != customer.phone_number:
                 raise ValidationFailed("phone_number does not match the scheduled callback's customer.")
-        else:
-            customer, _ = customer_get_or_create(agent=agent, phone_number=v["phone_number"])
         try:
             if callback is None:
-                call = call_place(agent=agent, customer=customer, call_type=call_type, context=v["context"])
+                call = call_place_to_number(
+                    agent=agent, phone_number=v["phone_number"], call_type=call_type, context=v["context"]
+                )
             else:
                 call = callback_place_now(callback=callback, note=v["context"])
         except TelephonyError as exc:

@@ -99,6 +99,13 @@ class NoteSerializer(serializers.Serializer):
         ref_name = "CustomerNote"
 
 
+class WallClockDateTimeField(serializers.DateTimeField):
+    """A datetime shown in its own zone (with that zone's offset), not converted to the server's UTC."""
+
+    def enforce_timezone(self, value):
+        return value if value is not None and value.tzinfo is not None else super().enforce_timezone(value)
+
+
 class ContactabilitySerializer(serializers.Serializer):
     allowed = serializers.BooleanField(help_text="Whether a call may start now.")
     code = serializers.CharField(
@@ -109,7 +116,9 @@ class ContactabilitySerializer(serializers.Serializer):
     next_allowed_at = serializers.DateTimeField(
         allow_null=True, help_text="When a call may start: now if allowed, null if not within the next week or never."
     )
-    local_time = serializers.DateTimeField(allow_null=True, help_text="The customer's local time now, if known.")
+    local_time = WallClockDateTimeField(
+        allow_null=True, help_text="The customer's local time now, with their UTC offset (null if the zone is unknown)."
+    )
     checked_at = serializers.DateTimeField(source="at")
 
     class Meta:
@@ -337,7 +346,8 @@ class CustomerImportApi(AgentApi):
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField(
             help_text="CSV with a header row: phone_number (or phone) and any of name, email, timezone, "
-            "interest_level, call_preference_time, notes. UTF-8 (BOM fine), comma or semicolon. At most 5 MB."
+            "interest_level, call_preference_time, notes, do_not_call (yes opts out; no or blank keeps an opt-out). "
+            "UTF-8 (BOM fine), comma or semicolon. At most 5 MB."
         )
 
         class Meta:

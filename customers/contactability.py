@@ -15,12 +15,10 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agents.models import LEARNING_THRESHOLD, AIAgent
+from agents.models import CALL_WINDOW_END, CALL_WINDOW_START, LEARNING_THRESHOLD, AIAgent
 from core.errors import CallNotAllowed
 from customers.models import CustomerProfile
 
-CALL_WINDOW_START = time(8, 0)
-CALL_WINDOW_END = time(21, 0)
 SEARCH_DAYS = 9
 
 

@@ -45,6 +45,7 @@ def customer_csv_row(customer: CustomerProfile) -> list[str]:
         customer.interest_level,
         customer.call_preference_time,
         _defused(_notes_text(customer.conversation_notes)),
+        "yes" if customer.is_do_not_call else "no",
     ]
 
 
@@ -58,7 +59,7 @@ def customers_csv_lines(*, agent: AIAgent, filters: CustomerFilters | None = Non
     yield BOM + writer.writerow(COLUMNS)
     queryset = customer_list(agent=agent, filters=filters).only(
         "id", "phone_number", "name", "email", "timezone", "interest_level", "call_preference_time",
-        "conversation_notes",
+        "conversation_notes", "is_do_not_call",
     )  # fmt: skip
     for customer in queryset.iterator(chunk_size=CHUNK_ROWS):
         yield writer.writerow(customer_csv_row(customer))

@@ -41,7 +41,14 @@ from core.timezones import is_timezone_name
 from customers.models import CustomerProfile
 from customers.services import customer_note
 
-COLUMNS = ("phone_number", "name", "email", "timezone", "interest_level", "call_preference_time", "notes")
+COLUMNS = (
+    "phone_number", "name", "email", "timezone", "interest_level", "call_preference_time", "notes", "do_not_call",
+)  # fmt: skip
+# do_not_call: "yes" opts the customer out; "no" or blank keeps what is stored. An import never
+# clears an opt-out (an old file must not make a customer callable again): that is done on purpose,
+# one customer at a time, on the dashboard or the API.
+DO_NOT_CALL_YES = frozenset({"yes", "y", "true", "1"})
+DO_NOT_CALL_NO = frozenset({"no", "n", "false", "0"})
 COLUMN_ALIASES = {"phone": "phone_number", "phonenumber": "phone_number", "note": "notes"}
 BATCH_SIZE = 500  # rows per transaction; 500 numbers fit SQLite's 999 query parameters
 MAX_REPORTED_ERRORS = 1000  # the count keeps going; the list stops, so a broken file cannot exhaust memory
@@ -283,6 +290,7 @@ class _Parsed:
     interest_level: str | None
     call_preference_time: str | None
     note: str | None
+    do_not_call: bool = False
 
 
 def _cell(values: dict[str, str], name: str) -> str | None:
@@ -329,6 +337,10 @@ def _parse(values: dict[str, str]) -> _Parsed:
         if preference not in CustomerProfile.PreferredTime.values:
             raise RowInvalid(f"'{preference}' is not a call preference time (morning, afternoon, evening or any)")
 
+    opt_out = (_cell(values, "do_not_call") or "no").lower()
+    if opt_out not in DO_NOT_CALL_YES | DO_NOT_CALL_NO:
+        raise RowInvalid(f"'{opt_out}' is not a do_not_call value (yes or no)")
+
     return _Parsed(
         phone=phone,
         name=name,
@@ -337,6 +349,7 @@ def _parse(values: dict[str, str]) -> _Parsed:
         interest_level=level,
         call_preference_time=preference,
         note=_cell(values, "notes"),
+        do_not_call=opt_out in DO_NOT_CALL_YES,
     )
 
 
@@ -402,6 +415,9 @@ def _apply(customer: CustomerProfile, row: _Parsed, now: datetime) -> set[str]:
         customer.interest_level = row.interest_level
         customer.is_converted = row.interest_level == CustomerProfile.InterestLevel.CONVERTED
         changed |= {"interest_level", "is_converted"}
+    if row.do_not_call and not customer.is_do_not_call:
+        customer.is_do_not_call = True
+        changed.add("is_do_not_call")
     if row.note is not None and not _note_known(customer, row.note):
         notes = customer.conversation_notes if isinstance(customer.conversation_notes, list) else []
         customer.conversation_notes = [*notes, customer_note(text=row.note, source=NOTE_SOURCE, at=now)]
@@ -420,6 +436,7 @@ def _new(agent: AIAgent, row: _Parsed, now: datetime) -> CustomerProfile:
         interest_level=level,
         is_converted=level == CustomerProfile.InterestLevel.CONVERTED,
         call_preference_time=row.call_preference_time or "",
+        is_do_not_call=row.do_not_call,
         conversation_notes=[customer_note(text=row.note, source=NOTE_SOURCE, at=now)] if row.note else [],
         created_at=now,
         updated_at=now,

@@ -308,12 +308,13 @@ class CallFilterForm(forms.Form):
     outcome = forms.ChoiceField(choices=_choices_with_any(CallSession.Outcome.choices), required=False)
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
-    q = forms.CharField(required=False, max_length=100, label="Customer", widget=forms.TextInput(
+    # `search`, as in the API's lists: one name for one filter on every door.
+    search = forms.CharField(required=False, max_length=100, label="Customer", widget=forms.TextInput(
         attrs={"type": "search", "placeholder": "Name or number"}))  # fmt: skip
 
 
 class CustomerFilterForm(forms.Form):
-    q = forms.CharField(required=False, max_length=100, label="Search", widget=forms.TextInput(
+    search = forms.CharField(required=False, max_length=100, label="Search", widget=forms.TextInput(
         attrs={"type": "search", "placeholder": "Name, number or email"}))  # fmt: skip
     interest_level = forms.ChoiceField(
         choices=_choices_with_any(CustomerProfile.InterestLevel.choices), required=False, label="Interest"

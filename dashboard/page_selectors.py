@@ -197,7 +197,7 @@ def _objection_insights(agent: AIAgent, rows: list[dict[str, Any]]) -> list[Obje
     return [
         ObjectionInsight(
             key=row["key"],
-            label=row["key"].replace("_", " ").capitalize(),
+            label=row["label"],
             count=row["count"],
             interest_rate=row["interest_rate"],
             conversion_rate=row["conversion_rate"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from callbacks.selectors import callback_get
@@ -58,7 +58,7 @@ def callback_reschedule_view(request: HttpRequest, callback_id) -> HttpResponse:
             error = exc.message
         else:
             booked = timezone.localtime(callback.scheduled_datetime)
-            note = f"Moved to {booked:%a %d %b, %H:%M}."
+            note = f"Moved to {dateformat.format(booked, 'D j M, H:i')}."
             if abs((callback.scheduled_datetime - asked).total_seconds()) > 60:
                 note += " That is the first time the customer may be called after the time you picked."
             form = None

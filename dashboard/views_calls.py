@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -11,13 +12,13 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from calls.outbound import call_place
+from calls.outbound import call_place, call_place_to_number
 from calls.selectors import CallFilters, call_detail, call_list
 from calls.telephony import telephony_domain_error, uses_simulated_phone
 from core.errors import CallNotAllowed, DomainError, NotFound
+from core.phone import normalize_e164, timezone_for_number
 from customers.contactability import customer_zone
 from customers.selectors import customer_get
-from customers.services import customer_get_or_create
 from dashboard.forms import CallFilterForm, StartCallForm
 from dashboard.selectors import local_day_start
 from dashboard.templatetags.dashboard_tags import action_chips
@@ -37,7 +38,7 @@ def call_filters(request: HttpRequest, form: CallFilterForm) -> CallFilters:
         outcome=d.get("outcome") or None,
         date_from=local_day_start(d["date_from"], zone) if d.get("date_from") else None,
         date_to=local_day_start(d["date_to"] + timedelta(days=1), zone) if d.get("date_to") else None,
-        search=d.get("q") or "",
+        search=d.get("search") or "",
     )
 
 
@@ -83,6 +84,11 @@ def call_detail_page(request: HttpRequest, call_id) -> HttpResponse:
     )
 
 
+def _number_zone(raw: str) -> ZoneInfo | None:
+    name = timezone_for_number(normalize_e164(raw))
+    return ZoneInfo(name) if name else None
+
+
 @client_page
 @require_POST
 def call_start(request: HttpRequest) -> HttpResponse:
@@ -92,15 +98,17 @@ def call_start(request: HttpRequest) -> HttpResponse:
     context: dict = {"form": form, "simulated": uses_simulated_phone(request.client)}
     if form.is_valid():
         d = form.cleaned_data
+        customer = None
         try:
             if d.get("customer_id"):
                 customer = customer_get(agent=agent, customer_id=d["customer_id"])
+                call = call_place(agent=agent, customer=customer, context=d.get("context") or "")
             else:
-                customer, _ = customer_get_or_create(agent=agent, phone_number=d["phone_number"])
-            context["customer"] = customer
-            call = call_place(agent=agent, customer=customer, context=d.get("context") or "")
+                call = call_place_to_number(agent=agent, phone_number=d["phone_number"], context=d.get("context") or "")
+            customer = context["customer"] = call.customer_profile
         except CallNotAllowed as refused:
-            zone = customer_zone(customer)
+            # A new number refused was not kept: its zone is the one it would have been given.
+            zone = customer_zone(customer) if customer else _number_zone(d["phone_number"])
             context["refusal"] = {
                 "reason": refused.message,
                 "next_allowed_at": refused.next_allowed_at,

@@ -24,7 +24,7 @@ def customer_filters(form: CustomerFilterForm) -> CustomerFilters:
         interest_level=d.get("interest_level") or None,
         converted=yes_no(d.get("converted")),
         do_not_call=yes_no(d.get("dnc")),
-        search=d.get("q") or "",
+        search=d.get("search") or "",
         ordering=d.get("ordering") or "-created_at",
     )
 

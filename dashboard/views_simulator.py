@@ -72,6 +72,12 @@ def simulator(request: HttpRequest) -> HttpResponse:
 def simulator_dial(request: HttpRequest) -> HttpResponse:
     """Ring the agent from the built-in phone, as a customer would."""
     form = SimulatorDialForm(request.POST)
+    if not request.agent.can_take_calls:
+        # The webhook would end the call unheard and leave no call to show: the phone says why instead.
+        if not is_htmx(request):
+            messages.error(request, request.agent.calls_blocked_reason)
+            return redirect("dashboard:simulator")
+        return _render_phone(request, None, dial_form=form, status=409)
     if form.is_valid():
         try:
             number = normalize_e164(form.cleaned_data["from_number"])

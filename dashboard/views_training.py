@@ -125,7 +125,12 @@ def training(request: HttpRequest) -> HttpResponse:
             else:
                 after = session.completion_percentage
                 change = f"{before}% → {after}%" if after != before else f"still {after}% (nothing new to learn)"
-                messages.success(request, f"{session.get_training_type_display()} saved. Training level {change}.")
+                # Said inside the section just saved: the redirect scrolls there, not to the top of the page.
+                messages.success(
+                    request,
+                    f"{session.get_training_type_display()} saved. Training level {change}.",
+                    extra_tags=section,
+                )
                 return redirect(f"{request.path}#{section}")
     return render(request, "dashboard/training.html", _context(request, forms, open_section=section))
 

@@ -135,6 +135,7 @@ def test_setup_with_another_agents_number_is_a_conflict(api_a, agent_b):
 
     assert response.status_code == 409
     assert _error(response)["code"] == "phone_in_use"
+    assert "another" not in _error(response)["message"].lower()
 
 
 def test_client_b_setting_up_creates_its_own_agent_and_leaves_a_alone(api_b, agent_a, client_b):
@@ -253,6 +254,11 @@ def test_patch_to_another_agents_number_is_a_conflict(api_a, agent_a, agent_b):
 
     assert response.status_code == 409
     assert _error(response)["code"] == "phone_in_use"
+    # Whose number it is stays private: nothing says another client (or agent) has it.
+    assert "another" not in _error(response)["message"].lower()
+    assert (
+        _error(response)["message"] == "That phone number is not available. Use a number from your own Twilio account."
+    )
     agent_a.refresh_from_db()
     assert agent_a.phone_number == "+14155550100"
 

@@ -192,6 +192,7 @@ def test_top_objections_rank_by_frequency_with_answer_rates():
     assert [r["key"] for r in rows] == ["price", "think"]
     assert rows[0] == {
         "key": "price",
+        "label": "Price",
         "count": 3,
         "interest_rate": 66.7,
         "conversion_rate": 33.3,

@@ -66,7 +66,7 @@ def test_setup_checks_model_rules_for_callers_that_skip_the_api(client_a):
 
 
 def test_setup_normalises_and_guards_the_phone_number(client_a, agent_b):
-    with pytest.raises(Conflict, match="already used by another agent"):
+    with pytest.raises(Conflict, match="That phone number is not available"):
         agent_setup(client=client_a, name="Sarah", phone_number=agent_b.phone_number)
 
     agent = agent_setup(client=client_a, name="Sarah", phone_number="415 555 0123")

@@ -54,7 +54,7 @@ def test_23_00_is_booked_at_the_next_allowed_morning_and_says_why(agent_a):
     # 08:00 is the customer's earliest, but the agent starts at 09:00 New York time.
     assert callback.scheduled_datetime == datetime(2025, 6, 5, 9, 0, tzinfo=NEW_YORK)
     assert booking.moved
-    assert booking.moved_reason.startswith("23:00 on Wed 04 Jun (America/New_York) is outside the calling hours")
+    assert booking.moved_reason.startswith("23:00 on Wed 4 Jun (America/New_York) is outside the calling hours")
 
 
 def test_a_time_in_the_past_is_booked_from_now(agent_a):

@@ -5,6 +5,7 @@ engine acting on what was learned (callbacks booked at the hours customers pick 
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -239,3 +240,41 @@ def test_concurrent_learning_runs_fold_each_outcome_exactly_once(agent_a):
     assert sum(results) == 300
     assert processed(agent_a) == 300
     assert not CallSession.objects.filter(outcome_learned=False).exists()
+
+
+@pytest.mark.django_db
+def test_inbound_test_calls_are_not_counted_as_pick_ups(twilio_sim, api_a):
+    """Someone ringing the agent says nothing about when customers answer *our* calls."""
+    with time_machine.travel(MONDAY_9AM.replace(hour=14), tick=False):
+        for _ in range(4):
+            twilio_sim.call_sid = "CA" + uuid.uuid4().hex
+            assert twilio_sim.incoming().status_code == 200
+            twilio_sim.say("Sounds interesting, tell me more")
+            twilio_sim.status("completed", seq=1)
+    with time_machine.travel(MONDAY_9AM.replace(hour=15), tick=False):
+        agent_learn_new_outcomes(agent_id=twilio_sim.agent.pk)
+    assert processed(twilio_sim.agent) == 4  # learned: the outcomes and objections count
+    learning = api_a.get("/api/dashboard/ai-agent/").json()["learning"]
+    assert learning["best_pickup_hours"] == []
+    assert twilio_sim.agent.conversation_memory["pickup_hours"] == {}
+
+
+@pytest.mark.django_db
+def test_best_hours_to_call_are_inside_the_calling_window(api_a, agent_a):
+    """06:00 and 22:00 may have answered well once (old data, a manual call); never recommend them."""
+    agent_a.conversation_memory = {
+        "version": 1,
+        "processed_calls": 60,
+        "outcomes": {"answered": 30, "no_answer": 30},
+        "pickup_hours": {
+            "6": {"attempts": 10, "answered": 10},
+            "22": {"attempts": 10, "answered": 9},
+            "17": {"attempts": 20, "answered": 14},
+            "10": {"attempts": 20, "answered": 1},
+        },
+    }
+    agent_a.save()
+    learning = api_a.get("/api/dashboard/ai-agent/").json()["learning"]
+    assert [row["hour"] for row in learning["best_pickup_hours"]] == [17, 10]
+    assert learning["preferred_call_hours"] == [17]
+    assert not any("06:00" in s or "22:00" in s for s in learning["insights"])

@@ -142,7 +142,9 @@ class Server:
 
     def request(self, path: str, data: dict | None = None, headers: dict | None = None) -> tuple[int, str, bytes]:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
-        request = urllib.request.Request(self.base + path, data=body, headers=headers or {})
+        # As behind the TLS-terminating proxy PUBLIC_BASE_URL names (else the https redirect answers).
+        headers = {"X-Forwarded-Proto": "https", **(headers or {})}
+        request = urllib.request.Request(self.base + path, data=body, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, response.headers.get("Content-Type", ""), response.read()

@@ -367,3 +367,19 @@ def test_a_callback_booked_in_a_call_records_the_customers_preferred_time(traine
     phone.say(screen.call_sid, "call me tomorrow evening")
     assert ScheduledCallback.objects.filter(customer_profile__phone_number="+12125550123").exists()
     assert CustomerProfile.objects.get(phone_number="+12125550123").call_preference_time == "evening"
+
+
+def test_a_refused_start_call_to_a_new_number_leaves_no_unknown_customer(api_a, trained_agent):
+    at_night = datetime(2026, 11, 23, 23, 30, tzinfo=NY)
+    with time_machine.travel(at_night, tick=False):
+        response = api_a.post(START, {"phone_number": "(212) 555-0177"}, format="json")
+    assert response.status_code == 409, response.json()
+    assert not CustomerProfile.objects.filter(ai_agent=trained_agent).exists()
+    assert not CallSession.objects.exists()
+
+
+def test_a_refused_start_call_keeps_a_customer_that_already_existed(api_a, trained_agent):
+    CustomerFactory(ai_agent=trained_agent, phone_number="+12125550177", name="Ava")
+    with time_machine.travel(datetime(2026, 11, 23, 23, 30, tzinfo=NY), tick=False):
+        assert api_a.post(START, {"phone_number": "+12125550177"}, format="json").status_code == 409
+    assert CustomerProfile.objects.get(ai_agent=trained_agent).name == "Ava"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from smtplib import SMTPException
 from zoneinfo import ZoneInfo
@@ -75,7 +76,7 @@ def test_the_report_is_emailed_at_nine_client_time_once_a_day(day_of_calls):
         assert agents_due_for_report() == []
 
     (email,) = mail.outbox
-    assert email.subject == "Acme Solar: Sarah's day, Tue 03 Jun 2025"
+    assert email.subject == "Acme Solar: Sarah's day, Tue 3 Jun 2025"
     assert email.to == ["member@acme.test", "owner@acme.test"]
     assert "5 calls (1 inbound, 4 outbound)" in email.body
     assert "3 answered (60.0%), 2 interested, 1 converted (20.0%)" in email.body
@@ -125,3 +126,21 @@ def test_learning_keeps_the_sent_date(day_of_calls):
     day_of_calls.refresh_from_db()
     assert last_sent_on(day_of_calls) == "2025-06-04"
     assert day_of_calls.conversation_memory["processed_calls"] == 1
+
+
+def test_the_email_speaks_plainly_about_objections_and_counts(day_of_calls):
+    """'Price too high (1 call)', not 'price_too_high' and '1 calls'."""
+    from agents.memory import OutcomeFacts, fold_outcomes, with_learned_summary
+
+    facts = [OutcomeFacts("interested", True, WEDNESDAY_9_05.date(), 10, frozenset({"price_too_high"}))]
+    day_of_calls.conversation_memory = with_learned_summary(fold_outcomes({}, facts), today=WEDNESDAY_9_05.date())
+    day_of_calls.save()
+    with time_machine.travel(WEDNESDAY_9_05, tick=False):
+        assert daily_report_send(agent_id=day_of_calls.pk) is True
+    (email,) = mail.outbox
+    html = email.alternatives[0][0]
+    for body in (email.body, html):
+        assert "price_too_high" not in body
+        assert "Price too high (1)" in body
+        assert not re.search(r"\b1 calls\b", body)
+    assert "The most common objection is 'Price too high' (1 call)." in email.body

@@ -249,3 +249,21 @@ def test_a_greeting_and_an_ordinary_turn_send_a_few_statements_however_long_the_
     assert len(greeting) == 4, [q[:80] for q in greeting]  # agent, customer, call, greeting
     assert len(_statements(captured)) == 2, _statements(captured)  # the call with its transcript; both turns
     assert not any(q["sql"] == "BEGIN" for q in captured.captured_queries), "a turn that only talks needs no BEGIN"
+
+
+@time_machine.travel(MONDAY_10AM, tick=False)
+def test_a_first_time_inbound_caller_is_welcomed_not_pitched_the_outbound_script(twilio_sim):
+    """They rang us: 'How can I help?', not the cold-call 'do you have a quick minute?'."""
+    from agents.services import training_add
+
+    training_add(
+        agent=twilio_sim.agent,
+        training_type="script",
+        training_content="Hi, this is [NAME] from [COMPANY]. We help homeowners cut their power bill with solar. "
+        "Do you have a quick minute?",
+    )
+    text = said(twilio_sim.incoming(from_number="+12125550177"))
+    assert "Hi, this is Sarah from Acme Solar." in text
+    assert "How can I help you today?" in text
+    assert "minute" not in text
+    assert "cut their power bill" not in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -231,6 +231,15 @@ def test_detail_has_objections_notes_counters_and_may_call_now(api_a, agent_a):
     )
 
 
+def test_may_call_now_local_time_is_the_customers_clock(api_a, agent_a):
+    """'Their time now' reads 14:00 in Los Angeles, with its offset, not 22:00Z."""
+    customer = CustomerFactory(ai_agent=agent_a, timezone="America/Los_Angeles")
+    with time_machine.travel(datetime(2025, 6, 3, 21, 0, tzinfo=UTC), tick=False):
+        may = api_a.get(f"/api/customers/{customer.pk}/").json()["may_call_now"]
+    assert may["local_time"] == "2025-06-03T14:00:00-07:00"
+    assert datetime.fromisoformat(may["checked_at"]) == datetime(2025, 6, 3, 21, 0, tzinfo=UTC)
+
+
 def test_detail_says_why_a_do_not_call_customer_is_never_called(api_a, agent_a):
     customer = CustomerFactory(ai_agent=agent_a, is_do_not_call=True)
     may = api_a.get(f"/api/customers/{customer.pk}/").json()["may_call_now"]
@@ -426,7 +435,7 @@ def test_export_streams_the_filtered_list_as_csv(api_a, agent_a):
     assert 'filename="customers.csv"' in response["Content-Disposition"]
     assert _rows(response) == [
         {"phone_number": "+12125550101", "name": "Hot", "email": "", "timezone": "America/New_York",
-         "interest_level": "hot", "call_preference_time": "", "notes": ""}
+         "interest_level": "hot", "call_preference_time": "", "notes": "", "do_not_call": "no"}
     ]  # fmt: skip
 
 

@@ -267,3 +267,33 @@ def test_the_command_explains_what_is_wrong(agent_a, client_b, tmp_path):
         call_command("import_customers", str(tmp_path / "missing.csv"), "--client", "acme-solar")
     with pytest.raises(CommandError, match="no phone_number"):
         call_command("import_customers", str(path), "--client", "acme-solar")
+
+
+def test_export_then_import_keeps_every_opt_out(api_a, agent_a):
+    """The export carries do_not_call, so a backup restored (or a list moved) never calls an opt-out."""
+    CustomerFactory(ai_agent=agent_a, phone_number="+12125550101", name="Ava", is_do_not_call=True)
+    CustomerFactory(ai_agent=agent_a, phone_number="+12125550102", name="Liam")
+    exported = b"".join(api_a.get("/api/customers/export/").streaming_content)
+    assert exported.decode("utf-8-sig").splitlines()[0].endswith(",do_not_call")
+
+    CustomerProfile.objects.filter(ai_agent=agent_a).delete()
+    upload = io.BytesIO(exported)
+    upload.name = "customers.csv"
+    report = api_a.post("/api/customers/import/", {"file": upload}, format="multipart").json()
+
+    assert (report["created"], report["error_count"], report["ignored_columns"]) == (2, 0, [])
+    opted_out = dict(CustomerProfile.objects.filter(ai_agent=agent_a).values_list("phone_number", "is_do_not_call"))
+    assert opted_out == {"+12125550101": True, "+12125550102": False}
+
+
+def test_an_import_marks_opt_outs_and_never_clears_one(agent_a):
+    """'yes' opts a customer out; 'no' or a blank cell leaves an opt-out alone (it is undone on purpose only)."""
+    CustomerFactory(ai_agent=agent_a, phone_number="+12125550101", is_do_not_call=True)
+    report = _import(
+        agent_a,
+        "phone_number,do_not_call\n+12125550101,no\n+12125550102,Yes\n+12125550103,\n+12125550104,maybe\n",
+    )
+    assert (report.created, report.unchanged, report.error_count) == (2, 1, 1)
+    assert "'maybe' is not a do_not_call value (yes or no)" in report.errors[0].reason
+    opted_out = dict(CustomerProfile.objects.filter(ai_agent=agent_a).values_list("phone_number", "is_do_not_call"))
+    assert opted_out == {"+12125550101": True, "+12125550102": True, "+12125550103": False}

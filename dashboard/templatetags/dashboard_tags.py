@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django import template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -208,7 +208,7 @@ def action_chips(actions) -> list[dict]:
                 chips.append({"tone": "red", "kind": kind, "text": f"Callback refused: {record['refused']}"})
                 continue
             booked = _when(record.get("booked"))
-            text = f"Callback booked for {booked:%a %d %b, %H:%M}" if booked else "Callback booked"
+            text = f"Callback booked for {dateformat.format(booked, 'D j M, H:i')}" if booked else "Callback booked"
             if record.get("moved"):
                 text += " (moved into calling hours)"
             chips.append({"tone": "indigo", "kind": kind, "text": text, "callback_id": record.get("callback_id")})
@@ -306,3 +306,11 @@ def half_width(value) -> float:
         return round(min(abs(float(value)), 1.0) * 50, 1)
     except (TypeError, ValueError):
         return 0.0
+
+
+@register.simple_tag(takes_context=True)
+def section_messages(context) -> list:
+    """The flash messages for where the partial is included: a page section's own (``extra_tags``
+    names it, passed as ``section``), else the page's untagged ones."""
+    section = context.get("section") or ""
+    return [message for message in context.get("messages") or () if (message.extra_tags or "") == section]

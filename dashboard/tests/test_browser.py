@@ -184,7 +184,7 @@ def expected_charts(agent: AIAgent) -> dict:
         day = call.started_at.astimezone(business).date()
         if day >= first_day:
             per_day[call.outcome][(day - first_day).days] += 1
-        if call.outcome:  # every closed call, as the agent's memory learned it
+        if call.outcome and call.call_type != "inbound":  # our closed attempts, as the agent's memory learned them
             zone = ZoneInfo(call.customer_profile.timezone or agent.client.timezone)
             hour = call.started_at.astimezone(zone).hour
             attempts[hour] += 1

@@ -21,6 +21,7 @@ from callbacks.tests.factories import CallbackFactory
 from calls.models import CallSession, CallTurn
 from calls.outcomes import agent_learn_calls
 from calls.tests.factories import CallFactory, CallTurnFactory
+from customers.models import CustomerProfile
 from customers.tests.factories import CustomerFactory
 from dashboard import views_import
 
@@ -283,6 +284,16 @@ def test_simulator_refuses_a_bad_number(page_a):
 
 
 @pytest.mark.django_db
+def test_simulator_dial_below_20_percent_says_why_and_places_nothing(page_a, agent_a):
+    agent_a.training_level = 10
+    agent_a.save(update_fields=["training_level"])
+    response = page_a.post(url("simulator-dial"), {"from_number": "+1 202 555 0143"}, **HTMX)
+    assert response.status_code == 409
+    assert "Sarah is trained to 10%; it needs 20% to take calls." in text(response)
+    assert not CallSession.objects.filter(ai_agent=agent_a).exists()
+
+
+@pytest.mark.django_db
 def test_simulator_steps_on_another_clients_call_are_404(page_a, agent_b):
     call = CallFactory(customer_profile=CustomerFactory(ai_agent=agent_b), status="in_progress")
     sid = call.twilio_call_sid
@@ -310,7 +321,7 @@ def test_call_list_filters_and_paginates(page_a, agent_a, agent_b):
     assert "1–25 of 31" in text(first)
     second = page_a.get(url("calls"), {"page": 2})
     assert text(second).count("data-call-id=") == 6
-    typed = page_a.get(url("calls"), {"call_type": "followup", "q": "zoe"})
+    typed = page_a.get(url("calls"), {"call_type": "followup", "search": "zoe"})
     assert text(typed).count("data-call-id=") == 25
     today = timezone.localdate(timezone=ZoneInfo("America/New_York"))  # client A's days
     dated = page_a.get(url("calls"), {"date_from": today.isoformat(), "date_to": today.isoformat()})
@@ -369,6 +380,30 @@ def test_start_call_places_it_within_the_rules(page_a, agent_a):
 
 
 @pytest.mark.django_db
+def test_start_call_refused_for_a_new_number_adds_no_customer(page_a, agent_a):
+    trained(agent_a)
+    with time_machine.travel(datetime(2026, 3, 10, 3, 0, tzinfo=UTC)):  # 23:00 in New York
+        response = page_a.post(url("call-start"), {"phone_number": "(212) 555-0199"}, **HTMX)
+    body = text(response)
+    assert "data-call-refused" in body
+    assert "09:00 for the customer (America/New_York)" in body
+    assert not CustomerProfile.objects.filter(ai_agent=agent_a).exists()
+
+
+@pytest.mark.django_db
+def test_call_now_is_disabled_for_a_do_not_call_customer(page_a, agent_a):
+    trained(agent_a)
+    opted_out = CustomerFactory(ai_agent=agent_a, name="Ava", is_do_not_call=True)
+    callable_ = CustomerFactory(ai_agent=agent_a, name="Liam")
+    button = re.compile(r"<button[^>]*>\s*<svg[^>]*>.*?</svg>\s*Call now</button>", re.S)
+    (blocked,) = button.findall(text(page_a.get(url("customer-detail", customer_id=opted_out.pk))))
+    assert " disabled" in blocked and 'aria-describedby="call-blocked"' in blocked
+    assert "Ava is on the do-not-call list" in text(page_a.get(url("customer-detail", customer_id=opted_out.pk)))
+    (allowed,) = button.findall(text(page_a.get(url("customer-detail", customer_id=callable_.pk))))
+    assert " disabled" not in allowed
+
+
+@pytest.mark.django_db
 def test_start_call_shows_the_refusal_and_the_next_allowed_time(page_a, agent_a):
     trained(agent_a)
     customer = CustomerFactory(ai_agent=agent_a)
@@ -417,7 +452,7 @@ def test_customer_list_filters_and_search(page_a, agent_a, agent_b):
     assert names(interest_level="hot") == ["Hot Harry"]
     assert names(converted="yes") == ["Done Dana"]
     assert names(dnc="yes") == ["Quiet Quinn"]
-    assert names(q="(312) 555-0188") == ["Quiet Quinn"]
+    assert names(search="(312) 555-0188") == ["Quiet Quinn"]
     assert 'href="/customers/export.csv?interest_level=hot"' in text(
         page_a.get(url("customers"), {"interest_level": "hot"})
     )
@@ -579,6 +614,19 @@ def test_callbacks_lists_overdue_and_upcoming_by_priority(page_a, agent_a, agent
 
 
 @pytest.mark.django_db
+def test_reschedule_note_writes_the_date_as_the_table_does(page_a, agent_a):
+    """'Moved to Thu 2 Apr', as the When column says it, not 'Thu 02 Apr' next to it."""
+    callback = CallbackFactory(customer_profile=CustomerFactory(ai_agent=agent_a))
+    with time_machine.travel(OFFICE_HOURS):
+        response = page_a.post(
+            url("callback-reschedule", callback_id=callback.pk), {"when": "2026-04-02T14:30", "priority": "1"}, **HTMX
+        )
+    body = text(response)
+    assert "Moved to Thu 2 Apr, 14:30." in body
+    assert body.count("Thu 2 Apr, 14:30") == 2  # the note and the When cell
+
+
+@pytest.mark.django_db
 def test_reschedule_and_cancel(page_a, agent_a):
     callback = CallbackFactory(customer_profile=CustomerFactory(ai_agent=agent_a))
     with time_machine.travel(OFFICE_HOURS):
@@ -699,3 +747,22 @@ def test_start_call_with_twilio_unreachable_says_so_and_leaves_no_live_call(page
     assert "The phone service could not be reached. Please try again in a moment." in body
     assert "127.0.0.1" not in body and "HTTPConnectionPool" not in body
     assert CallSession.objects.get(ai_agent=agent_a).status == "failed"
+
+
+def test_every_list_searches_with_the_same_parameter(page_a, api_a, agent_a):
+    """`search` filters the dashboard's lists and export as it filters the API's lists."""
+    quinn = CustomerFactory(ai_agent=agent_a, name="Quiet Quinn", phone_number="+13125550188")
+    harry = CustomerFactory(ai_agent=agent_a, name="Hot Harry", phone_number="+13125550199")
+    CallFactory(customer_profile=quinn)
+    CallFactory(customer_profile=harry)
+    params = {"search": "quinn"}
+
+    customers_page = text(page_a.get(url("customers"), params))
+    assert "Quiet Quinn" in customers_page and "Hot Harry" not in customers_page
+    assert 'name="search"' in customers_page  # the filter form sends the same name
+    calls_page = text(page_a.get(url("calls"), params))
+    assert calls_page.count("data-call-id=") == 1 and 'name="search"' in calls_page
+    export = b"".join(page_a.get(url("customer-export"), params).streaming_content).decode()
+    assert "Quiet Quinn" in export and "Hot Harry" not in export
+    assert [c["name"] for c in api_a.get("/api/customers/", params).json()["results"]] == ["Quiet Quinn"]
+    assert len(api_a.get("/api/calls/", params).json()["results"]) == 1

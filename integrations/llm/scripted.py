@@ -479,6 +479,17 @@ class _Turn:
                 f"Hi {self.first_name}, it's {agent} from {company} again. {purpose} Is now still a good time?"
             )
         script = self.fill(re.split(r"\n\s*\n", context.script.strip(), maxsplit=1)[0]) if context.script else ""
+        if inbound:
+            # The caller rang us: the script's introduction at most, never its cold-call pitch and
+            # "do you have a minute?".
+            intro = split_sentences(script)[0] if script else ""
+            if intro.endswith("?"):
+                intro = ""
+            if not intro:
+                return self.reply(
+                    f"{self.greeting()} Thank you for calling {company}, this is {agent}. How can I help you?"
+                )
+            return self.reply(self.say(intro, f"Thank you for calling {company}.", "How can I help you today?"))
         if script:
             return self.reply(script)
         hello = f"Hi {self.first_name}" if self.first_name else self.greeting().rstrip("!.")

@@ -6,7 +6,7 @@ Idempotent: every object has a stable key, so running it again changes nothing.
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -18,7 +18,9 @@ from agents.models import AIAgent
 from agents.services import agent_setup, training_add
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession, CallTurn
-from calls.outcomes import agent_learn_calls
+from calls.outcomes import agent_learn_calls, interest_after
+from calls.sentiment import lexicon_sentiment
+from customers.contactability import booking_zone, next_allowed_time
 from customers.models import CustomerProfile
 from customers.services import customer_get_or_create
 
@@ -31,7 +33,27 @@ OUTCOMES = [
     ("answered", 18), ("interested", 16), ("not_interested", 14), ("converted", 8),
     ("callback_requested", 12), ("voicemail", 10), ("no_answer", 14), ("failed", 3),
 ]  # fmt: skip
-LEVEL_FOR = {"interested": "warm", "converted": "converted", "callback_requested": "warm"}
+# What a caller says after the greeting, the agent's trained answer, and the objection it answered
+# (recorded on the agent's turn as the engine does, so learning counts it).
+EXCHANGES = [
+    ("It sounds too expensive.", "price_too_high",
+     "I hear you. With $0 down, most homeowners pay less each month than their old bill."),
+    ("We already have a provider.", "already_have_provider",
+     "Many of our customers switched from another provider. Let me compare."),
+    ("I'm busy right now.", "no_time", "No problem at all. When would be a better time for a two-minute call?"),
+    ("Tell me more, that sounds great.", "",
+     "Tier-1 panels and a 10 kWh battery, $0 down, from $89 a month. Shall I check your roof?"),
+]  # fmt: skip
+
+
+def _allowed_before(*, agent: AIAgent, customer: CustomerProfile, at: datetime, now: datetime) -> datetime:
+    """The first callable moment at or after ``at`` that is already past: when a real call could have been."""
+    zone = booking_zone(customer, agent)
+    while True:
+        slot = next_allowed_time(agent=agent, zone=zone, at=at)
+        if slot is not None and slot + timedelta(minutes=10) <= now:
+            return slot
+        at -= timedelta(days=1)
 
 
 class Command(BaseCommand):
@@ -142,10 +164,14 @@ class Command(BaseCommand):
             customer = people[rng.randrange(len(people))]
             if sid in existing:
                 continue
-            started = now - timedelta(days=rng.randrange(0, 14), hours=rng.randrange(0, 9), minutes=rng.randrange(60))
-            started = started.replace(hour=rng.choice([13, 14, 15, 16, 17, 18, 19, 20, 21, 22]))
+            # A moment the agent could really have called, in the past whatever the hour of seeding.
+            asked = now - timedelta(days=rng.randrange(0, 14), hours=rng.randrange(0, 24), minutes=rng.randrange(60))
+            started = _allowed_before(agent=agent, customer=customer, at=asked, now=now)
+            started += timedelta(minutes=rng.randrange(0, 30))
             answered = outcome not in ("no_answer", "failed")
             duration = rng.randrange(40, 400) if answered else 0
+            spoken = answered and outcome != "voicemail"
+            said, objection, answer = rng.choice(EXCHANGES)
             session = CallSession(
                 ai_agent=agent, customer_profile=customer, twilio_call_sid=sid,
                 call_type=rng.choice(["outbound", "outbound", "inbound", "scheduled"]),
@@ -153,19 +179,20 @@ class Command(BaseCommand):
                 outcome=outcome, started_at=started, answered_at=started + timedelta(seconds=8) if answered else None,
                 ended_at=started + timedelta(seconds=duration + 10), duration_seconds=duration,
                 answered_by="human" if outcome != "voicemail" else "machine_end_beep",
-                sentiment_analysis={"label": rng.choice(["positive", "neutral", "negative"]), "score": 0.0},
+                # Judged from what the caller said, as a finished call is: no "Positive 0.00".
+                sentiment_analysis=lexicon_sentiment([said]) if spoken else {},
             )  # fmt: skip
             sessions.append(session)
-            if answered and outcome != "voicemail":
+            if spoken:
                 lines = [
-                    ("agent", "Hi, this is Sarah from Sunrise Solar. This call is with an AI assistant."),
-                    ("caller", rng.choice(["It sounds too expensive.", "Tell me more.", "I'm busy right now."])),
-                    ("agent", "With $0 down, most homeowners pay less each month than their old bill."),
+                    ("agent", "Hi, this is Sarah from Sunrise Solar. This call is with an AI assistant.", []),
+                    ("caller", said, []),
+                    ("agent", answer, [{"type": "answered_objection", "key": objection}] if objection else []),
                 ]
-                for seq, (speaker, text) in enumerate(lines):
+                for seq, (speaker, text, actions) in enumerate(lines):
                     turns.append(
                         CallTurn(
-                            call=session, sequence=seq, speaker=speaker, text=text,
+                            call=session, sequence=seq, speaker=speaker, text=text, actions=actions,
                             spoken_at=started + timedelta(seconds=10 * seq),
                             latency_ms=rng.randrange(180, 900) if speaker == "agent" else None,
                             provider="scripted" if speaker == "agent" else "",
@@ -174,14 +201,14 @@ class Command(BaseCommand):
         CallSession.objects.bulk_create(sessions, batch_size=500)
         CallTurn.objects.bulk_create(turns, batch_size=1000)
         if sessions:
-            for session in sessions:
+            # In the order they happened, by the same ladder a finished call climbs.
+            for session in sorted(sessions, key=lambda s: s.started_at):
                 c = session.customer_profile
                 c.total_calls += 1
                 c.successful_calls += session.outcome in ("interested", "converted")
                 c.last_contacted_at = max(filter(None, [c.last_contacted_at, session.started_at]))
-                if session.outcome in LEVEL_FOR:
-                    c.interest_level = LEVEL_FOR[session.outcome]
-                    c.is_converted = c.interest_level == "converted"
+                c.interest_level = interest_after(c.interest_level, session.outcome)
+                c.is_converted = c.interest_level == "converted"
             CustomerProfile.objects.bulk_update(
                 people, ["total_calls", "successful_calls", "last_contacted_at", "interest_level", "is_converted"]
             )
@@ -193,8 +220,13 @@ class Command(BaseCommand):
         now = timezone.now()
         plan = [(people[i], timedelta(hours=6 * i - 20), (i % 5) + 1) for i in range(min(12, len(people)))]
         for customer, offset, priority in plan:
+            # Overdue ones at a past callable moment, upcoming ones at the next: never at 03:00.
+            if offset < timedelta(0):
+                when = _allowed_before(agent=agent, customer=customer, at=now + offset, now=now)
+            else:
+                when = next_allowed_time(agent=agent, zone=booking_zone(customer, agent), at=now + offset)
             ScheduledCallback.objects.get_or_create(
                 ai_agent=agent, customer_profile=customer, reason="Demo: discuss pricing options",
-                defaults={"scheduled_datetime": now + offset, "priority_level": priority,
+                defaults={"scheduled_datetime": when, "priority_level": priority,
                           "expected_outcome": "Book a roof survey"},
             )  # fmt: skip
