@@ -263,7 +263,7 @@ def test_a_first_time_inbound_caller_is_welcomed_not_pitched_the_outbound_script
         "Do you have a quick minute?",
     )
     text = said(twilio_sim.incoming(from_number="+12125550177"))
-    assert "Hi, this is Sarah from Acme Solar." in text
-    assert "How can I help you today?" in text
+    assert "Sarah" in text and "Acme Solar" in text
+    assert "How can I help you" in text
     assert "minute" not in text
     assert "cut their power bill" not in text
