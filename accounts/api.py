@@ -1,6 +1,6 @@
 """Sign-up, sign-in, the user's API tokens and the client's own settings.
 
-Authentication is a token (docs/adr/0002-api-auth.md, 0012-hashed-api-tokens.md):
+Authentication is a token (docs/adr/0002-api-auth.md, 0008-hashed-api-tokens.md):
 ``POST /api/auth/login/`` returns a new token that the frontend sends as
 ``Authorization: Token <token>``; only its digest is stored. The dashboard pages keep using the
 session cookie, and the API accepts it too.

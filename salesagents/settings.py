@@ -211,7 +211,7 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 # API tokens (django-rest-knox): stored as SHA-512 digests, one per sign-in (per device), no
-# expiry unless the frontend asks for one at login; see docs/adr/0012-hashed-api-tokens.md.
+# expiry unless the frontend asks for one at login; see docs/adr/0008-hashed-api-tokens.md.
 REST_KNOX = {
     "TOKEN_TTL": None,
     "AUTH_HEADER_PREFIX": "Token",

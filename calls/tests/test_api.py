@@ -163,7 +163,7 @@ def test_list_filters_by_customer(api_a, call_a, omar):
 def test_list_rejects_bad_filters_with_a_message(api_a, agent_a, query, message):
     response = api_a.get(f"{LIST}?{query}")
 
-    # A range ending before it starts fits the schema; a rule refuses it (docs/adr/0014).
+    # A range ending before it starts fits the schema; a rule refuses it (docs/adr/0009).
     rule = message.startswith("date_to: date_to must be after")
     assert response.status_code == (422 if rule else 400)
     assert error(response)["code"] == ("validation_failed" if rule else "invalid")
@@ -468,7 +468,7 @@ def test_outcome_with_a_callback_in_the_past_is_refused_with_the_reason(api_a, c
 
     response = api_a.post(OUTCOME, body, format="json")
 
-    # 422: the schema allows any date-time; a rule it cannot state refuses this one (ADR 0014).
+    # 422: the schema allows any date-time; a rule it cannot state refuses this one (ADR 0009).
     assert response.status_code == 422
     assert error(response)["message"] == "callback_datetime: " + PAST_CALLBACK
     call_a.refresh_from_db()

@@ -160,7 +160,7 @@ def test_create_normalises_the_number_and_answers_with_the_detail(api_a, agent_a
 @pytest.mark.parametrize(
     ("payload", "status", "message"),
     [
-        # 422: the schema allows the text, a rule it cannot state refuses it (docs/adr/0014).
+        # 422: the schema allows the text, a rule it cannot state refuses it (docs/adr/0009).
         ({"phone_number": "call me"}, 422, "phone_number: 'call me' is not a phone number"),
         ({"phone_number": "+1555"}, 422, "phone_number: '+1555' is not a valid phone number"),
         ({"phone_number": "+12125550101", "timezone": "Mars/Olympus"}, 422, "timezone: 'Mars/Olympus' is not a known"),

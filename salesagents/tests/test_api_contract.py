@@ -1,4 +1,4 @@
-"""The API's generic contract, one behaviour each (docs/adr/0014-api-matches-its-schema.md).
+"""The API's generic contract, one behaviour each (docs/adr/0009-api-matches-its-schema.md).
 
 schemathesis (test_schemathesis.py) finds these across every operation; these tests pin each
 rule down through the real door, so a regression names the rule it broke.

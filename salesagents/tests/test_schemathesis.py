@@ -7,7 +7,7 @@ endpoints have rows to render. Positive and negative (schema-violating) cases ar
 every schemathesis check runs: no 5xx, only documented status codes, content types and response
 bodies, schema-valid input accepted, schema-violating input refused with a 4xx, 405 with Allow.
 
-One allowance, the API's rule (docs/adr/0014-api-matches-its-schema.md): a schema-valid request
+One allowance, the API's rule (docs/adr/0009-api-matches-its-schema.md): a schema-valid request
 may be refused with 422 by a rule JSON Schema cannot state (an unknown timezone, a phone number
 not in service, a date range that ends before it starts), never with 400.
 """
