@@ -338,7 +338,8 @@ def callback_counts(*, agent: AIAgent, now: datetime | None = None) -> CallbackC
     now = now or timezone.now()
     scheduled = Q(status=ScheduledCallback.Status.SCHEDULED)
     counts = (
-        ScheduledCallback.objects.filter(ai_agent=agent, customer_profile__is_simulated=False)
+        callback_list(agent=agent)
+        .select_related(None)
         .order_by()
         .aggregate(
             overdue=Count("pk", filter=scheduled & Q(scheduled_datetime__lt=now)),

@@ -34,6 +34,7 @@ from agents.memory import (
 )
 from agents.models import LEARNING_THRESHOLD, AIAgent, AIAgentTraining
 from callbacks.models import ScheduledCallback
+from callbacks.selectors import callback_list
 from calls.models import CallSession, CallTurn
 from calls.outcomes import PICKED_UP_OUTCOMES
 from calls.selectors import call_list
@@ -104,17 +105,21 @@ def agent_performance(*, agent: AIAgent, now: datetime | None = None) -> Perform
     since = min(window_start, today_start, last_day)
     today = Q(started_at__gte=today_start)
     in_window = Q(started_at__gte=window_start)
+    # Counting started_at (never NULL), not the id: every column read here is in
+    # call_agent_recent_idx, so PostgreSQL answers from the index alone, however busy the window.
     stats = (
         _calls(agent)
         .filter(started_at__gte=since)
         .aggregate(
-            window=Count("pk", filter=in_window),
-            answered=Count("pk", filter=in_window & _picked_up()),
-            conversions=Count("pk", filter=in_window & Q(outcome=Outcome.CONVERTED)),
+            window=Count("started_at", filter=in_window),
+            answered=Count("started_at", filter=in_window & _picked_up()),
+            conversions=Count("started_at", filter=in_window & Q(outcome=Outcome.CONVERTED)),
             avg_duration=Avg("duration_seconds", filter=in_window & Q(duration_seconds__gt=0)),
-            today=Count("pk", filter=today),
-            today_outbound=Count("pk", filter=today & Q(call_type__in=OUTBOUND_TYPES)),
-            failed_today=Count("pk", filter=today & (Q(status=CallSession.Status.FAILED) | Q(outcome=Outcome.FAILED))),
+            today=Count("started_at", filter=today),
+            today_outbound=Count("started_at", filter=today & Q(call_type__in=OUTBOUND_TYPES)),
+            failed_today=Count(
+                "started_at", filter=today & (Q(status=CallSession.Status.FAILED) | Q(outcome=Outcome.FAILED))
+            ),
             fallbacks=Sum("llm_fallbacks", filter=Q(started_at__gte=last_day)),
         )
     )
@@ -183,13 +188,15 @@ def callback_overview(
     now = now or timezone.now()
     zone = client_zone(agent)
     tomorrow = local_day_start(now.astimezone(zone).date() + timedelta(days=1), zone)
-    scheduled = ScheduledCallback.objects.filter(
-        ai_agent=agent, status=ScheduledCallback.Status.SCHEDULED, customer_profile__is_simulated=False
-    )
-    counts = scheduled.order_by().aggregate(
-        scheduled=Count("pk"),
-        overdue=Count("pk", filter=Q(scheduled_datetime__lt=now)),
-        due_today=Count("pk", filter=Q(scheduled_datetime__gte=now, scheduled_datetime__lt=tomorrow)),
+    scheduled = callback_list(agent=agent).filter(status=ScheduledCallback.Status.SCHEDULED)
+    counts = (
+        scheduled.order_by()
+        .select_related(None)
+        .aggregate(
+            scheduled=Count("pk"),
+            overdue=Count("pk", filter=Q(scheduled_datetime__lt=now)),
+            due_today=Count("pk", filter=Q(scheduled_datetime__gte=now, scheduled_datetime__lt=tomorrow)),
+        )
     )
     upcoming = list(
         scheduled.filter(scheduled_datetime__gte=now)
@@ -418,7 +425,7 @@ def calls_per_day_by_outcome(*, agent: AIAgent, days: int = 14, now: datetime | 
         .filter(started_at__gte=local_day_start(first, zone))
         .annotate(day=TruncDate("started_at", tzinfo=zone))
         .values("day", "outcome")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))  # not the id: call_agent_recent_idx alone answers
     )
     per_day: dict[date, dict[str, int]] = defaultdict(dict)
     for row in rows:
