@@ -3,9 +3,9 @@
 bench/dashboard_scale.py times the pages at 10,000 and 1,000,000 calls; this keeps what made
 them grow slowly. Every count the dashboard API and the overview make over calls and customers
 is planned as an index-only scan (the rows themselves are never read), and the callback counts
-never read the customers table at all but the few simulated customers. The planner is told to
-avoid sequential scans, as it would on a table of a million rows, so the small test data gets
-the plan a big tenant gets.
+never read the customers table at all but the few simulated customers (their ids, from an
+index too). The planner is told to avoid every plan that reads rows, so the small test data
+shows whether an index can answer each count, as it must for a tenant of a million calls.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from customers.models import CustomerProfile
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 BIG_TABLES = ("calls_callsession", "customers_customerprofile")
+PLANS_THAT_READ_ROWS = ("enable_seqscan", "enable_bitmapscan")  # index scans must stay on for index-only ones
 
 
 @pytest.fixture(autouse=True)
@@ -63,6 +64,13 @@ def busy_agent(agent_a):
     with connection.cursor() as cursor:
         for table in (*BIG_TABLES, "callbacks_scheduledcallback"):
             cursor.execute(f"VACUUM ANALYZE {table}")
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND relallvisible < relpages", [list(BIG_TABLES)]
+        )
+        if not_visible := [row[0] for row in cursor.fetchall()]:
+            # An older snapshot still open on the server keeps VACUUM from marking the pages
+            # all-visible; without that an index-only plan is no cheaper and the question is moot.
+            pytest.skip(f"VACUUM could not mark {not_visible} all-visible (an older snapshot is open)")
     return agent_a
 
 
@@ -72,7 +80,12 @@ def count_plans(http, url: str) -> list[tuple[str, str]]:
         assert http.get(url).status_code == 200
     plans = []
     with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")
+        # A few dozen rows fit in a page or two, where any plan is as good as another. With every
+        # plan that reads rows turned off, the planner still falls back to one (with a penalty)
+        # when no index holds what a count needs: whether one does is the question.
+        for plan in PLANS_THAT_READ_ROWS:
+            cursor.execute(f"SET {plan} = off")
+        cursor.execute("SET random_page_cost = 1000")  # a row read costs what it does on a big table
         try:
             for query in captured.captured_queries:
                 sql = query["sql"]
@@ -81,7 +94,8 @@ def count_plans(http, url: str) -> list[tuple[str, str]]:
                 cursor.execute("EXPLAIN " + sql)
                 plans.append((sql, "\n".join(row[0] for row in cursor.fetchall())))
         finally:
-            cursor.execute("RESET enable_seqscan")
+            for plan in (*PLANS_THAT_READ_ROWS, "random_page_cost"):
+                cursor.execute(f"RESET {plan}")
     return plans
 
 
