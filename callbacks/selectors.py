@@ -12,6 +12,7 @@ from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from core.lookups import get_scoped
 from customers.contactability import CALL_WINDOW_END, CALL_WINDOW_START, booking_zone, customer_zone
+from customers.models import CustomerProfile
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,13 @@ def callback_list(*, agent: AIAgent, filters: CallbackFilters | None = None) -> 
     """
     filters = filters or CallbackFilters()
     # A persona test's callbacks (cancelled as soon as it ends) are not the client's callbacks.
-    qs = ScheduledCallback.objects.filter(ai_agent=agent, customer_profile__is_simulated=False).select_related(
-        "customer_profile"
+    # Left out by the few simulated customers' ids (customer_simulated_idx), not by joining every
+    # customer to read its flag: the agent's counts then read callbacks only.
+    simulated = CustomerProfile.objects.filter(ai_agent=agent, is_simulated=True).values("pk")
+    qs = (
+        ScheduledCallback.objects.filter(ai_agent=agent)
+        .exclude(customer_profile__in=simulated)
+        .select_related("customer_profile")
     )
     if filters.status:
         qs = qs.filter(status=filters.status)

@@ -118,6 +118,23 @@ class CallSession(models.Model):
             models.Index(fields=["ai_agent", "-started_at"], name="call_agent_time_idx"),
             models.Index(fields=["customer_profile", "-started_at"], name="call_customer_time_idx"),
             models.Index(fields=["ai_agent", "updated_at"], name="call_agent_updated_idx"),
+            # The dashboard's recent-window figures (performance, calls per day) read only these
+            # columns of real calls: on PostgreSQL they come from the index alone (an index-only
+            # scan), so a window of a busy agent costs index pages, not a heap page per call.
+            models.Index(
+                fields=["ai_agent", "started_at"],
+                include=[
+                    "outcome",
+                    "status",
+                    "call_type",
+                    "answered_at",
+                    "answered_by",
+                    "duration_seconds",
+                    "llm_fallbacks",
+                ],
+                condition=Q(is_simulation=False),
+                name="call_agent_recent_idx",
+            ),
         ]
 
     def __str__(self) -> str:

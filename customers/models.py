@@ -78,7 +78,16 @@ class CustomerProfile(models.Model):
         ]
         indexes = [
             models.Index(fields=["ai_agent", "-created_at"], name="customer_agent_created_idx"),
-            models.Index(fields=["ai_agent", "interest_level", "is_do_not_call"], name="customer_agent_interest_idx"),
+            # Real customers only (every read of them leaves simulated ones out), so the dashboard's
+            # counts per level and do-not-call come from this index alone, without reading a row.
+            models.Index(
+                fields=["ai_agent", "interest_level", "is_do_not_call"],
+                condition=Q(is_simulated=False),
+                name="customer_real_interest_idx",
+            ),
+            # The few simulated customers, found without scanning the real ones, so callback reads
+            # can leave them out without joining every customer.
+            models.Index(fields=["ai_agent", "id"], condition=Q(is_simulated=True), name="customer_simulated_idx"),
         ]
 
     def __str__(self) -> str:

@@ -12,8 +12,9 @@ its charts are built the cheap way where one exists:
   outcome service folds every closed call into, rather than joining a month of calls to their
   customers' timezones on every page view;
 - what must scan many rows (calls per day, reply-time percentiles, the customer counts) is
-  cached per agent for ``DASHBOARD_CHART_CACHE_SECONDS`` (60 s by default): those may be a
-  minute old; today's calls, the callbacks and the alerts never are.
+  cached per agent for ``DASHBOARD_CHART_CACHE_SECONDS`` (60 s by default,
+  ``selectors.cached_for_agent``; the dashboard API shares the customer counts): those may be
+  a minute old; today's calls, the callbacks and the alerts never are.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -61,7 +60,6 @@ NO_OUTCOME_LABEL = "No outcome yet"
 CUSTOMER_HISTORY = 20
 TRAINING_HISTORY = 20
 RINGING_CALLS = 5
-CHART_CACHE_SECONDS = 60
 
 
 def outcome_label(value: str) -> str:
@@ -132,22 +130,6 @@ def learned_pickup_by_hour(*, agent: AIAgent) -> list[dict[str, Any]]:
     return rows
 
 
-def _cached(agent: AIAgent, name: str, compute):
-    """``compute()``, kept per agent for DASHBOARD_CHART_CACHE_SECONDS (0 turns the cache off).
-
-    Keyed by the agent's public id (never reused), so a value can only ever be that agent's.
-    """
-    seconds = getattr(settings, "DASHBOARD_CHART_CACHE_SECONDS", CHART_CACHE_SECONDS)
-    if not seconds:
-        return compute()
-    key = f"dashboard:chart:{name}:{agent.public_id}"
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, seconds)
-    return value
-
-
 def _calls_per_day_chart(series: list[dict[str, Any]]) -> dict[str, Any]:
     present = {outcome for day in series for outcome, n in day["outcomes"].items() if n}
     datasets = [
@@ -210,37 +192,11 @@ def _objection_insights(agent: AIAgent, rows: list[dict[str, Any]]) -> list[Obje
     ]
 
 
-def _dashboard(agent: AIAgent, now: datetime) -> selectors.AgentDashboard:
-    """``selectors.agent_dashboard``'s sections, with the customer counts from the chart cache.
-
-    Counting a hundred thousand customers is the most expensive figure on the page and the one
-    that matters least to the second; everything else (today's calls, callbacks, alerts) is live.
-    """
-    performance = selectors.agent_performance(agent=agent, now=now)
-    customers = _cached(agent, "customers", lambda: selectors.customer_stats(agent=agent))
-    callbacks = selectors.callback_overview(agent=agent, now=now)
-    training = selectors.training_overview(agent=agent)
-    return selectors.AgentDashboard(
-        agent=agent,
-        performance=performance,
-        recent_calls=selectors.recent_calls(agent=agent),
-        customers=customers,
-        callbacks=callbacks,
-        training=training,
-        learning=selectors.learning_insights(agent=agent, now=now),
-        quick_actions=selectors.quick_actions(
-            agent=agent, training=training, customers=customers, callbacks=callbacks, performance=performance
-        ),
-        alerts=selectors.alerts(agent=agent, performance=performance, callbacks=callbacks),
-        generated_at=now,
-    )
-
-
 def overview_page(*, agent: AIAgent, now: datetime | None = None) -> OverviewPage:
     """The overview: the dashboard API's sections plus the four charts and the learning tables."""
     now = now or timezone.now()
-    dashboard = _dashboard(agent, now)
-    as_of, per_day, latency = _cached(
+    dashboard = selectors.agent_dashboard(agent=agent, now=now)
+    as_of, per_day, latency = selectors.cached_for_agent(
         agent,
         "recent",
         lambda: (
@@ -338,7 +294,8 @@ def callback_counts(*, agent: AIAgent, now: datetime | None = None) -> CallbackC
     now = now or timezone.now()
     scheduled = Q(status=ScheduledCallback.Status.SCHEDULED)
     counts = (
-        ScheduledCallback.objects.filter(ai_agent=agent, customer_profile__is_simulated=False)
+        callback_list(agent=agent)
+        .select_related(None)
         .order_by()
         .aggregate(
             overdue=Count("pk", filter=scheduled & Q(scheduled_datetime__lt=now)),

@@ -185,6 +185,29 @@ def test_dashboard_query_count_is_the_same_with_1_and_200_rows(api_a, agent_a, a
     assert (body["customers"]["total"], len(body["recent_calls"]), len(body["callbacks"]["upcoming"])) == (200, 10, 10)
 
 
+def test_customer_counts_are_at_most_a_minute_old_and_only_ever_the_clients_own(
+    api_a, api_b, agent_a, agent_b, settings
+):
+    """Counting every customer is the one read that grows with the list: once a minute, as on the overview."""
+    from django.core.cache import cache
+
+    settings.DASHBOARD_CHART_CACHE_SECONDS = 60
+    cache.clear()
+    fill(agent_a, customers=3, calls=1, callbacks=1)
+    assert api_a.get(URL).json()["customers"]["total"] == 3
+    CustomerProfile.objects.create(ai_agent=agent_a, phone_number="+13125550188")
+
+    with CaptureQueriesContext(connection) as captured:
+        body = api_a.get(URL).json()
+    assert body["customers"]["total"] == 3
+    assert not [q for q in captured.captured_queries if 'COUNT("customers_customerprofile"' in q["sql"]]
+    assert body["performance"]["today_calls"] == 1  # today's figures stay live
+    assert api_b.get(URL).json()["customers"]["total"] == 0  # kept per agent, never shared
+    cache.clear()  # the minute is up (Redis expires the entry on its own clock, not the test's)
+    assert api_a.get(URL).json()["customers"]["total"] == 4
+    cache.clear()
+
+
 def test_learning_insights_come_from_what_the_agent_learned(api_a, agent_a):
     agent_a.conversation_memory = {
         "version": 1,
