@@ -364,7 +364,9 @@ class LLMSentimentAnalyzer:
             label, score = self._ask_model(lines)
         except _TRANSIENT as exc:
             raise SentimentUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        except Exception as exc:  # noqa: BLE001 - sentiment is optional; a permanent failure means the lexicon
+        except (openai.OpenAIError, ValueError, IndexError) as exc:
+            # Refused (4xx) or an answer without a usable rating: the lexicon's stands. Anything
+            # else is a bug and propagates, so the task fails loudly instead of hiding it.
             logger.warning("LLM sentiment failed, using the lexicon: %s", type(exc).__name__)
             return lexicon
         return SentimentResult(
