@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 
 import pytest
@@ -117,16 +118,25 @@ def fake_twilio(settings, monkeypatch) -> Iterator[FakeTwilioServer]:
     server.stop()
 
 
-@pytest.fixture
-def fake_llm(settings) -> Iterator[FakeOpenAIServer]:
-    """``LLM_PROVIDER=openai``, the real openai client talking to a local OpenAI-compatible server."""
+@contextmanager
+def openai_configured(settings, *, budget_s: float = 1.0) -> Iterator[FakeOpenAIServer]:
+    """``LLM_PROVIDER=openai`` from here on: the real openai client talking to a local fake server."""
     with FakeOpenAIServer() as server:
         settings.LLM_PROVIDER = "openai"
         settings.OPENAI_API_KEY = "sk-test"
         settings.OPENAI_MODEL = "test-model"
         settings.OPENAI_BASE_URL = server.base_url
-        settings.LLM_TURN_BUDGET_SECONDS = 1.0
+        settings.LLM_TURN_BUDGET_SECONDS = budget_s
         providers._build.cache_clear()
         shared_breaker(f"openai:{server.base_url}:test-model").record_success()
+        try:
+            yield server
+        finally:
+            providers._build.cache_clear()
+
+
+@pytest.fixture
+def fake_llm(settings) -> Iterator[FakeOpenAIServer]:
+    """The production LLM profile for the whole test."""
+    with openai_configured(settings) as server:
         yield server
-    providers._build.cache_clear()

@@ -8,7 +8,6 @@ server when the prompt is checked.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -18,14 +17,13 @@ from django.db import connection
 
 from accounts.models import Client
 from callbacks.models import ScheduledCallback
-from calls import providers, tasks
+from calls import tasks
 from calls.actions import NO_TRANSFER_NUMBER
 from calls.models import CallSession
-from calls.tests.conftest import TwilioSim
+from calls.tests.conftest import TwilioSim, openai_configured
 from customers.models import CustomerProfile
 from customers.tests.factories import CustomerFactory
-from integrations.llm.resilience import shared_breaker
-from integrations.tests.fake_openai import Canned, FakeOpenAIServer, completion
+from integrations.tests.fake_openai import Canned, completion
 
 pytestmark = pytest.mark.django_db
 NY = ZoneInfo("America/New_York")
@@ -72,23 +70,6 @@ def answered(sim: TwilioSim):
     return sim.post("answered", {"CallSid": sim.call_sid, "CallStatus": "in-progress"})
 
 
-@contextmanager
-def openai_configured(settings):
-    """The production provider, the real openai client, talking to the local fake server."""
-    with FakeOpenAIServer() as server:
-        settings.LLM_PROVIDER = "openai"
-        settings.OPENAI_API_KEY = "sk-test"
-        settings.OPENAI_MODEL = "test-model"
-        settings.OPENAI_BASE_URL = server.base_url
-        settings.LLM_TURN_BUDGET_SECONDS = 2.0
-        providers._build.cache_clear()
-        shared_breaker(f"openai:{server.base_url}:test-model").record_success()
-        try:
-            yield server
-        finally:
-            providers._build.cache_clear()
-
-
 def test_the_callback_opens_with_the_call_it_was_booked_on(client, trained_agent, django_capture_on_commit_callbacks):
     dana(trained_agent)
     first_call_books_a_callback(client, trained_agent)
@@ -132,7 +113,7 @@ def test_the_callback_prompt_sent_to_the_model_carries_the_earlier_call(
 ):
     dana(trained_agent)
     first_call_books_a_callback(client, trained_agent, also_said="I need to think about it")
-    with time_machine.travel(TUESDAY_3PM, tick=True), openai_configured(settings) as llm:
+    with time_machine.travel(TUESDAY_3PM, tick=True), openai_configured(settings, budget_s=2.0) as llm:
         llm.respond(
             Canned(body=completion("Hi Dana, Sarah from Acme Solar calling back about the pricing. Good time?")),
             Canned(body=completion("It's $0 down and from $89 a month.")),
