@@ -22,6 +22,7 @@ from calls.actions import AppliedActions, apply_actions, opt_out_honoured
 from calls.context import build_context, memory_record, previous_call_memory
 from calls.models import CallSession, CallTurn
 from calls.providers import conversation_provider, silence_provider
+from calls.relay.twiml import connect_relay
 from calls.selectors_voice import LiveCall, TranscriptLine
 from calls.telephony import webhook_url
 from calls.webhook_params import TwilioEvent
@@ -46,6 +47,8 @@ def _voice(agent: AIAgent) -> dict:
 
 def render_turn(*, agent: AIAgent, turn: CallTurn | TranscriptLine) -> str:
     """TwiML for a stored agent turn: the same document on every replay of its webhook."""
+    if turn.sequence == 0 and agent.voice_mode == AIAgent.VoiceMode.RELAY:
+        return connect_relay(agent=agent, greeting=turn.text)  # the call goes on over the relay socket
     kinds = {a.get("type") for a in turn.actions or []}
     transfer = next((a for a in turn.actions or [] if a.get("type") == "transfer_to_human" and a.get("to")), None)
     if transfer:

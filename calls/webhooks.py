@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 from agents.models import AIAgent
 from agents.selectors import agent_by_public_id
 from calls import engine, lifecycle
+from calls.relay.twiml import after_relay
 from calls.selectors_voice import LiveCall, live_call
 from calls.telephony import webhook_auth_token
 from calls.webhook_params import CALL_SID_RE, MalformedWebhook, TwilioEvent, parse_event
@@ -132,6 +133,12 @@ def answered(agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> str:
 @twilio_webhook(speaks=True, reads_call=True, needs_turn=True)
 def turn(agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> str:
     return engine.call_turn(agent=agent, event=event, live=live)
+
+
+@twilio_webhook(speaks=True, reads_call=True)
+def relay_action(agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> str:
+    """The ``<Connect action>`` of a ConversationRelay session: what the call does after the socket."""
+    return after_relay(agent=agent, live=live)
 
 
 @twilio_webhook(speaks=False)

@@ -235,6 +235,74 @@ class FallbackProvider:
             if idle and close is not None:
                 close()
 
+    def stream_reply(self, context: ConversationContext) -> Iterator[str | Reply]:
+        """:meth:`stream` with the final :class:`Reply`, under the same budget and fallback.
+
+        Before the first piece a late, failing or empty primary is replaced whole by the
+        fallback's stream (its final reply carries ``fallback_reason``). After it, a stall or
+        an error ends the turn with what was already said and no actions: the caller heard
+        the start of the primary's answer, and a second, different answer would confuse them.
+        """
+        if not self.breaker.allow():
+            yield from self._fallback_stream(context, "circuit open")
+            return
+        pieces: list[Iterator[str | Reply]] = []
+
+        def advance() -> object:
+            if not pieces:
+                pieces.append(iter(self.primary.stream_reply(context)))
+            return next(pieces[0], _STREAM_DONE)
+
+        said: list[str] = []
+        future: Future[object] | None = None
+        deadline = time.monotonic() + self.budget_s
+        try:
+            while True:
+                try:
+                    future = self._executor.submit(advance)
+                    item = future.result(timeout=max(0.0, deadline - time.monotonic()))
+                except FutureTimeoutError:
+                    if future is not None:
+                        future.cancel()
+                    reason = self._timeout_reason()
+                except Exception as exc:  # noqa: BLE001 - same rule as reply(): never silence
+                    reason = _error_reason(exc)
+                else:
+                    if isinstance(item, Reply) or item is _STREAM_DONE:
+                        if not said and not (isinstance(item, Reply) and item.text):
+                            self.breaker.record_failure()
+                            yield from self._fallback_stream(context, "error: empty stream")
+                            return
+                        reply = item if isinstance(item, Reply) else Reply(text="".join(said).strip())
+                        self.breaker.record_success()
+                        yield dataclasses.replace(reply, provider=reply.provider or self.primary.name)
+                        return
+                    if not said:
+                        self.breaker.record_success()  # in time; the reader may stop early
+                    said.append(str(item))
+                    yield said[-1]
+                    continue
+
+                self.breaker.record_failure()
+                if not said:
+                    yield from self._fallback_stream(context, reason)
+                else:
+                    logger.warning("provider %s stream broke off after the first piece: %s", self.primary.name, reason)
+                    yield Reply(text="".join(said).strip(), provider=self.primary.name, fallback_reason=reason)
+                return
+        finally:
+            idle = future is None or future.done()
+            close = getattr(pieces[0], "close", None) if pieces else None
+            if idle and close is not None:
+                close()
+
+    def _fallback_stream(self, context: ConversationContext, reason: str) -> Iterator[str | Reply]:
+        self._log_fallback(reason)
+        for item in self.fallback.stream_reply(context):
+            if isinstance(item, Reply):
+                item = dataclasses.replace(item, fallback_reason=reason, provider=item.provider or self.fallback.name)
+            yield item
+
     def _fallback_reply(self, context: ConversationContext, reason: str) -> Reply:
         self._log_fallback(reason)
         reply = self.fallback.reply(context)

@@ -975,3 +975,9 @@ class ScriptedProvider:
         come from :meth:`reply` (the same context always gives the same reply).
         """
         yield from split_sentences(self.reply(context).text)
+
+    def stream_reply(self, context: ConversationContext) -> Iterator[str | Reply]:
+        """Sentence by sentence, then the reply itself (with its actions)."""
+        reply = self.reply(context)
+        yield from split_sentences(reply.text)
+        yield reply

@@ -126,7 +126,7 @@ def test_services_start_after_migrate_and_postgres_and_redis_are_healthy():
         }
     assert "setup_periodic_tasks" in services["migrate"]["command"]
     assert services["postgres"]["healthcheck"]["test"] and services["redis"]["healthcheck"]["test"]
-    assert services["web"]["command"].startswith("gunicorn ")
+    assert services["web"]["command"].startswith("uvicorn salesagents.asgi:application")
 
 
 def test_each_service_runs_its_own_command(fresh_database, tmp_path, settings):
@@ -146,9 +146,10 @@ def test_each_service_runs_its_own_command(fresh_database, tmp_path, settings):
     assert {spec.name: spec.task for spec in PERIODIC_TASKS}.items() <= tasks.items()
 
     port = free_port()
+    listen = {"UVICORN_HOST": "127.0.0.1", "UVICORN_PORT": str(port)}  # compose's are 0.0.0.0:8000
     logs = {name: tmp_path / f"{name}.log" for name in ("web", "worker", "beat")}
     processes = {
-        "web": start("web", {**service_env("web", shell, servers), "PORT": str(port)}, logs["web"]),
+        "web": start("web", {**service_env("web", shell, servers), **listen}, logs["web"]),
         "worker": start("worker", service_env("worker", shell, servers), logs["worker"]),
         "beat": start("beat", service_env("beat", shell, servers), logs["beat"]),
     }
