@@ -92,6 +92,7 @@ class RelayConsumer(AsyncWebsocketConsumer):
         self.speaking: _Speaking | None = None
         self.turn_task: asyncio.Task | None = None
         self.last_agent_sequence: int | None = None  # the agent turn the caller last heard
+        self.next_sequence = 0  # the caller turn this socket expects next (keys a duplicated prompt)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -129,6 +130,7 @@ class RelayConsumer(AsyncWebsocketConsumer):
         self.call_sid = setup.call_sid
         agent_lines = [line.sequence for line in live.transcript if line.speaker == "agent"]
         self.last_agent_sequence = agent_lines[-1] if agent_lines else None
+        self.next_sequence = live.transcript[-1].sequence + 1 if live.transcript else 0
 
     async def _prompt(self, prompt: protocol.Prompt) -> None:
         if prompt.cut:
@@ -185,10 +187,14 @@ class RelayConsumer(AsyncWebsocketConsumer):
 
     async def _speak(self, speaking: _Speaking, utterance: str) -> None:
         claimed = await database_sync_to_async(relay_turn_claim)(
-            agent_public_id=self.agent.public_id, call_sid=self.call_sid, utterance=utterance
-        )
-        if claimed is None:
+            agent_public_id=self.agent.public_id, call_sid=self.call_sid, sequence=self.next_sequence,
+            utterance=utterance,
+        )  # fmt: skip
+        if not isinstance(claimed, ClaimedTurn):
+            if claimed is not None:
+                self.next_sequence = claimed  # another socket answered it; expect the turn after
             return
+        self.next_sequence = claimed.sequence + 2
         speaking.claimed = claimed
         reply: Reply | None = None
         chunker = SpeechChunker()
@@ -291,8 +297,9 @@ def _replay(reply: Reply):
     """A reply the engine decided without a provider, streamed sentence by sentence."""
     from integrations.llm.scripted import split_sentences
 
-    for sentence in split_sentences(reply.text):
-        yield sentence + " "
+    sentences = split_sentences(reply.text)
+    for index, sentence in enumerate(sentences):
+        yield sentence if index == len(sentences) - 1 else sentence + " "
     yield reply
 
 

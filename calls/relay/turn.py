@@ -5,9 +5,10 @@ are the webhook turn's own (``calls.engine``, ``calls.context``, ``calls.actions
 differs is the order, because streamed words cannot be taken back:
 
 1. :func:`relay_turn_claim` reads the call (``live_call``, the webhook turn's one read),
-   stores the caller's words at once under the unique (call, sequence) key, and builds the
-   context. A second socket for the same CallSid loses that insert and answers nothing, so
-   one prompt never gets two replies. An opt-out or a number the caller gave is answered by
+   stores the caller's words at once under the unique (call, sequence) key, the sequence the
+   socket expects, and builds the context. A second socket for the same CallSid given the
+   same prompt loses that insert (or finds it answered) and answers nothing, so one prompt
+   never gets two replies. An opt-out or a number the caller gave is answered by
    the engine itself, before any model speaks, as on the webhook turn.
 2. The consumer streams the provider's reply to Twilio.
 3. :func:`relay_turn_store` applies the reply's actions and stores the agent's turn with its
@@ -61,21 +62,31 @@ def relay_call(*, agent_public_id, call_sid: str) -> LiveCall | None:
     return live_call(agent_public_id=agent_public_id, call_sid=call_sid)
 
 
-def relay_turn_claim(*, agent_public_id, call_sid: str, utterance: str) -> ClaimedTurn | None:
-    """None: the call is unknown, over, or another socket already took this prompt."""
+def relay_turn_claim(*, agent_public_id, call_sid: str, sequence: int, utterance: str) -> ClaimedTurn | int | None:
+    """Store the caller's words at ``sequence``, the turn this socket expects, and build the context.
+
+    ``sequence`` comes from the socket's own view of the call (like the webhook's ``?n=``):
+    two sockets given the same prompt claim the same key and only one insert wins. The loser
+    gets the sequence to expect next (an int) and answers nothing. None: the call is unknown
+    or over.
+    """
     live = live_call(agent_public_id=agent_public_id, call_sid=call_sid)
     if live is None:
         return None
     call, turns = live
     if call.is_final or (turns and engine._ended(turns[-1])):
         return None
-    sequence = turns[-1].sequence + 1 if turns else 0
+    next_sequence = turns[-1].sequence + 1 if turns else 0
+    if sequence < next_sequence:
+        logger.warning("Call %s: prompt %d was answered on another socket; not answered twice", call_sid, sequence)
+        # A caller turn still being answered elsewhere has its agent turn to come.
+        return next_sequence + 1 if turns[-1].speaker == CallTurn.Speaker.CALLER else next_sequence
     try:
         with transaction.atomic():
             CallTurn.objects.create(call=call, sequence=sequence, speaker=CallTurn.Speaker.CALLER, text=utterance)
     except IntegrityError:
         logger.warning("Call %s: prompt %d was taken by another socket; not answered twice", call_sid, sequence)
-        return None
+        return sequence + 2
     agent = call.ai_agent
     ready = engine._number_given(agent=agent, call=call, turns=turns, utterance=utterance)
     if ready is None and is_opt_out(utterance):

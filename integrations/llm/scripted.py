@@ -977,7 +977,9 @@ class ScriptedProvider:
         yield from split_sentences(self.reply(context).text)
 
     def stream_reply(self, context: ConversationContext) -> Iterator[str | Reply]:
-        """Sentence by sentence, then the reply itself (with its actions)."""
+        """Sentence by sentence (joined, they are the reply's text), then the reply with its actions."""
         reply = self.reply(context)
-        yield from split_sentences(reply.text)
+        sentences = split_sentences(reply.text)
+        for index, sentence in enumerate(sentences):
+            yield sentence if index == len(sentences) - 1 else sentence + " "
         yield reply
