@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 from django.conf import settings
+from django.utils.module_loading import import_string
 from twilio.request_validator import RequestValidator
 from websockets.sync.client import ClientConnection, connect
 
@@ -29,8 +30,7 @@ from calls.telephony import webhook_auth_token
 @contextmanager
 def served_app() -> Iterator[str]:
     """``ws://127.0.0.1:<port>`` of the ASGI app served by uvicorn until the block ends."""
-    from salesagents.asgi import application
-
+    application = import_string(settings.ASGI_APPLICATION)  # by name: calls may not import salesagents
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
