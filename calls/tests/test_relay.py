@@ -18,6 +18,7 @@ from calls.models import CallSession, CallTurn
 from calls.tests.conftest import PRICE_ANSWER
 from calls.tests.relay_phone import RelayPhone, served_app
 from customers.models import CustomerProfile
+from integrations.tests.fake_openai import streamed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NY = ZoneInfo("America/New_York")
@@ -263,3 +264,52 @@ def test_two_sockets_for_one_call_never_answer_one_prompt_twice(phone, twilio_si
         assert other.hear().text
     finally:
         other.close()
+
+
+# --- the production profile: the real openai client streaming from a fake OpenAI-compatible server ------
+
+
+def test_an_openai_reply_is_spoken_as_it_streams_and_its_streamed_tool_call_ends_the_session(
+    fake_llm, phone, twilio_sim
+):
+    twilio_sim.incoming()  # the greeting is the model's whole reply ("Hello from the model.")
+    phone.open()
+    phone.setup()
+    words = ["We", " install", " in", " two", " weeks,", " and", " panels", " start", " at", " $89", " a", " month."]
+    fake_llm.respond(streamed(*words, tool_calls=[("end_call", {"outcome": "interested"})],
+                              first_token_s=0.3, tokens_per_s=40))  # fmt: skip
+    sent = time.monotonic()
+    phone.send({"type": "prompt", "voicePrompt": "How soon can you install, and what does it cost?", "last": True})
+    first = phone.receive()
+    first_at = time.monotonic() - sent
+    rest = phone.hear(wait_end=5)
+    whole_at = time.monotonic() - sent
+    assert first["type"] == "text" and first["token"] == "We " and not first["last"]  # whole words, at once
+    assert first_at >= 0.3 and whole_at - first_at >= 0.15  # spoken while the model still writes
+    assert (first["token"] + "".join(rest.tokens)).strip() == "".join(words)
+    assert rest.end == {"reason": "end_call", "outcome": "interested"}
+
+    turn = agent_turns(twilio_sim.call_sid)[-1]
+    assert turn.text == "".join(words) and turn.provider == "openai"
+    assert 300 <= turn.first_token_ms < turn.last_token_ms
+    assert [a["type"] for a in turn.actions] == ["end_call"]
+    assert fake_llm.requests[-1]["stream"] is True
+
+
+def test_an_interrupt_mid_stream_cancels_the_rest_and_keeps_what_was_heard(fake_llm, phone, twilio_sim):
+    twilio_sim.incoming()
+    phone.open()
+    phone.setup()
+    fake_llm.respond(streamed("Let me", " tell you", " all about", " our", " wonderful", " panels", " and",
+                              " batteries", " today.", tool_calls=[("set_interest_level", {"level": "hot"})],
+                              tokens_per_s=6))  # fmt: skip
+    phone.send({"type": "prompt", "voicePrompt": "What do you sell?", "last": True})
+    first = phone.receive()
+    phone.send({"type": "interrupt", "utteranceUntilInterrupt": first["token"], "durationUntilInterruptMs": 200})
+    with pytest.raises(TimeoutError):
+        while True:  # a token already on its way may arrive; then nothing more, and no last token
+            message = phone.receive(timeout=0.6)
+            assert message["type"] == "text" and not message["last"]
+    turn = wait_for(lambda: next((t for t in agent_turns(twilio_sim.call_sid) if t.interrupted), None))
+    assert turn.text == first["token"].strip() and turn.actions == []  # the unfinished reply decided nothing
+    assert CustomerProfile.objects.get(phone_number="+12125550123").interest_level == "cold"
