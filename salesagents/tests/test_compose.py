@@ -29,6 +29,8 @@ import yaml
 from django.conf import settings
 from django_guid import clear_guid, set_guid
 from kombu.utils.url import as_url
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as ws_connect
 
 from calls.management.commands.setup_periodic_tasks import PERIODIC_TASKS
 
@@ -167,6 +169,11 @@ def test_each_service_runs_its_own_command(fresh_database, tmp_path, settings):
         assert (body["database"]["status"], body["broker"]["status"], body["broker"]["transport"]) == (
             "ok", "ok", "redis"
         )  # fmt: skip
+
+        # The same process serves the ConversationRelay socket: an unsigned handshake is refused.
+        with pytest.raises(InvalidStatus) as refused:
+            ws_connect(f"ws://127.0.0.1:{port}/relay/{uuid.uuid4()}/", open_timeout=5)
+        assert refused.value.response.status_code == 403
 
         wait_for(lambda: b" ready." in logs["worker"].read_bytes(), "worker ready", processes["worker"],
                  logs["worker"], deadline)  # fmt: skip
