@@ -234,6 +234,22 @@ def read_customer_csv(stream: BinaryIO) -> tuple[list[str], Iterator[CsvRow]]:
     return ignored, _rows(reader, text, header_width=len(header), positions=positions, after_line=last_line)
 
 
+def check_customer_csv(stream: BinaryIO) -> list[str]:
+    """Refuse a file whose header cannot be imported (CsvFileInvalid); its ignored columns.
+
+    Only the header and the first row are read, and ``stream`` is left open at its start.
+    The row iterator is started before it is closed: an iterator never started would leave
+    its text wrapper attached, and that wrapper closes the stream when it is collected.
+    """
+    ignored, rows = read_customer_csv(stream)
+    try:
+        next(rows, None)
+    finally:
+        rows.close()
+    stream.seek(0)
+    return ignored
+
+
 def _rows(reader, text: io.TextIOWrapper, *, header_width: int, positions: dict[str, int], after_line: int):
     """The records after the header, skipping blank lines, each with its first line number.
 
