@@ -10,15 +10,11 @@ import time_machine
 
 from callbacks.models import ScheduledCallback
 from callbacks.selectors import callback_booking
-from callbacks.services import (
-    callback_cancel,
-    callback_reschedule,
-    callback_schedule,
-    customer_set_do_not_call,
-)
+from callbacks.services import callback_cancel, callback_reschedule, callback_schedule
 from callbacks.tests.factories import CallbackFactory
 from core.errors import CallNotAllowed, Conflict, ValidationFailed
 from customers.models import CustomerProfile
+from customers.services import customer_opt_in, customer_opt_out
 from customers.tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +114,7 @@ def test_opting_out_cancels_open_callbacks_only_and_opting_in_revives_none(agent
     done = CallbackFactory(customer_profile=customer, status="completed")
     someone_else = CallbackFactory(customer_profile=CustomerFactory(ai_agent=agent_a))
 
-    change = customer_set_do_not_call(customer=customer, do_not_call=True)
+    change = customer_opt_out(customer=customer)
 
     assert change.callbacks_cancelled == 2
     assert change.customer.is_do_not_call
@@ -127,6 +123,6 @@ def test_opting_out_cancels_open_callbacks_only_and_opting_in_revives_none(agent
     someone_else.refresh_from_db()
     assert (done.status, someone_else.status) == ("completed", "scheduled")
 
-    back = customer_set_do_not_call(customer=customer, do_not_call=False)
+    back = customer_opt_in(customer=customer)
     assert (back.customer.is_do_not_call, back.callbacks_cancelled) == (False, 0)
     assert ScheduledCallback.objects.filter(customer_profile=customer, status="scheduled").count() == 0
