@@ -1,4 +1,4 @@
-"""Writes to customer profiles."""
+"""Writes to customer profiles, and the one home of each customer rule (docs/rules.md)."""
 
 from __future__ import annotations
 
@@ -236,10 +236,10 @@ def customer_opt_out(*, customer: CustomerProfile, reason: str = DO_NOT_CALL_CAN
     if _callback_canceller is None:
         logger.error("customer_opt_out(%s): no callback canceller connected; is callbacks installed?", customer.pk)
         raise RuntimeError("customer_opt_out needs the callbacks app's canceller (CallbacksConfig.ready).")
-    if not _locked(customer, "is_do_not_call"):
-        customer.is_do_not_call = True
-        customer.save(update_fields=["is_do_not_call", "updated_at"])
+    already = _locked(customer, "is_do_not_call")
     customer.is_do_not_call = True
+    if not already:
+        customer.save(update_fields=["is_do_not_call", "updated_at"])
     cancelled = _callback_canceller(customer, (reason or DO_NOT_CALL_CANCEL_REASON)[:300])
     return DoNotCallChange(customer=customer, callbacks_cancelled=cancelled)
 
@@ -247,10 +247,10 @@ def customer_opt_out(*, customer: CustomerProfile, reason: str = DO_NOT_CALL_CAN
 @transaction.atomic
 def customer_opt_in(*, customer: CustomerProfile) -> DoNotCallChange:
     """Take the customer off the do-not-call list. Cancelled callbacks stay cancelled: book new ones."""
-    if _locked(customer, "is_do_not_call"):
-        customer.is_do_not_call = False
-        customer.save(update_fields=["is_do_not_call", "updated_at"])
+    was_on = _locked(customer, "is_do_not_call")
     customer.is_do_not_call = False
+    if was_on:
+        customer.save(update_fields=["is_do_not_call", "updated_at"])
     return DoNotCallChange(customer=customer, callbacks_cancelled=0)
 
 
