@@ -44,9 +44,9 @@ class CustomerProfile(models.Model):
     call_preference_time = models.CharField(max_length=10, choices=PreferredTime.choices, blank=True, default="")
     total_calls = models.PositiveIntegerField(default=0)
     successful_calls = models.PositiveIntegerField(default=0)
-    conversation_notes = models.JSONField(default=list, blank=True)  # [{"at": iso, "text": str, "call": id}]
+    conversation_notes = models.JSONField(default=list, blank=True)  # services.customer_note: at, text, source[, call]
     preferences = models.JSONField(default=dict, blank=True)
-    objections = models.JSONField(default=list, blank=True)  # [{"key": str, "text": str, "at": iso}]
+    objections = models.JSONField(default=list, blank=True)  # services.customer_record_objection: key, text, at, call
     is_do_not_call = models.BooleanField(default=False)
     is_converted = models.BooleanField(default=False)
     # A persona of a simulation run: never listed, counted, dialled or learned from.

@@ -476,6 +476,27 @@ def test_customer_detail_shows_history_objections_preferences_notes_callbacks(pa
 
 
 @pytest.mark.django_db
+def test_the_do_not_call_switch_cancels_open_callbacks_and_undoing_it_revives_none(page_a, agent_a):
+    customer = CustomerFactory(ai_agent=agent_a)
+    CallbackFactory.create_batch(2, customer_profile=customer)
+    done = CallbackFactory(customer_profile=customer, status="completed")
+
+    on = page_a.post(url("customer-do-not-call", customer_id=customer.pk), {"do_not_call": "1"}, follow=True)
+
+    assert "On the do-not-call list; 2 open callbacks cancelled." in text(on)
+    customer.refresh_from_db()
+    assert customer.is_do_not_call
+    assert sorted(ScheduledCallback.objects.values_list("status", flat=True)) == ["canceled", "canceled", "completed"]
+    off = page_a.post(url("customer-do-not-call", customer_id=customer.pk), {"do_not_call": "0"}, follow=True)
+    assert "Taken off the do-not-call list. Cancelled callbacks stay cancelled." in text(off)
+    customer.refresh_from_db()
+    assert not customer.is_do_not_call
+    assert not ScheduledCallback.objects.filter(status="scheduled").exists()
+    done.refresh_from_db()
+    assert done.status == "completed"
+
+
+@pytest.mark.django_db
 def test_customer_pages_of_another_client_are_404(page_a, agent_b):
     customer = CustomerFactory(ai_agent=agent_b)
     CallbackFactory(customer_profile=customer)
