@@ -60,6 +60,7 @@ class _Speaking:
     claimed: ClaimedTurn | None = None
     sent: list[str] = field(default_factory=list)
     first_token_ms: int | None = None
+    streamed: bool = False  # every piece was sent: the turn is stored whatever happens next
     stored: StoredReply | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -186,16 +187,9 @@ class RelayConsumer(AsyncWebsocketConsumer):
             await self._end({"reason": "error"})
 
     async def _speak(self, speaking: _Speaking, utterance: str) -> None:
-        claimed = await database_sync_to_async(relay_turn_claim)(
-            agent_public_id=self.agent.public_id, call_sid=self.call_sid, sequence=self.next_sequence,
-            utterance=utterance,
-        )  # fmt: skip
-        if not isinstance(claimed, ClaimedTurn):
-            if claimed is not None:
-                self.next_sequence = claimed  # another socket answered it; expect the turn after
+        claimed = await self._claim(speaking, utterance)
+        if claimed is None:
             return
-        self.next_sequence = claimed.sequence + 2
-        speaking.claimed = claimed
         reply: Reply | None = None
         chunker = SpeechChunker()
         stream = _replay(claimed.ready) if claimed.ready is not None else None
@@ -213,6 +207,7 @@ class RelayConsumer(AsyncWebsocketConsumer):
                 continue
             await self._say(speaking, chunker.feed(item))
         await self._say(speaking, chunker.flush())
+        speaking.streamed = True
         assert reply is not None, "a provider stream ended without its reply"
         spoken = "".join(speaking.sent)
         if not reply.actions:
@@ -240,6 +235,33 @@ class RelayConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(len(speaking.stored.text) / float(settings.RELAY_SPEECH_CHARS_PER_SECOND))
             await self._end(speaking.stored.handoff)
 
+    async def _claim(self, speaking: _Speaking, utterance: str) -> ClaimedTurn | None:
+        """Store the caller's words; finished even when the turn is stopped meanwhile, so the
+        socket's expected sequence stays true and the stop stores the (empty) agent turn."""
+        claim = asyncio.ensure_future(
+            database_sync_to_async(relay_turn_claim)(
+                agent_public_id=self.agent.public_id,
+                call_sid=self.call_sid,
+                sequence=self.next_sequence,
+                utterance=utterance,
+            )
+        )
+        try:
+            claimed = await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            self._claimed(speaking, await claim)
+            raise
+        return self._claimed(speaking, claimed)
+
+    def _claimed(self, speaking: _Speaking, claimed: ClaimedTurn | int | None) -> ClaimedTurn | None:
+        if isinstance(claimed, ClaimedTurn):
+            speaking.claimed = claimed
+            self.next_sequence = claimed.sequence + 2
+            return claimed
+        if claimed is not None:
+            self.next_sequence = claimed  # another socket answered it; expect the turn after
+        return None
+
     async def _say(self, speaking: _Speaking, text: str) -> None:
         if not text:
             return
@@ -256,7 +278,8 @@ class RelayConsumer(AsyncWebsocketConsumer):
         """
         task, speaking = self.turn_task, self.speaking
         self.turn_task = self.speaking = None
-        if task is not None and not task.done():
+        if task is not None and not task.done() and not (speaking is not None and speaking.streamed):
+            # Still streaming: stop the provider; a turn already spoken whole is left to be stored.
             if speaking is not None:
                 speaking.stop.set()
             task.cancel()

@@ -284,7 +284,7 @@ def test_an_openai_reply_is_spoken_as_it_streams_and_its_streamed_tool_call_ends
     first_at = time.monotonic() - sent
     rest = phone.hear(wait_end=5)
     whole_at = time.monotonic() - sent
-    assert first["type"] == "text" and first["token"] == "We " and not first["last"]  # whole words, at once
+    assert first["type"] == "text" and first["token"] == "We" and not first["last"]  # the first word at once
     assert first_at >= 0.3 and whole_at - first_at >= 0.15  # spoken while the model still writes
     assert (first["token"] + "".join(rest.tokens)).strip() == "".join(words)
     assert rest.end == {"reason": "end_call", "outcome": "interested"}

@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 # after a few of those, so a handful of workers is enough and the pool cannot grow unbounded.
 _PRIMARY_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="llm-primary")
 
+# Streams hold a worker between pieces for as long as the model takes to write the next one,
+# so they get a pool of their own, sized for a few dozen replies being spoken at once.
+_STREAM_POOL = ThreadPoolExecutor(max_workers=64, thread_name_prefix="llm-stream")
+
 _REASON_MAX_CHARS = 200
 
 _STREAM_DONE = object()
@@ -145,6 +149,7 @@ class FallbackProvider:
         self.budget_s = budget_s
         self.breaker = breaker if breaker is not None else CircuitBreaker()
         self._executor = executor if executor is not None else _PRIMARY_POOL
+        self._stream_executor = executor if executor is not None else _STREAM_POOL
         self.name = primary.name
 
     def reply(self, context: ConversationContext) -> Reply:
@@ -259,7 +264,7 @@ class FallbackProvider:
         try:
             while True:
                 try:
-                    future = self._executor.submit(advance)
+                    future = self._stream_executor.submit(advance)
                     item = future.result(timeout=max(0.0, deadline - time.monotonic()))
                 except FutureTimeoutError:
                     if future is not None:
