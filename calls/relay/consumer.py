@@ -43,7 +43,7 @@ from integrations.llm.base import Reply
 logger = logging.getLogger(__name__)
 
 # Provider streams block on the network: each live turn reads its stream in one of these.
-_STREAMS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="relay-stream")
+_STREAMS = ThreadPoolExecutor(max_workers=256, thread_name_prefix="relay-stream")
 _DONE = object()
 # Keys pressed with no "#" are sent as one input after this pause.
 DTMF_PAUSE_S = 2.0

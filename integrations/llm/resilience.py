@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,13 +28,20 @@ logger = logging.getLogger(__name__)
 # after a few of those, so a handful of workers is enough and the pool cannot grow unbounded.
 _PRIMARY_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="llm-primary")
 
-# Streams hold a worker between pieces for as long as the model takes to write the next one,
-# so they get a pool of their own, sized for a few dozen replies being spoken at once.
-_STREAM_POOL = ThreadPoolExecutor(max_workers=64, thread_name_prefix="llm-stream")
+# A stream holds a worker for as long as the model writes (a second or two), so streams get a
+# pool of their own, sized for a few hundred replies being spoken at once.
+_STREAM_POOL = ThreadPoolExecutor(max_workers=256, thread_name_prefix="llm-stream")
 
 _REASON_MAX_CHARS = 200
 
 _STREAM_DONE = object()
+
+
+class _Failed:
+    """The primary's stream raised: carried to the reader, which falls back."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 class CircuitBreaker:
@@ -247,33 +255,44 @@ class FallbackProvider:
         fallback's stream (its final reply carries ``fallback_reason``). After it, a stall or
         an error ends the turn with what was already said and no actions: the caller heard
         the start of the primary's answer, and a second, different answer would confuse them.
+        The primary's stream is read by one worker for its whole length (a hand-off per piece
+        would cost more than the piece), which stops at the next piece once nobody listens.
         """
         if not self.breaker.allow():
             yield from self._fallback_stream(context, "circuit open")
             return
-        pieces: list[Iterator[str | Reply]] = []
+        items: queue.SimpleQueue = queue.SimpleQueue()
+        stop = threading.Event()
 
-        def advance() -> object:
-            if not pieces:
-                pieces.append(iter(self.primary.stream_reply(context)))
-            return next(pieces[0], _STREAM_DONE)
+        def produce() -> None:
+            stream = None
+            try:
+                stream = iter(self.primary.stream_reply(context))
+                for item in stream:
+                    items.put(item)
+                    if stop.is_set():
+                        break
+            except Exception as exc:  # noqa: BLE001 - handed to the reader, which falls back
+                items.put(_Failed(exc))
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+                items.put(_STREAM_DONE)
 
         said: list[str] = []
-        future: Future[object] | None = None
         deadline = time.monotonic() + self.budget_s
+        self._stream_executor.submit(produce)
         try:
             while True:
                 try:
-                    future = self._stream_executor.submit(advance)
-                    item = future.result(timeout=max(0.0, deadline - time.monotonic()))
-                except FutureTimeoutError:
-                    if future is not None:
-                        future.cancel()
+                    item = items.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
                     reason = self._timeout_reason()
-                except Exception as exc:  # noqa: BLE001 - same rule as reply(): never silence
-                    reason = _error_reason(exc)
                 else:
-                    if isinstance(item, Reply) or item is _STREAM_DONE:
+                    if isinstance(item, _Failed):
+                        reason = _error_reason(item.error)
+                    elif isinstance(item, Reply) or item is _STREAM_DONE:
                         if not said and not (isinstance(item, Reply) and item.text):
                             self.breaker.record_failure()
                             yield from self._fallback_stream(context, "error: empty stream")
@@ -282,11 +301,12 @@ class FallbackProvider:
                         self.breaker.record_success()
                         yield dataclasses.replace(reply, provider=reply.provider or self.primary.name)
                         return
-                    if not said:
-                        self.breaker.record_success()  # in time; the reader may stop early
-                    said.append(str(item))
-                    yield said[-1]
-                    continue
+                    else:
+                        if not said:
+                            self.breaker.record_success()  # in time; the reader may stop early
+                        said.append(str(item))
+                        yield said[-1]
+                        continue
 
                 self.breaker.record_failure()
                 if not said:
@@ -296,10 +316,7 @@ class FallbackProvider:
                     yield Reply(text="".join(said).strip(), provider=self.primary.name, fallback_reason=reason)
                 return
         finally:
-            idle = future is None or future.done()
-            close = getattr(pieces[0], "close", None) if pieces else None
-            if idle and close is not None:
-                close()
+            stop.set()
 
     def _fallback_stream(self, context: ConversationContext, reason: str) -> Iterator[str | Reply]:
         self._log_fallback(reason)
