@@ -14,7 +14,7 @@ from calls.dispatch import callback_place_now
 from calls.models import CallSession
 from calls.numbers import agent_phone_number_configure
 from calls.outbound import call_place_to_number
-from calls.selectors_voice import call_by_sid
+from calls.selectors import call_by_sid
 from calls.simulated_phone import Screen, SimulatedPhone
 from calls.telephony import telephony_domain_error, uses_simulated_phone
 from core.api_fields import PhoneNumberField
