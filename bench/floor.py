@@ -3,11 +3,11 @@
 The floor is the least any webhook turn can do and still be correct and durable: check
 ``X-Twilio-Signature`` against ``PUBLIC_BASE_URL`` + the path (the same ``signature_is_valid``,
 over ``RequestValidator``, that the real webhooks use), write one row in its own transaction
-(one INSERT in autocommit mode, as a plain turn stores its turns: PostgreSQL commits it and
-flushes its WAL, with no BEGIN/COMMIT round trips), and answer fixed TwiML. It
-looks nothing up: the token is the simulated phone's, from settings, which is also the token
-the real webhook ends up with for the bench's client (it has no Twilio subaccount). It runs in
-the same Django processes, behind the same middleware, as the real webhooks.
+(one INSERT in autocommit mode: PostgreSQL commits it and flushes its WAL, with no BEGIN/COMMIT
+round trips), and answer fixed TwiML. It looks nothing up: the token is the simulated phone's,
+from settings, which is also the token the real webhook ends up with for the bench's client (it
+has no Twilio subaccount). It runs in the same Django processes, behind the same middleware, as
+the real webhooks.
 """
 
 from __future__ import annotations
