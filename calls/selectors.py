@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -107,6 +108,11 @@ def call_by_sid(*, agent: AIAgent, call_sid: str) -> CallSession:
     if call is None:
         raise NotFound(CALL_NOT_FOUND)
     return call
+
+
+def call_id_by_sid(*, agent: AIAgent, call_sid: str) -> UUID | None:
+    """The id of the agent's call ``call_sid``, None when it has none (the simulator's screen)."""
+    return CallSession.objects.filter(ai_agent=agent, twilio_call_sid=call_sid).values_list("pk", flat=True).first()
 
 
 @dataclass(frozen=True)
