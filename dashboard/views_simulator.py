@@ -15,8 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from calls.models import CallSession
-from calls.selectors import call_detail
-from calls.selectors_voice import call_by_sid
+from calls.selectors import call_by_sid, call_detail
 from calls.simulated_phone import SimulatedPhone
 from core.errors import DomainError, NotFound
 from core.phone import normalize_e164
