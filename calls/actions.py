@@ -17,13 +17,13 @@ from django.utils import timezone
 from agents.models import AIAgent
 from callbacks.services import callback_schedule, callbacks_cancel_for_customer
 from calls.models import CallSession
+from conversation.intents import is_opt_out
 from core.errors import CallNotAllowed, ValidationFailed
 from core.phone import normalize_e164
 from customers.contactability import note_preferred_time
 from customers.models import CustomerProfile
 from customers.services import customer_mark_do_not_call
 from integrations.llm import base as llm
-from integrations.llm.intents import is_opt_out
 
 logger = logging.getLogger(__name__)
 

@@ -38,11 +38,11 @@ from callbacks.models import ScheduledCallback
 from callbacks.services import callback_reschedule, callback_schedule, callbacks_cancel_for_customer
 from calls.models import CallSession, CallTurn
 from calls.selectors import CALL_NOT_FOUND
+from conversation.intents import builtin_objection, match_objection
 from core.errors import CallNotAllowed, NotFound, ValidationFailed
 from customers.contactability import note_preferred_time
 from customers.models import CustomerProfile
 from customers.services import customer_mark_do_not_call, customer_set_interest
-from integrations.llm.intents import builtin_objection, match_objection
 
 Outcome = CallSession.Outcome
 Level = CustomerProfile.InterestLevel

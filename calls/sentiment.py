@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from django.conf import settings
 
 from calls.models import CallSession, CallTurn
-from integrations.llm.sentiment import (
+from conversation.sentiment import (
     LexiconSentimentAnalyzer,
     LLMSentimentAnalyzer,
     SentimentResult,

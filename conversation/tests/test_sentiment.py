@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from integrations.llm.sentiment import (
+from conversation.sentiment import (
     LexiconSentimentAnalyzer,
     LLMSentimentAnalyzer,
     SentimentResult,
