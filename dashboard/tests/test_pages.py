@@ -23,7 +23,7 @@ from calls.outcomes import agent_learn_calls
 from calls.tests.factories import CallFactory, CallTurnFactory
 from customers.models import CustomerProfile
 from customers.tests.factories import CustomerFactory
-from dashboard import views_import
+from dashboard.views import customer_import as views_import
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 PRICE_ANSWER = "With zero down, most homeowners pay less each month than their old bill."

@@ -11,9 +11,9 @@ from django.views.decorators.http import require_GET, require_POST
 from callbacks.services import customer_set_do_not_call
 from customers.csv_export import customers_csv_lines
 from customers.selectors import CustomerFilters, customer_contactability, customer_get, customer_list
+from dashboard.access import client_page, paginate
 from dashboard.forms import CustomerFilterForm, StartCallForm, yes_no
-from dashboard.page_selectors import customer_history
-from dashboard.views_access import client_page, paginate
+from dashboard.view_models import customer_history
 
 
 def customer_filters(form: CustomerFilterForm) -> CustomerFilters:

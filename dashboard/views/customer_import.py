@@ -56,8 +56,8 @@ from customers.csv_import import (
     customers_import,
     read_customer_csv,
 )
+from dashboard.access import client_page, is_htmx
 from dashboard.forms import CsvUploadForm
-from dashboard.views_access import client_page, is_htmx
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MIN_CHUNK_ROWS = 1000
