@@ -25,8 +25,6 @@ from integrations.twilio import (
 RETRY_AFTER_S = 30
 RATE_LIMITED_RETRY_AFTER_S = 60
 
-WEBHOOKS = ("incoming", "answered", "turn", "status", "recording", "amd", "fallback")
-
 
 def uses_simulated_phone(client: Client) -> bool:
     """The built-in phone is used unless Twilio is configured and the client has credentials to use."""
