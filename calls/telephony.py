@@ -7,6 +7,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.module_loading import import_string
 
 from accounts.models import Client
 from agents.models import AIAgent
@@ -44,9 +45,7 @@ def uses_simulated_phone(client: Client) -> bool:
 def gateway_for(client: Client) -> TelephonyGateway:
     """The client's subaccount when it has one, the platform account otherwise, else the simulator."""
     if uses_simulated_phone(client):
-        from calls.simulated_phone import SimulatedGateway
-
-        return SimulatedGateway()
+        return import_string(settings.SIMULATED_PHONE_GATEWAY)()
     credentials = credentials_for(
         client.twilio_subaccount_sid, client.twilio_auth_token, settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
     )
