@@ -37,7 +37,7 @@ urlpatterns = [
     path("customers/", views_customers.customer_list_page, name="customers"),
     path("customers/export.csv", views_customers.customer_export, name="customer-export"),
     path("customers/import/", views_import.customer_import, name="customer-import"),
-    path("customers/import/<str:job_id>/step/", views_import.customer_import_step, name="customer-import-step"),
+    path("customers/import/<uuid:job_id>/", views_import.customer_import_job, name="customer-import-job"),
     path("customers/<uuid:customer_id>/", views_customers.customer_detail_page, name="customer-detail"),
     path(
         "customers/<uuid:customer_id>/do-not-call/",

@@ -145,6 +145,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded files (CSV imports waiting for a worker). With web and worker on other machines,
+# point "default" at storage they share (an S3 bucket through django-storages, or a shared mount).
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -284,10 +287,8 @@ LLM_TURN_BUDGET_SECONDS = env.float("LLM_TURN_BUDGET_SECONDS", default=6.0)
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=300)
 LLM_REPLY_MAX_CHARS = env.int("LLM_REPLY_MAX_CHARS", default=1000)
 
-# Dashboard: chart figures may be this many seconds old; CSV uploads wait here between chunks
-# (shared storage when several web machines serve the dashboard).
+# Dashboard: chart figures may be this many seconds old.
 DASHBOARD_CHART_CACHE_SECONDS = env.int("DASHBOARD_CHART_CACHE_SECONDS", default=60)
-DASHBOARD_IMPORT_DIR = Path(env.str("DASHBOARD_IMPORT_DIR", default=str(BASE_DIR / "var" / "imports")))
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

@@ -11,13 +11,13 @@ from django.utils import timezone
 
 from callbacks.claims import CLAIM_LEASE, OVERDUE_AFTER, callbacks_claim_due
 from callbacks.models import ScheduledCallback
-from callbacks.services import customer_set_do_not_call
 from callbacks.tests.factories import CallbackFactory
 from calls.dispatch import ORPHAN_AFTER, PlacementRetry, Result, callback_place, callbacks_dispatch_inline
 from calls.models import CallSession
 from calls.outbound import call_place, reserve_outbound_call
 from calls.simulated_phone import SimulatedGateway, SimulatedPhone
 from customers.models import CustomerProfile
+from customers.services import customer_opt_out
 from customers.tests.factories import CustomerFactory
 from integrations.twilio import TelephonyError, TelephonyUnavailable
 
@@ -356,7 +356,7 @@ def test_a_customer_who_asked_not_to_be_called_never_gets_a_follow_up(agent, cus
 @time_machine.travel(TUESDAY_2PM, tick=False)
 def test_an_unanswered_call_from_a_do_not_call_customer_books_no_follow_up(agent, customer):
     call = call_place(agent=agent, customer=customer, call_type="outbound")
-    customer_set_do_not_call(customer=customer, do_not_call=True)
+    customer_opt_out(customer=customer)
 
     SimulatedPhone(agent).hang_up(call.twilio_call_sid, status="busy")
 
