@@ -11,9 +11,9 @@ from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession, CallTurn
 from calls.selectors import earlier_conversation
+from conversation import intents
 from customers.contactability import booking_zone
 from customers.models import CustomerProfile
-from integrations.llm import intents
 from integrations.llm.base import ConversationContext, CustomerSnapshot, PreviousCall, Turn
 
 # The greeting turn carries what the agent remembered as one action record of this type, so
