@@ -219,7 +219,7 @@ def _live_sessions(callbacks: list[ScheduledCallback]) -> dict:
     return live
 
 
-def callbacks_place_claimed(claimed: list[ScheduledCallback]) -> list[Placement]:
+def callbacks_place_claimed(claimed: list[ScheduledCallback], *, fresh: bool = False) -> list[Placement]:
     """Dial callbacks this process has just claimed (the command's and the tests' form of the task).
 
     The same placement as the task's, for the whole claimed set at once (a few statements for
@@ -227,11 +227,14 @@ def callbacks_place_claimed(claimed: list[ScheduledCallback]) -> list[Placement]
     second delivery to fence off: while a claim has more than :data:`LEASE_MARGIN` left, nobody
     else can take it (a takeover needs the lease to have run out) and the token is used as it
     is, saving the swap. Past that margin (a very slow set) each callback is taken as a task
-    would take it.
+    would take it. ``fresh``: claimed from ``scheduled`` (not taken over), so no call of their
+    own can be live (a placed callback stays in progress until its call ends) and that read is
+    saved; the one-live-call rule would refuse such a call anyway.
     """
     now = timezone.now()
     held = [callback for callback in claimed if now < callback.lease_expires_at - LEASE_MARGIN]
-    placements = {p.callback_id: p for p in _place_held(held, _live_sessions(held))} if held else {}
+    live = {} if fresh or not held else _live_sessions(held)
+    placements = {p.callback_id: p for p in _place_held(held, live)} if held else {}
     out = []
     for callback in claimed:
         if callback.pk not in placements:  # near the end of its lease: taken as a task takes it
@@ -399,7 +402,7 @@ def callbacks_dispatch_due(
             else:
                 report.claimed += len(taken)
             if enqueue is None:
-                report.placements += callbacks_place_claimed(taken)
+                report.placements += callbacks_place_claimed(taken, fresh=claim is callbacks_claim_due)
             else:
                 for callback in taken:
                     enqueue(callback)
