@@ -4,16 +4,17 @@ The beat task (``calls.tasks.dispatch_due_callbacks``) runs :func:`callbacks_dis
 every 15 s: it flags overdue callbacks, marks exhausted ones missed, takes over claims whose
 worker died, claims due callbacks, and hands each claim to ``callback_place_task``, so the
 calls are placed in parallel by however many workers there are (placing is network-bound on
-Twilio, so parallelism matters more than cores). The task places one callback with
-:func:`callback_place`, which dials through ``calls.outbound.call_place``, the one placement
-path (ADR 0014). The ``dispatch_callbacks`` command (and the benchmark) runs the same tick
-without a queue: each claimed set is placed at once in this process by the same placement,
-the whole set in a few statements.
+Twilio, so parallelism matters more than cores). The task places its one callback with
+:func:`callback_place`. The ``dispatch_callbacks`` command (and the benchmark) runs the same
+tick without a queue: each claimed set is placed at once in this process
+(:func:`callbacks_place_claimed`), a few statements for the whole set. Both settle each
+callback in :func:`_place_held`, which dials through ``calls.outbound.calls_place``, the one
+placement path (ADR 0014).
 
 Rules this module protects:
 
 - A customer is never dialled twice for one attempt. The ``CallSession`` that
-  ``calls.outbound.call_place`` creates (and commits) *before* it asks the phone network to
+  ``calls.outbound.calls_place`` creates (and commits) *before* it asks the phone network to
   dial is the idempotency record: a callback whose claim is taken over after its worker died
   is not dialled again when a live session exists for it. A session that never got Twilio's
   call SID (the worker died between asking Twilio and writing down the answer) may or may not
