@@ -3,29 +3,23 @@
 
     .venv/bin/python bench/callback_dispatch.py          # a few minutes on 2 cores; make bench-callbacks
 
-What it does, on the PostgreSQL server of ``DATABASE_URL`` (default postgres://postgres@127.0.0.1:5432/):
+On the PostgreSQL server of ``DATABASE_URL`` (default postgres://postgres@127.0.0.1:5432/):
 
 1. Drops and recreates its own database (``--db-name``, default ``salesagents_bench``), migrates
-   it, and creates ``--clients`` clients with a trained agent each, ``--customers`` customers per
-   client, and ``--total`` scheduled callbacks bulk-loaded with ``INSERT ... SELECT
-   generate_series`` in chunks (with progress): ``--due`` of them due (on distinct customers,
-   priorities 1-5, up to an hour late), the rest between an hour and 30 days ahead. The
-   customers' and clients' timezone is the one where it is about noon now, so the calling rules
-   allow every due call.
-2. Prints ``EXPLAIN (ANALYZE, BUFFERS)`` of the dispatcher's claim query (``SELECT ... FOR UPDATE
-   SKIP LOCKED`` over ``callback_due_idx``, one priority), in a transaction rolled back after.
-3. Baseline: ``--workers`` processes run a bare claim loop (``callbacks_claim_due`` until nothing is
-   due, no placement); then the claims are undone and the table vacuumed.
-4. The run: ``--workers`` processes (multiprocessing, started and connected before the clock
-   starts) each run ``calls.dispatch.callbacks_dispatch_inline``: claim a batch (one query for
-   live calls per batch), then for each callback re-check the calling rules and the daily limit,
-   create the call session and dial through the simulated gateway (``calls.outbound.call_place``),
-   exactly as the ``dispatch_callbacks`` command does; ``--threads`` places each batch with that
-   many threads. (The beat task fans the same placement out to Celery workers instead.)
-5. Prints the time to place all due ones (target <= 10 s), duplicates (callbacks with more than one
-   call; target 0) and missed (due callbacks with no call; target 0), the CPU the workers used and
-   how busy the machine was (the figures mean little on a machine busy with other work), and
-   drops the database (``--keep`` keeps it).
+   it, and bulk-loads ``--total`` scheduled callbacks for ``--clients`` x ``--customers``
+   customers: ``--due`` of them due (on distinct customers, priorities 1-5, up to an hour late),
+   the rest up to 30 days ahead, in a timezone where it is about noon, so the rules allow every
+   due call.
+2. Baseline: ``--workers`` processes run the bare claim loop (``callbacks_claim_due`` until
+   nothing is due, no placement); then the claims are undone.
+3. The run: the same number of processes run the dispatcher's tick without a queue
+   (``callbacks_dispatch_due()``, what the ``dispatch_callbacks`` command runs): each claimed set
+   placed through the one placement path (ADR 0014): rules at dial time, daily limit, call
+   sessions, simulated dials, Twilio's SIDs written back. Only the Celery transport is left out.
+4. Prints both times and their ratio (target <= 3x), duplicates (callbacks with more than one
+   call; target 0) and missed (due callbacks with no call; target 0), and drops the database
+   (``--keep`` keeps it). Each process is started, connected and has loaded the URLconf (as a
+   running worker has) before the clock starts.
 """
 
 from __future__ import annotations
