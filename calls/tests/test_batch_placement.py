@@ -181,3 +181,24 @@ def test_the_sessions_are_committed_before_the_first_dial_postgres(agent, monkey
     assert all(isinstance(o, CallSession) for o in outcomes)
     assert seen == [3, 3, 3]  # all committed before the first dial; the SIDs written once, after the last
     assert CallSession.objects.filter(twilio_call_sid__isnull=True).count() == 0
+
+
+@time_machine.travel(TUESDAY_2PM, tick=False)
+def test_one_set_takes_each_clients_day_slots_under_its_own_limit(agent, agent_b):
+    agent.client.daily_call_limit = 1
+    agent.client.save()
+    agent_b.working_hours_start, agent_b.working_hours_end = time(7, 0), time(22, 0)  # 19:00 in London
+    agent_b.save()
+    ours = [CustomerFactory(ai_agent=agent, timezone="America/New_York") for _ in range(2)]
+    theirs = [CustomerFactory(ai_agent=agent_b, timezone="America/New_York") for _ in range(2)]
+
+    outcomes = calls_place(
+        [CallToPlace(agent=agent, customer=c) for c in ours] + [CallToPlace(agent=agent_b, customer=c) for c in theirs]
+    )
+
+    assert isinstance(outcomes[0], CallSession)
+    assert isinstance(outcomes[1], CallNotAllowed) and outcomes[1].code == "daily_limit_reached"
+    assert all(isinstance(o, CallSession) for o in outcomes[2:])
+    placed = dict(OutboundDayCount.objects.values_list("client_id", "placed"))
+    assert placed == {agent.client_id: 1, agent_b.client_id: 2}
+    assert {o.ai_agent_id for o in outcomes[2:]} == {agent_b.pk}
