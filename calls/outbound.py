@@ -242,8 +242,8 @@ def calls_place(calls: Sequence[CallToPlace], *, at: datetime | None = None) -> 
     One outcome per call, in order: the queued session with Twilio's SID, or why it was not
     placed (a refusal by the rules or by the phone network). The sessions are committed, with
     the day's slots, before the first dial: a session is the record that stops a retried or
-    taken-over placement from dialling twice. The SIDs are written with one statement after the
-    last dial. Must not run inside a transaction.
+    taken-over placement from dialling twice. Each SID is written as its dial returns. Must not
+    run inside a transaction.
     """
     at = at or timezone.now()
     outcomes: list[PlacementOutcome] = []
@@ -251,41 +251,23 @@ def calls_place(calls: Sequence[CallToPlace], *, at: datetime | None = None) -> 
         for call, refused in zip(calls, calls_check_dialable(calls, at=at), strict=True):
             outcomes.append(refused or _new_session(call, at))
         CallSession.objects.bulk_create([o for o in outcomes if isinstance(o, CallSession)])
-    dialled: list[CallSession] = []
-    try:
-        for i, outcome in enumerate(outcomes):
-            if not isinstance(outcome, CallSession):
-                continue
-            try:
-                outcome.twilio_call_sid = _dial(outcome)
-            except (TelephonyError, ValidationFailed) as exc:
-                outcomes[i] = exc
-                continue
-            dialled.append(outcome)
-    finally:
-        # Even when a dial blows up unexpectedly, the SIDs of the calls already placed are kept.
-        _write_sids(dialled)
+    for i, outcome in enumerate(outcomes):
+        if not isinstance(outcome, CallSession):
+            continue
+        try:
+            outcome.twilio_call_sid = _dial(outcome)
+        except (TelephonyError, ValidationFailed) as exc:
+            outcomes[i] = exc
+            continue
+        _write_sid(outcome)
     return outcomes
 
 
-def _write_sids(calls: list[CallSession]) -> None:
-    """Twilio's SIDs of the dialled calls, one statement for all (an ORM ``Case`` costs ms per row to build)."""
-    if not calls:
-        return
-    now = timezone.now()
-    pk = CallSession._meta.pk
-    values = ", ".join(["(%s, %s)"] * len(calls))
-    params: list = [now]
-    for call in calls:
-        call.updated_at = now
-        params += [pk.get_db_prep_value(call.pk, connection), call.twilio_call_sid]
-    table = CallSession._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET twilio_call_sid = v.column2, updated_at = %s "  # noqa: S608 - our table name
-            f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
-            params,
-        )
+def _write_sid(call: CallSession) -> None:
+    """Twilio's SID, written as soon as the dial returns: the answered and status webhooks find the
+    call by it, and they may arrive while the rest of a set is still being dialled."""
+    call.updated_at = timezone.now()
+    CallSession.objects.filter(pk=call.pk).update(twilio_call_sid=call.twilio_call_sid, updated_at=call.updated_at)
 
 
 def call_place(
