@@ -17,13 +17,13 @@ from django.utils import timezone
 from agents.models import AIAgent
 from callbacks.services import callback_schedule
 from calls.models import CallSession
+from conversation.intents import is_opt_out
 from core.errors import CallNotAllowed, ValidationFailed
 from core.phone import normalize_e164
 from customers.contactability import note_preferred_time
 from customers.models import CustomerProfile
 from customers.services import customer_opt_out, customer_raise_interest, customer_record_objection
 from integrations.llm import base as llm
-from integrations.llm.intents import is_opt_out
 
 logger = logging.getLogger(__name__)
 

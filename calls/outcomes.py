@@ -41,6 +41,7 @@ from callbacks.models import ScheduledCallback
 from callbacks.services import callback_reschedule, callback_schedule
 from calls.models import CallSession, CallTurn
 from calls.selectors import CALL_NOT_FOUND
+from conversation.intents import builtin_objection, match_objection
 from core.errors import CallNotAllowed, NotFound, ValidationFailed
 from customers.contactability import note_preferred_time
 from customers.models import CustomerProfile
@@ -51,7 +52,6 @@ from customers.services import (
     customer_record_objection,
     interest_after_call,
 )
-from integrations.llm.intents import builtin_objection, match_objection
 
 Outcome = CallSession.Outcome
 Level = CustomerProfile.InterestLevel

@@ -63,10 +63,6 @@ def customer_get(*, agent: AIAgent, customer_id) -> CustomerProfile:
     return get_scoped(CustomerProfile.objects.filter(ai_agent=agent), customer_id, message="Customer not found.")
 
 
-def customer_by_phone(*, agent: AIAgent, phone_number: str) -> CustomerProfile | None:
-    return CustomerProfile.objects.filter(ai_agent=agent, phone_number=phone_number).first()
-
-
 @dataclass(frozen=True)
 class Contactability:
     """Whether the customer may be called at ``at``, and if not, why and when next."""

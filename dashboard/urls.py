@@ -2,18 +2,16 @@
 
 from django.urls import path
 
-from dashboard import (
-    views_auth,
-    views_callbacks,
-    views_calls,
-    views_customers,
-    views_import,
-    views_overview,
-    views_settings,
-    views_simulations,
-    views_simulator,
-    views_training,
-)
+from dashboard.views import auth as views_auth
+from dashboard.views import callbacks as views_callbacks
+from dashboard.views import calls as views_calls
+from dashboard.views import customer_import as views_import
+from dashboard.views import customers as views_customers
+from dashboard.views import overview as views_overview
+from dashboard.views import settings as views_settings
+from dashboard.views import simulations as views_simulations
+from dashboard.views import simulator as views_simulator
+from dashboard.views import training as views_training
 
 app_name = "dashboard"
 

@@ -48,7 +48,6 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "knox",
-    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files: docs work offline
     "django_celery_beat",
@@ -278,6 +277,9 @@ AGENT_PHONE_NUMBER_CONFIGURER = "calls.numbers.agent_phone_number_configure_if_s
 CALL_RECONCILE_AFTER_MINUTES = env.int("CALL_RECONCILE_AFTER_MINUTES", default=30)
 # The secret the simulated phone signs its webhook requests with when a client has no token.
 SIMULATED_PHONE_AUTH_TOKEN = env.str("SIMULATED_PHONE_AUTH_TOKEN", default=SECRET_KEY[:32])
+# The gateway of a client without Twilio: the built-in phone. Named by path because the phone builds
+# on calls.telephony (webhook paths, signing tokens), so telephony must not import it back.
+SIMULATED_PHONE_GATEWAY = "calls.simulated_phone.SimulatedGateway"
 
 # Conversation engine.
 LLM_PROVIDER = env.str("LLM_PROVIDER", default="openai" if env.str("OPENAI_API_KEY", default="") else "scripted")

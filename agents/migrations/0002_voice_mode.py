@@ -5,8 +5,9 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
+    # After 0003 (written in parallel, and merged first): numbers were assigned ahead of time.
     dependencies = [
-        ('agents', '0001_initial'),
+        ('agents', '0003_daily_report_sent_on'),
     ]
 
     operations = [

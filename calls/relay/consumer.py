@@ -123,15 +123,15 @@ class RelayConsumer(AsyncWebsocketConsumer):
         if self.call_sid:
             logger.warning("Call %s: a second setup on one socket, ignored", self.call_sid)
             return
-        live = await database_sync_to_async(relay_call)(agent_public_id=self.agent.public_id, call_sid=setup.call_sid)
+        live = await database_sync_to_async(relay_call)(agent=self.agent, call_sid=setup.call_sid)
         if live is None:
             logger.warning("Relay socket for agent %s: unknown call %s", self.agent.public_id, setup.call_sid)
             await self._end({"reason": "unknown_call"})
             return
         self.call_sid = setup.call_sid
-        agent_lines = [line.sequence for line in live.transcript if line.speaker == "agent"]
+        agent_lines = [turn.sequence for turn in live.turns if turn.speaker == "agent"]
         self.last_agent_sequence = agent_lines[-1] if agent_lines else None
-        self.next_sequence = live.transcript[-1].sequence + 1 if live.transcript else 0
+        self.next_sequence = live.next_sequence
 
     async def _prompt(self, prompt: protocol.Prompt) -> None:
         if prompt.cut:
@@ -240,7 +240,7 @@ class RelayConsumer(AsyncWebsocketConsumer):
         socket's expected sequence stays true and the stop stores the (empty) agent turn."""
         claim = asyncio.ensure_future(
             database_sync_to_async(relay_turn_claim)(
-                agent_public_id=self.agent.public_id,
+                agent=self.agent,
                 call_sid=self.call_sid,
                 sequence=self.next_sequence,
                 utterance=utterance,
@@ -298,18 +298,17 @@ class RelayConsumer(AsyncWebsocketConsumer):
         elif heard is not None and self.last_agent_sequence is not None and self.call_sid:
             call = speaking.claimed.live.call if speaking and speaking.claimed else None
             await database_sync_to_async(_cut_stored)(
-                agent_public_id=self.agent.public_id, call_sid=self.call_sid, call=call,
-                sequence=self.last_agent_sequence, heard=heard,
-            )  # fmt: skip
+                agent=self.agent, call_sid=self.call_sid, call=call, sequence=self.last_agent_sequence, heard=heard
+            )
 
     async def _end(self, handoff: dict[str, str]) -> None:
         self.ended = True
         await self.send(protocol.end_session(handoff))
 
 
-def _cut_stored(*, agent_public_id, call_sid: str, call, sequence: int, heard: str) -> None:
+def _cut_stored(*, agent, call_sid: str, call, sequence: int, heard: str) -> None:
     if call is None:
-        live = relay_call(agent_public_id=agent_public_id, call_sid=call_sid)
+        live = relay_call(agent=agent, call_sid=call_sid)
         if live is None:
             return
         call = live.call
@@ -318,7 +317,7 @@ def _cut_stored(*, agent_public_id, call_sid: str, call, sequence: int, heard: s
 
 def _replay(reply: Reply):
     """A reply the engine decided without a provider, streamed sentence by sentence."""
-    from integrations.llm.scripted import split_sentences
+    from conversation.scripted import split_sentences
 
     sentences = split_sentences(reply.text)
     for index, sentence in enumerate(sentences):

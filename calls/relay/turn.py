@@ -4,7 +4,7 @@ One engine, two transports: the context, the provider, the actions and the store
 are the webhook turn's own (``calls.engine``, ``calls.context``, ``calls.actions``). What
 differs is the order, because streamed words cannot be taken back:
 
-1. :func:`relay_turn_claim` reads the call (``live_call``, the webhook turn's one read),
+1. :func:`relay_turn_claim` reads the call (``live_call``, as the webhook turn does),
    stores the caller's words at once under the unique (call, sequence) key, the sequence the
    socket expects, and builds the context. A second socket for the same CallSid given the
    same prompt loses that insert (or finds it answered) and answers nothing, so one prompt
@@ -28,13 +28,14 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
+from agents.models import AIAgent
 from calls import engine
 from calls.actions import AppliedActions, apply_actions, opt_out_honoured
 from calls.context import build_context
 from calls.models import CallSession, CallTurn
-from calls.selectors_voice import LiveCall, live_call
+from calls.selectors import LiveCall, live_call
+from conversation.intents import is_opt_out
 from integrations.llm.base import ConversationContext, Reply
-from integrations.llm.intents import is_opt_out
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +59,11 @@ class StoredReply:
     handoff: dict[str, str] | None  # set when the session must end (goodbye, opt-out, transfer)
 
 
-def relay_call(*, agent_public_id, call_sid: str) -> LiveCall | None:
-    return live_call(agent_public_id=agent_public_id, call_sid=call_sid)
+def relay_call(*, agent: AIAgent, call_sid: str) -> LiveCall | None:
+    return live_call(agent=agent, call_sid=call_sid)
 
 
-def relay_turn_claim(*, agent_public_id, call_sid: str, sequence: int, utterance: str) -> ClaimedTurn | int | None:
+def relay_turn_claim(*, agent: AIAgent, call_sid: str, sequence: int, utterance: str) -> ClaimedTurn | int | None:
     """Store the caller's words at ``sequence``, the turn this socket expects, and build the context.
 
     ``sequence`` comes from the socket's own view of the call (like the webhook's ``?n=``):
@@ -70,10 +71,10 @@ def relay_turn_claim(*, agent_public_id, call_sid: str, sequence: int, utterance
     gets the sequence to expect next (an int) and answers nothing. None: the call is unknown
     or over.
     """
-    live = live_call(agent_public_id=agent_public_id, call_sid=call_sid)
+    live = live_call(agent=agent, call_sid=call_sid)
     if live is None:
         return None
-    call, turns = live
+    call, turns = live.call, live.turns
     if call.is_final or (turns and engine._ended(turns[-1])):
         return None
     next_sequence = turns[-1].sequence + 1 if turns else 0
@@ -87,7 +88,6 @@ def relay_turn_claim(*, agent_public_id, call_sid: str, sequence: int, utterance
     except IntegrityError:
         logger.warning("Call %s: prompt %d was taken by another socket; not answered twice", call_sid, sequence)
         return sequence + 2
-    agent = call.ai_agent
     ready = engine._number_given(agent=agent, call=call, turns=turns, utterance=utterance)
     if ready is None and is_opt_out(utterance):
         ready = opt_out_honoured(reply=Reply(text="", provider="engine"), utterance=utterance, call_sid=call_sid)

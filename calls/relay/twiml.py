@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from agents.models import AIAgent
 from calls.relay.handshake import relay_url
-from calls.selectors_voice import LiveCall
+from calls.selectors import LiveCall
 from calls.telephony import webhook_url
 from integrations.twilio import twiml
 
@@ -33,7 +33,7 @@ def after_relay(*, agent: AIAgent, live: LiveCall | None) -> str:
     """``<Dial>`` the client's transfer number after a transfer, else end the call politely."""
     if live is None:
         return twiml.polite_error(LOST)
-    last = next((line for line in reversed(live.transcript) if line.speaker == "agent"), None)
+    last = next((turn for turn in reversed(live.turns) if turn.speaker == "agent"), None)
     records = (last.actions or []) if last is not None else []
     transfer = next((r for r in records if r.get("type") == "transfer_to_human" and r.get("to")), None)
     if transfer is not None:

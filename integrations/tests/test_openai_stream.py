@@ -2,7 +2,8 @@
 
 A local OpenAI-compatible server streams SSE chunks with a chosen first-token delay and token
 rate (``fake_openai.streamed``); the resilience wrapper keeps its budget on the stream and
-hands a stalled one to the scripted agent.
+hands a stalled one to the fallback (the scripted agent in production; a stand-in here, since
+``integrations`` may not import ``conversation``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import pytest
 from integrations.llm.base import EndCall, ProviderError, Reply, ScheduleCallback
 from integrations.llm.openai_provider import OpenAIProvider
 from integrations.llm.resilience import CircuitBreaker, FallbackProvider
-from integrations.llm.scripted import ScriptedProvider
 from integrations.tests.fake_openai import NEW_YORK, Canned, FakeOpenAIServer, sales_context, streamed
+from integrations.tests.test_resilience import CannedFallback
 
 BUDGET_S = 0.8
 MARGIN_S = 0.4
@@ -37,7 +38,7 @@ def provider(server) -> OpenAIProvider:
 @pytest.fixture
 def resilient(server) -> FallbackProvider:
     primary = OpenAIProvider(api_key="k", model="test-model", base_url=server.base_url, timeout_s=BUDGET_S)
-    return FallbackProvider(primary, ScriptedProvider(), budget_s=BUDGET_S, breaker=CircuitBreaker())
+    return FallbackProvider(primary, CannedFallback(), budget_s=BUDGET_S, breaker=CircuitBreaker())
 
 
 def timed(items: Iterator) -> list[tuple[float, object]]:

@@ -11,9 +11,9 @@ from django.views.decorators.http import require_GET, require_POST
 from customers.csv_export import customers_csv_lines
 from customers.selectors import CustomerFilters, customer_contactability, customer_get, customer_list
 from customers.services import customer_opt_in, customer_opt_out
+from dashboard.access import client_page, paginate
 from dashboard.forms import CustomerFilterForm, StartCallForm, yes_no
-from dashboard.page_selectors import customer_history
-from dashboard.views_access import client_page, paginate
+from dashboard.view_models import customer_history
 
 
 def customer_filters(form: CustomerFilterForm) -> CustomerFilters:

@@ -16,8 +16,8 @@ from customers.csv_import import COLUMNS, CsvFileInvalid
 from customers.import_jobs import import_job_start
 from customers.models import ImportJob
 from customers.selectors import import_job_get
+from dashboard.access import client_page, is_htmx
 from dashboard.forms import CsvUploadForm
-from dashboard.views_access import client_page, is_htmx
 
 
 def _page(request: HttpRequest, form: CsvUploadForm, job: ImportJob | None) -> HttpResponse:
