@@ -15,9 +15,10 @@ differs is the order, because streamed words cannot be taken back:
    latency, in one transaction; words the actions add ("The earliest I can call you is ...")
    are returned to be spoken after the streamed text.
 
-The engine's private helpers used here (``_number_given``, ``_ended``, ``_note_call_changes``)
-and the records built in :func:`_records` mirror ``engine._store_turn``; they are the whole
-dependency on the engine's internals, to re-point when the engine grows a streaming turn.
+This is ``engine.call_turn_answer`` cut in two around the stream. It uses the engine's own
+pieces (``turn_records``, and the private ``_number_given``, ``_ended``, ``_note_call_changes``):
+the whole dependency on the engine's internals, to fold into the engine when it grows a
+streaming turn of its own.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from django.db import IntegrityError, transaction
 
 from agents.models import AIAgent
 from calls import engine
-from calls.actions import AppliedActions, apply_actions, opt_out_honoured
+from calls.actions import apply_actions, opt_out_honoured
 from calls.context import build_context
 from calls.models import CallSession, CallTurn
 from calls.selectors import LiveCall, live_call
@@ -116,7 +117,7 @@ def relay_turn_store(
         )
         more = " ".join(t for t in (applied.say_instead, applied.extra_text) if t)
         text = " ".join(t for t in (spoken.strip(), more) if t)
-        records = _records(applied, reply)
+        records = engine.turn_records(applied=applied, reply=reply)
         CallTurn.objects.create(
             call=call, sequence=claimed.sequence + 1, speaker=CallTurn.Speaker.AGENT, text=text,
             latency_ms=last_token_ms, first_token_ms=first_token_ms, last_token_ms=last_token_ms,
@@ -136,17 +137,6 @@ def relay_turn_interrupted(*, call: CallSession, sequence: int, heard: str) -> N
     CallTurn.objects.filter(call=call, sequence=sequence, speaker=CallTurn.Speaker.AGENT).update(
         text=heard, interrupted=True
     )
-
-
-def _records(applied: AppliedActions, reply: Reply) -> list[dict]:
-    records = list(applied.records)
-    if applied.end_outcome and not any(r.get("type") == "end_call" for r in records):
-        records.append({"type": "end_call", "outcome": applied.end_outcome})
-    if reply.fallback_reason:
-        records.append({"type": "llm_fallback", "reason": reply.fallback_reason})
-    if reply.answered_objection:
-        records.append({"type": "answered_objection", "key": reply.answered_objection})
-    return records
 
 
 def _handoff(records: list[dict]) -> dict[str, str] | None:
