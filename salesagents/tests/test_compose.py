@@ -38,7 +38,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-START_SECONDS = 40  # the slowest start (gunicorn's workers importing Django) is ~5 s here
+START_SECONDS = 40  # the slowest start (the web server importing Django) is ~5 s here
 
 
 def interpolate(value: str, shell: dict) -> str:
