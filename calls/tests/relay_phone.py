@@ -8,6 +8,7 @@ messages: setup, prompt, interrupt, dtmf.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -17,7 +18,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 import uvicorn
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connections
 from django.utils.module_loading import import_string
 from twilio.request_validator import RequestValidator
 from websockets.sync.client import ClientConnection, connect
@@ -47,6 +50,9 @@ def served_app() -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         listener.close()
+        # The consumers' database calls ran on asgiref's shared thread: close its connection there,
+        # or PostgreSQL's test database cannot be dropped at the end of the session.
+        asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
 
 
 @dataclass
