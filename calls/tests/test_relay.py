@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -11,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from websockets.exceptions import InvalidStatus
 
 from callbacks.models import ScheduledCallback
@@ -313,3 +316,22 @@ def test_an_interrupt_mid_stream_cancels_the_rest_and_keeps_what_was_heard(fake_
     turn = wait_for(lambda: next((t for t in agent_turns(twilio_sim.call_sid) if t.interrupted), None))
     assert turn.text == first["token"].strip() and turn.actions == []  # the unfinished reply decided nothing
     assert CustomerProfile.objects.get(phone_number="+12125550123").interest_level == "cold"
+
+
+@time_machine.travel(MONDAY_10AM)
+def test_the_terminal_phone_talks_to_a_relay_agent_over_a_signed_socket(phone, twilio_sim, relay_base, monkeypatch):
+    lines = iter(["How much does it cost per month?", "I'm busy right now, call me tomorrow afternoon"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    out = io.StringIO()
+    call_command("phone", agent=phone.agent.client.slug, from_number="+1 646 555 0142", server=relay_base, stdout=out)
+    text = out.getvalue()
+    assert "$89" in text and "Call ended." in text
+    call = CallSession.objects.get(customer_profile__phone_number="+16465550142")
+    assert (call.status, call.outcome) == ("completed", "callback_requested")
+    assert all(t.first_token_ms is not None for t in call.turns.filter(speaker="agent", sequence__gt=0))
+
+
+def test_the_terminal_phone_says_so_when_no_server_serves_the_socket(phone, monkeypatch):
+    monkeypatch.setattr("builtins.input", lambda prompt="": "hello")
+    with pytest.raises(CommandError, match="Could not open the relay socket"):
+        call_command("phone", agent=phone.agent.client.slug, server="ws://127.0.0.1:9", stdout=io.StringIO())
