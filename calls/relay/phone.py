@@ -35,9 +35,8 @@ class RelaySocket:
         signature = sign(
             auth_token=webhook_auth_token(self.agent.client), url=settings.RELAY_BASE_URL + path, params={}
         )
-        self._socket = connect(
-            self.server + path, additional_headers={"X-Twilio-Signature": signature}, open_timeout=10
-        )
+        opened = connect(self.server + path, additional_headers={"X-Twilio-Signature": signature}, open_timeout=10)
+        self._socket = opened.__enter__()  # left by __exit__
         self._send({"type": "setup", "callSid": self.call_sid, "to": self.agent.phone_number or "",
                     "direction": "inbound", "customParameters": {"agent": str(self.agent.public_id)}})  # fmt: skip
         return self
