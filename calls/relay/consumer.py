@@ -97,6 +97,8 @@ class RelayConsumer(AsyncWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "digits_timer", None) is not None:
+            self.digits_timer.cancel()  # keys pressed just before a hang-up are not a turn
         if getattr(self, "turn_task", None) is not None:
             await self._stop_speaking(heard=None)
 
@@ -327,7 +329,11 @@ def _replay(reply: Reply):
 
 def _pump(stream, claimed: ClaimedTurn, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop, stop) -> None:
     """Read the provider's stream in this worker thread and hand each item to the socket's loop."""
-    put = lambda item: loop.call_soon_threadsafe(queue.put_nowait, item)  # noqa: E731
+
+    def put(item: object) -> None:
+        if not loop.is_closed():  # the server is shutting down: nobody is listening any more
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
     items = stream if stream is not None else conversation_provider().stream_reply(claimed.context)
     try:
         for item in items:
