@@ -34,6 +34,7 @@ import multiprocessing
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -55,12 +56,9 @@ from bench.turn_latency import (  # noqa: E402
     PUBLIC_BASE_URL,
     SIGNING_TOKEN,
     app_environment,
-    bench_database_url,
     caller_number,
     caller_script,
-    cpu_seconds,
-    drop_database,
-    free_port,
+    database_url_named,
     pct,
     recreate_database,
     set_up_data,
@@ -98,6 +96,22 @@ def _serve_fake_llm(first_token_s: float, tokens: int, rate: float, port_out) ->
 class _Forgetful(list):
     def append(self, item) -> None:
         pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes, from /proc."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # --- the app -----------------------------------------------------------------------------------
@@ -275,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    database_url = bench_database_url(base_url, args.db_name)
+    database_url = database_url_named(base_url, args.db_name)
     recreate_database(base_url, args.db_name)
     env = app_environment(database_url)
     os.environ.update(env)
@@ -353,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         fake.terminate()
         fake.join(10)
         connections.close_all()
-        drop_database(base_url, args.db_name)
+        recreate_database(base_url, args.db_name, create=False)
     return 0
 
 
