@@ -30,6 +30,7 @@ from django.utils import timezone
 from accounts.models import Client
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
+from calls.day_counts import call_day_counts_add, call_day_counts_sync
 from calls.models import CallSession, OutboundDayCount
 from calls.telephony import gateway_for, uses_simulated_phone, webhook_url
 from core.errors import CallNotAllowed, ValidationFailed
@@ -173,6 +174,7 @@ def _dial(call: CallSession) -> str:
             conversation_notes=f"Twilio error {exc.code}: {exc.message}",
             updated_at=timezone.now(),
         )
+        call_day_counts_sync(agent=agent, call_ids=[call.pk])
         if not exc.may_have_acted:
             release_outbound_call(client=agent.client, at=call.started_at)
         logger.warning("Twilio did not place call %s (session %s): %r", call.twilio_call_sid or "-", call.pk, exc)
@@ -214,6 +216,7 @@ def call_place(
             if not reserve_outbound_call(client=agent.client, at=at):
                 refuse_for_daily_limit(agent=agent, customer=customer, at=at)
             call = _new_session(order, at)
+            call_day_counts_add(calls=[call])
             call.save(force_insert=True)
     except IntegrityError:
         # Only the one-live-call index can refuse this insert (a placer that got past the lock, e.g. on SQLite).
@@ -289,6 +292,7 @@ def calls_place_batch(orders: Sequence[CallOrder], *, at: datetime | None = None
                     refuse_for_daily_limit(agent=orders[i].agent, customer=orders[i].customer, at=at)
                 except CallNotAllowed as refused:
                     outcomes[i] = refused
+        call_day_counts_add(calls=calls)
         CallSession.objects.bulk_create(calls)
     dialled: list[CallSession] = []
     try:

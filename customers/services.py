@@ -14,6 +14,7 @@ from agents.models import AIAgent
 from core.errors import Conflict, ValidationFailed
 from core.phone import normalize_e164, timezone_for_number
 from core.timezones import is_timezone_name
+from customers.level_counts import customer_level_counts_forget, customer_level_counts_sync
 from customers.models import CustomerProfile
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def customer_create(
     try:
         with transaction.atomic():
             customer.save()
+            customer_level_counts_sync(customer_ids=[customer.pk])
     except IntegrityError:
         raise Conflict(f"A customer with the number {phone} already exists.", code="customer_exists") from None
     return customer
@@ -79,10 +81,11 @@ def customer_get_or_create(*, agent: AIAgent, phone_number: str) -> tuple[Custom
         return existing, False
     try:
         with transaction.atomic():
-            return (
-                CustomerProfile.objects.create(ai_agent=agent, phone_number=phone, timezone=timezone_for_number(phone)),
-                True,
+            customer = CustomerProfile.objects.create(
+                ai_agent=agent, phone_number=phone, timezone=timezone_for_number(phone)
             )
+            customer_level_counts_sync(customer_ids=[customer.pk])
+            return customer, True
     except IntegrityError:  # created concurrently by another webhook
         return CustomerProfile.objects.get(ai_agent=agent, phone_number=phone), False
 
@@ -108,7 +111,10 @@ def customer_for_caller(*, agent: AIAgent, caller_id: str) -> CustomerProfile:
             return customer_get_or_create(agent=agent, phone_number=raw)[0]
         except ValidationFailed:
             logger.info("Caller ID %r is not a phone number; the caller is treated as anonymous", raw[:32])
-    return CustomerProfile.objects.create(ai_agent=agent, phone_number="", is_anonymous=True)
+    with transaction.atomic():
+        customer = CustomerProfile.objects.create(ai_agent=agent, phone_number="", is_anonymous=True)
+        customer_level_counts_sync(customer_ids=[customer.pk])
+    return customer
 
 
 def spoken_phone_number(utterance: str, *, region: str) -> str | None:
@@ -180,6 +186,7 @@ def customer_update(*, customer: CustomerProfile, note: str = "", **changes: Any
     try:
         with transaction.atomic():
             customer.save(update_fields=[*sorted(fields), "updated_at"])
+            customer_level_counts_sync(customer_ids=[customer.pk])
     except IntegrityError:
         raise Conflict("Another customer already has that phone number.", code="customer_exists") from None
     return customer
@@ -187,20 +194,26 @@ def customer_update(*, customer: CustomerProfile, note: str = "", **changes: Any
 
 def customer_set_interest(*, customer: CustomerProfile, level: str) -> CustomerProfile:
     _apply_level(customer, level)
-    customer.save(update_fields=["interest_level", "is_converted", "updated_at"])
+    with transaction.atomic():
+        customer.save(update_fields=["interest_level", "is_converted", "updated_at"])
+        customer_level_counts_sync(customer_ids=[customer.pk])
     return customer
 
 
 def customer_mark_do_not_call(*, customer: CustomerProfile, do_not_call: bool = True) -> CustomerProfile:
     """A customer on the do-not-call list is never dialled again (callbacks check it too)."""
     customer.is_do_not_call = do_not_call
-    customer.save(update_fields=["is_do_not_call", "updated_at"])
+    with transaction.atomic():
+        customer.save(update_fields=["is_do_not_call", "updated_at"])
+        customer_level_counts_sync(customer_ids=[customer.pk])
     return customer
 
 
 def customer_delete(*, customer: CustomerProfile) -> None:
     """Forget the customer; their callbacks and calls go with them (database cascade)."""
-    customer.delete()
+    with transaction.atomic():
+        customer_level_counts_forget(customer=customer)
+        customer.delete()
 
 
 def customer_note(*, text: str, source: str, at: datetime | None = None) -> dict:

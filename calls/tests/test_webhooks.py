@@ -246,7 +246,8 @@ def test_a_greeting_and_an_ordinary_turn_send_a_few_statements_however_long_the_
         response = twilio_sim.say("What does the system come with?", n=31)
 
     assert "Gather" in verbs(response)
-    assert len(greeting) == 4, [q[:80] for q in greeting]  # agent, customer, call, greeting
+    # agent, customer, the day's call counter for the dashboard (insert if missing, increment), call, greeting
+    assert len(greeting) == 6, [q[:80] for q in greeting]
     assert len(_statements(captured)) == 2, _statements(captured)  # the call with its transcript; both turns
     assert not any(q["sql"] == "BEGIN" for q in captured.captured_queries), "a turn that only talks needs no BEGIN"
 
