@@ -2,12 +2,13 @@
 
 The dashboard's recent figures and its calls-per-day chart read ``CallDayCount`` rows (a
 few per day) instead of scanning a month of calls, so they cost the same at ten thousand
-calls as at a million. Every write that creates a call or changes a counted column
-(status, outcome, answered, duration) calls :func:`call_day_counts_sync` once, in its
-transaction. Each call row keeps what it added (``dashboard_counted``); syncing locks the
-row, computes what it adds now (one SQL expression, the same the rebuild uses), and moves
-the difference with ``F()`` increments, so concurrent writers never lose a count and a
-repeated sync changes nothing. A deleted customer's calls leave through
+calls as at a million. Every write that creates a call (:func:`call_day_counts_add`) or
+changes a counted column, status, outcome, answered or duration (:func:`call_day_counts_sync`),
+calls one function here once, in its transaction. Each call row keeps what it added (``dashboard_counted``); syncing locks the
+row, computes what it adds now (:func:`_adds`; the rebuild computes the same in SQL,
+:func:`_contribution`, and the tests hold the two together), and moves the difference with
+``F()`` increments, so concurrent writers never lose a count and a repeated sync changes
+nothing. A deleted customer's calls leave through
 :func:`call_day_counts_forget` (the customer foreign key's ``on_delete``).
 ``manage.py dashboard_counts_rebuild`` recomputes an agent's counters from its calls.
 
