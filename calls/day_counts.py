@@ -3,14 +3,16 @@
 The dashboard's recent figures and its calls-per-day chart read ``CallDayCount`` rows (a
 few per day) instead of scanning a month of calls, so they cost the same at ten thousand
 calls as at a million. Every write that creates a call (:func:`call_day_counts_add`) or
-changes a counted column, status, outcome, answered or duration (:func:`call_day_counts_sync`),
-calls one function here once, in its transaction. Each call row keeps what it added (``dashboard_counted``); syncing locks the
-row, computes what it adds now (:func:`_adds`; the rebuild computes the same in SQL,
-:func:`_contribution`, and the tests hold the two together), and moves the difference with
+changes a counted column: status, outcome, answered, duration (:func:`call_day_counts_sync`)
+calls one function here once, in its transaction.
+
+Each call row keeps what it added (``dashboard_counted``). Syncing locks the row, computes
+what it adds now (:func:`_adds`; the rebuild computes the same in SQL with
+:func:`_contribution`, and the tests hold the two together) and moves the difference with
 ``F()`` increments, so concurrent writers never lose a count and a repeated sync changes
-nothing. A deleted customer's calls leave through
-:func:`call_day_counts_forget` (the customer foreign key's ``on_delete``).
-``manage.py dashboard_counts_rebuild`` recomputes an agent's counters from its calls.
+nothing. A deleted customer's calls leave through :func:`call_day_counts_forget` (the
+customer foreign key's ``on_delete``). ``manage.py dashboard_counts_rebuild`` recomputes an
+agent's counters from its calls.
 
 Days are the client's at the time of counting; after a timezone change, run the rebuild.
 Persona simulations are never counted.
