@@ -4,7 +4,8 @@
 
 It creates its own database (``salesagents_dash_bench`` on the server DATABASE_URL names),
 migrates it, bulk-loads the tenant in the database itself (``INSERT ... SELECT`` over
-``generate_series``, in chunks, with a progress bar), then times the dashboard API
+``generate_series``, in chunks, with a progress bar), recounts the dashboard's counters the
+bulk load went past (``manage.py dashboard_counts_rebuild``), then times the dashboard API
 (``GET /api/dashboard/ai-agent/``) and the overview page (``GET /``) through Django's test
 client, and prints p50/p95 and each one's query count. The database is dropped at the end
 (``--keep`` keeps it for a look with psql). Target: p95 <= 100 ms for both.
