@@ -34,6 +34,7 @@ from django.utils import timezone
 from accounts.models import Client
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
+from calls.day_counts import call_day_counts_add, call_day_counts_sync
 from calls.models import CallSession, OutboundDayCount
 from calls.telephony import gateway_for, uses_simulated_phone, webhook_url
 from core.errors import CallNotAllowed, ValidationFailed
@@ -221,6 +222,7 @@ def _dial(call: CallSession) -> str:
             conversation_notes=f"Twilio error {exc.code}: {exc.message}",
             updated_at=timezone.now(),
         )
+        call_day_counts_sync(agent=agent, call_ids=[call.pk])
         if not exc.may_have_acted:
             release_outbound_call(client=agent.client, at=call.started_at)
         logger.warning("Twilio did not place call %s (session %s): %r", call.twilio_call_sid or "-", call.pk, exc)
@@ -250,7 +252,9 @@ def calls_place(calls: Sequence[CallToPlace], *, at: datetime | None = None) -> 
     with transaction.atomic():
         for call, refused in zip(calls, calls_check_dialable(calls, at=at), strict=True):
             outcomes.append(refused or _new_session(call, at))
-        CallSession.objects.bulk_create([o for o in outcomes if isinstance(o, CallSession)])
+        sessions = [o for o in outcomes if isinstance(o, CallSession)]
+        call_day_counts_add(calls=sessions)
+        CallSession.objects.bulk_create(sessions)
     sids = _SidWriter()
     try:
         for i, outcome in enumerate(outcomes):
