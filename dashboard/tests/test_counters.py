@@ -26,7 +26,7 @@ from calls.tests.factories import CallFactory
 from customers.csv_import import customers_import_csv
 from customers.level_counts import customer_level_counts_rebuild
 from customers.models import CustomerLevelCount, CustomerProfile
-from customers.services import customer_create, customer_delete, customer_mark_do_not_call, customer_update
+from customers.services import customer_create, customer_delete, customer_opt_out, customer_update
 from customers.tests.factories import CustomerFactory
 from dashboard.selectors import FUNNEL, agent_performance, calls_per_day_by_outcome, customer_stats
 
@@ -162,7 +162,7 @@ def test_the_charts_show_what_the_rows_say_through_creates_status_changes_and_de
     # The outcome changed after the call, then the customers edited by hand and by import.
     call_record_outcome(agent=agent, call=placed, outcome="converted")
     customer_update(customer=lee, interest_level="hot")
-    customer_mark_do_not_call(customer=lee)
+    customer_opt_out(customer=lee)
     customers_import_csv(
         agent=agent,
         stream=io.BytesIO(b"phone,interest_level\n+12125550102,cold\n+12125550155,warm\n+12125550156,\n"),
