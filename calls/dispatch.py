@@ -56,6 +56,7 @@ from callbacks.claims import (
     callbacks_reclaim_expired,
 )
 from callbacks.models import ScheduledCallback
+from calls.day_counts import call_day_counts_sync
 from calls.models import CallSession
 from calls.outbound import CallPlacementFailed, CallToPlace, PlacementOutcome, call_place, calls_place
 from core.errors import CallNotAllowed, Conflict, ValidationFailed
@@ -196,6 +197,7 @@ def close_orphan(call: CallSession, now: datetime) -> None:
         conversation_notes=ORPHAN_NOTE,
         updated_at=now,
     )
+    call_day_counts_sync(agent=call.ai_agent, call_ids=[call.pk])
 
 
 def callback_place(*, callback_id, lease: datetime, final_try: bool = True) -> Placement:

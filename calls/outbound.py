@@ -34,6 +34,7 @@ from django.utils import timezone
 from accounts.models import Client
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
+from calls.day_counts import call_day_counts_add, call_day_counts_sync
 from calls.models import CallSession, OutboundDayCount
 from calls.telephony import gateway_for, uses_simulated_phone, webhook_url
 from core.errors import CallNotAllowed, ValidationFailed
@@ -221,6 +222,7 @@ def _dial(call: CallSession) -> str:
             conversation_notes=f"Twilio error {exc.code}: {exc.message}",
             updated_at=timezone.now(),
         )
+        call_day_counts_sync(agent=agent, call_ids=[call.pk])
         if not exc.may_have_acted:
             release_outbound_call(client=agent.client, at=call.started_at)
         logger.warning("Twilio did not place call %s (session %s): %r", call.twilio_call_sid or "-", call.pk, exc)
@@ -242,32 +244,55 @@ def calls_place(calls: Sequence[CallToPlace], *, at: datetime | None = None) -> 
     One outcome per call, in order: the queued session with Twilio's SID, or why it was not
     placed (a refusal by the rules or by the phone network). The sessions are committed, with
     the day's slots, before the first dial: a session is the record that stops a retried or
-    taken-over placement from dialling twice. Each SID is written as its dial returns. Must not
-    run inside a transaction.
+    taken-over placement from dialling twice. Each SID is written within
+    :data:`SID_WRITE_WITHIN` of its dial. Must not run inside a transaction.
     """
     at = at or timezone.now()
     outcomes: list[PlacementOutcome] = []
     with transaction.atomic():
         for call, refused in zip(calls, calls_check_dialable(calls, at=at), strict=True):
             outcomes.append(refused or _new_session(call, at))
-        CallSession.objects.bulk_create([o for o in outcomes if isinstance(o, CallSession)])
-    for i, outcome in enumerate(outcomes):
-        if not isinstance(outcome, CallSession):
-            continue
-        try:
-            outcome.twilio_call_sid = _dial(outcome)
-        except (TelephonyError, ValidationFailed) as exc:
-            outcomes[i] = exc
-            continue
-        _write_sid(outcome)
+        sessions = [o for o in outcomes if isinstance(o, CallSession)]
+        call_day_counts_add(calls=sessions)
+        CallSession.objects.bulk_create(sessions)
+    sids = _SidWriter()
+    try:
+        for i, outcome in enumerate(outcomes):
+            if not isinstance(outcome, CallSession):
+                continue
+            try:
+                outcome.twilio_call_sid = _dial(outcome)
+            except (TelephonyError, ValidationFailed) as exc:
+                outcomes[i] = exc
+                continue
+            sids.add(outcome)
+    finally:
+        # Even when a dial blows up unexpectedly, the SIDs of the calls already placed are kept.
+        sids.flush()
     return outcomes
 
 
-def _write_sid(call: CallSession) -> None:
-    """Twilio's SID, written as soon as the dial returns: the answered and status webhooks find the
-    call by it, and they may arrive while the rest of a set is still being dialled."""
-    call.updated_at = timezone.now()
-    CallSession.objects.filter(pk=call.pk).update(twilio_call_sid=call.twilio_call_sid, updated_at=call.updated_at)
+# How long a dialled call may wait for its SID to be written. Twilio's answered and status
+# webhooks find the call by its SID; none can come this soon after the dial returned (the callee
+# has not even heard it ring), so a fast set (the simulated phone) writes its SIDs in one
+# statement while real dials, hundreds of milliseconds each, write theirs one by one.
+SID_WRITE_WITHIN = timedelta(milliseconds=250)
+
+
+class _SidWriter:
+    def __init__(self) -> None:
+        self.pending: list[CallSession] = []
+
+    def add(self, call: CallSession) -> None:
+        call.updated_at = timezone.now()
+        self.pending.append(call)
+        if call.updated_at - self.pending[0].updated_at >= SID_WRITE_WITHIN:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            CallSession.objects.bulk_update(self.pending, ["twilio_call_sid", "updated_at"])
+            self.pending = []
 
 
 def call_place(

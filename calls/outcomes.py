@@ -39,6 +39,7 @@ from agents.memory import OutcomeFacts, fold_outcome, fold_outcomes, objection_k
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from callbacks.services import callback_reschedule, callback_schedule
+from calls.day_counts import call_day_counts_sync
 from calls.models import CallSession, CallTurn
 from calls.selectors import CALL_NOT_FOUND
 from conversation.intents import builtin_objection, match_objection
@@ -466,6 +467,7 @@ def call_record_outcome(
             "updated_at",
         ]
     )
+    call_day_counts_sync(agent=locked, call_ids=[call.pk])
     _save_counters(customer=customer, agent=locked, customer_fields=customer_fields)
     _sync(agent, locked)
     return OutcomeResult(

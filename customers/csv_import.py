@@ -38,6 +38,7 @@ from agents.models import AIAgent
 from core.errors import DomainError, ValidationFailed
 from core.phone import normalize_e164, timezone_for_number
 from core.timezones import is_timezone_name
+from customers.level_counts import customer_level_counts_sync
 from customers.models import CustomerProfile
 from customers.services import customer_note, customer_opt_out, notes_appended
 
@@ -504,6 +505,7 @@ def _write_batch(agent: AIAgent, rows: list[_Parsed]) -> _BatchOutcome:
             CustomerProfile.objects.bulk_create(to_create)
         if to_update:
             CustomerProfile.objects.bulk_update(to_update, [*sorted(fields), "updated_at"])
+        customer_level_counts_sync(customer_ids=[c.pk for c in (*to_create, *to_update)])
         for customer in opting_out:  # the few rows that opt someone out, one by one
             customer_opt_out(customer=customer, reason="Opted out in an imported file.")
     return outcome

@@ -11,10 +11,12 @@ its charts are built the cheap way where one exists:
 - pick-up by hour comes from the agent's learned memory (``agents.memory``), the counters the
   outcome service folds every closed call into, rather than joining a month of calls to their
   customers' timezones on every page view;
-- what must scan many rows (calls per day, reply-time percentiles, the customer counts) is
-  cached per agent for ``DASHBOARD_CHART_CACHE_SECONDS`` (60 s by default,
-  ``selectors.cached_for_agent``; the dashboard API shares the customer counts): those may be
-  a minute old; today's calls, the callbacks and the alerts never are.
+- calls per day and the customer counts come from the counters the writing services keep
+  (``calls.day_counts``, ``customers.level_counts``): a few dozen rows whatever the history;
+- the chart figures (calls per day, reply-time percentiles from a sample of recent calls) and
+  the customer counts are still cached per agent for ``DASHBOARD_CHART_CACHE_SECONDS`` (60 s by
+  default, ``selectors.cached_for_agent``; the dashboard API shares the customer counts), so
+  they may be a minute old; today's calls, the callbacks and the alerts never are.
 """
 
 from __future__ import annotations
