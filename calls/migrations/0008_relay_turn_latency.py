@@ -5,8 +5,9 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
+    # After the dashboard counters' 0007/0008, written in parallel and merged first.
     dependencies = [
-        ('calls', '0006_dashboard_index_only_counts'),
+        ('calls', '0008_dashboard_counts_backfill'),
     ]
 
     operations = [
