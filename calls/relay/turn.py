@@ -123,7 +123,7 @@ def relay_turn_store(
             latency_ms=last_token_ms, first_token_ms=first_token_ms, last_token_ms=last_token_ms,
             provider=reply.provider, actions=records, interrupted=interrupted,
         )  # fmt: skip
-        engine._note_call_changes(call=call, applied=applied, reply=reply)
+        engine._note_call_changes(agent=agent, call=call, applied=applied, reply=reply)
     return StoredReply(sequence=claimed.sequence + 1, text=text, more=more, handoff=_handoff(records))
 
 
