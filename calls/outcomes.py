@@ -2,8 +2,8 @@
 
 Two doors share one set of rules: :func:`call_record_outcome` (a person records or corrects
 how a call went) and :func:`call_outcome_learn` (the engine closes a call that just ended).
-The rules (counted once, learned once, locks taken call first, then agent)
-are in docs/rules.md, "A call's outcome".
+The rules (counted once, learned once, locks taken call first, then agent) are in
+docs/rules.md, "A call's outcome".
 """
 
 from __future__ import annotations
