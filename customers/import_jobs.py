@@ -1,10 +1,9 @@
 """CSV import jobs: the upload is stored, a Celery worker imports it, the page polls the row.
 
 A job, not the web request: a leads file can take minutes and any web machine may answer the
-next poll, so the state lives in ``ImportJob`` and the file in Django's default storage, never
-on one machine's disk. The rows go through ``customers.csv_import.customers_import``, the
-importer every door uses; the job's rules (refused at upload, read once before writing,
-claimed queued -> running) are in ADR 0015.
+next poll, so the state lives in ``ImportJob`` and the file in default storage, never on one
+machine's disk. Rows go through ``customers.csv_import.customers_import``, the importer every
+door uses; the job's rules (refusals at upload, one read before writing, the claim) are ADR 0015's.
 """
 
 from __future__ import annotations
