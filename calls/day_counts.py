@@ -1,21 +1,9 @@
 """Calls per agent, client-local day and outcome, kept as counters for the dashboard.
 
-The dashboard's recent figures and its calls-per-day chart read ``CallDayCount`` rows (a
-few per day) instead of scanning a month of calls, so they cost the same at ten thousand
-calls as at a million. Every write that creates a call (:func:`call_day_counts_add`) or
-changes a counted column: status, outcome, answered, duration (:func:`call_day_counts_sync`)
-calls one function here once, in its transaction.
-
-Each call row keeps what it added (``dashboard_counted``). Syncing locks the row, computes
-what it adds now (:func:`_adds`; the rebuild computes the same in SQL with
-:func:`_contribution`, and the tests hold the two together) and moves the difference with
-``F()`` increments, so concurrent writers never lose a count and a repeated sync changes
-nothing. A deleted customer's calls leave through :func:`call_day_counts_forget` (the
-customer foreign key's ``on_delete``). ``manage.py dashboard_counts_rebuild`` recomputes an
-agent's counters from its calls.
-
-Days are the client's at the time of counting; after a timezone change, run the rebuild.
-Persona simulations are never counted.
+The dashboard reads ``CallDayCount`` rows (a few per day) instead of scanning a month of
+calls, so its figures cost the same at a million calls as at ten thousand. Every write that
+creates a call or changes a counted column calls one function here once, in its transaction;
+who calls which, and how a sync stays exact under concurrent writers: docs/rules.md.
 """
 
 from __future__ import annotations
@@ -109,7 +97,7 @@ COUNTED_COLUMNS = ("started_at", "call_type", "status", "outcome", "answered_at"
 
 
 def _adds(call: CallSession | dict, zone: ZoneInfo) -> dict:
-    """What one call adds to its bucket: :func:`_contribution`, for a call in hand."""
+    """What one call adds to its bucket: :func:`_contribution`, for a call in hand (the tests hold the two together)."""
     value = call.get if isinstance(call, dict) else lambda name: getattr(call, name)
     if value("is_simulation"):
         return {}

@@ -1,21 +1,9 @@
-"""Placing outbound calls: the one path every placement takes.
+"""Placing outbound calls: the one path every placement takes (ADR 0014).
 
-Start-call (API and dashboard) places one call with :func:`call_place`; the dispatcher places
-due callbacks and follow-ups (``calls.dispatch``), and next, campaign attempts, a claimed set at
-a time with :func:`calls_place`; ``call_place`` is ``calls_place`` of one. Every rule a dial
-must pass is checked in one function, :func:`calls_check_dialable`, at dial time: the calling
-hours in the callee's zone and the agent's working hours, do-not-call, the agent's training,
-one live call per customer and the client's daily limit. A refusal says why and when a call
-would be allowed. Placing a set costs a few statements for the whole set (ADR 0014).
-
-One live call per customer: a customer on a call (inbound ones included) or being dialled is
-not dialled again until that call is final. The placement locks the customers' rows, looks for
-live calls and records the sessions in one transaction, so racing placers queue on the locks
-and the second sees the first one's call; a partial unique index
-(``call_one_live_outbound_per_customer``) backs it in the database. Inbound calls are never
-refused by this rule (a customer who calls in is answered even while the dispatcher is dialling
-them) and take no lock, so an outbound placement racing a call coming in at that very instant
-can still ring them once.
+Start-call places one call with :func:`call_place`, which is :func:`calls_place` of one; the
+dispatcher places due callbacks and follow-ups (and next, campaign attempts) a claimed set at a
+time. Every rule a dial must pass is checked once, at dial time, in :func:`calls_check_dialable`
+(docs/rules.md, "Placing a call"); a refusal says why and when a call would be allowed.
 """
 
 from __future__ import annotations
