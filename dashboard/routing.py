@@ -8,7 +8,14 @@ from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
+from agents.models import AIAgent
 from dashboard.consumers import TestPhoneConsumer
+
+
+def test_phone_path(agent: AIAgent) -> str:
+    """Where the simulator page opens its socket (Channels routes have no ``reverse``)."""
+    return f"/dashboard/phone/{agent.public_id}/ws/"
+
 
 websocket_urlpatterns = [
     path(

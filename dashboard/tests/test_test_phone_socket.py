@@ -144,3 +144,16 @@ def test_a_gather_agent_is_not_called_over_the_socket(server, agent_a, user_a, c
         phone.send("x" * 5000)
         assert receive(phone)["type"] == "error"
     assert not CallSession.objects.exists()
+
+
+def test_the_simulator_page_of_a_relay_agent_carries_the_socket_phone_and_a_gather_agents_does_not(
+    relay_agent, user_a, client
+):
+    client.force_login(user_a)
+    page = client.get("/simulator/").content.decode()
+    assert f'data-socket-path="/dashboard/phone/{relay_agent.public_id}/ws/"' in page
+    assert "dashboard/relay_phone.js" in page and "<script>" not in page  # loaded from static/ (CSP)
+    relay_agent.voice_mode = "gather"
+    relay_agent.save(update_fields=["voice_mode"])
+    page = client.get("/simulator/").content.decode()
+    assert "data-relay-phone" not in page and "relay_phone.js" not in page
