@@ -9,6 +9,7 @@ turn's time to first word, and the end of the call.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -157,3 +158,33 @@ def test_the_simulator_page_of_a_relay_agent_carries_the_socket_phone_and_a_gath
     relay_agent.save(update_fields=["voice_mode"])
     page = client.get("/simulator/").content.decode()
     assert "data-relay-phone" not in page and "relay_phone.js" not in page
+
+
+def test_keys_are_sent_as_dtmf_and_answered_and_closing_the_page_hangs_up(server, relay_agent, user_a, client):
+    with open_phone(server, relay_agent, cookie=session_cookie(client, user_a)) as phone:
+        phone.send(json.dumps({"type": "dial", "from": "+12125550123"}))
+        sid = receive(phone)["callSid"]
+        phone.send(json.dumps({"type": "press", "digits": "1x"}))  # "x" is no key: dropped
+        turn = until(phone, "turn_end")
+        assert any(m["type"] == "token" and m["token"] for m in turn)
+    caller = CallTurn.objects.filter(call__twilio_call_sid=sid, speaker="caller").get()
+    assert caller.text == "1"  # the keys reached the engine as the caller's words
+    deadline = time.monotonic() + 5
+    while CallSession.objects.get(twilio_call_sid=sid).status != "completed":
+        assert time.monotonic() < deadline, "the closed page did not hang up"
+        time.sleep(0.05)
+
+
+def test_steps_out_of_order_and_bad_numbers_are_answered_with_an_error(server, relay_agent, user_a, client):
+    with open_phone(server, relay_agent, cookie=session_cookie(client, user_a)) as phone:
+        phone.send(json.dumps({"type": "say", "text": "hello"}))
+        assert receive(phone) == {"type": "error", "message": "There is no call in progress."}
+        phone.send(json.dumps({"type": "dial", "from": "not a number"}))
+        assert receive(phone)["type"] == "error"
+        phone.send(json.dumps({"type": "dial", "from": "+12125550123"}))
+        assert receive(phone)["type"] == "call"
+        phone.send("[1, 2]")
+        assert receive(phone) == {"type": "error", "message": "Unknown message."}
+        phone.send(json.dumps({"type": "dial", "from": "+12125550123"}))
+        assert receive(phone) == {"type": "error", "message": "This phone is already on a call."}
+    assert CallSession.objects.count() == 1
