@@ -114,12 +114,21 @@ class TestPhoneConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not text_data or len(text_data) > FRAME_MAX_CHARS:
-            return await self._tell({"type": "error", "message": "That message is too long."})
+            message = f"Send JSON text of at most {FRAME_MAX_CHARS} characters."
+            return await self._tell({"type": "error", "message": message})
         try:
             message = json.loads(text_data)
         except ValueError:
             message = None
         kind = message.get("type") if isinstance(message, dict) else None
+        try:
+            await self._step(kind, message)
+        except ConnectionClosed:
+            # The agent's socket closed under a step (the reader reports it too): the call is over.
+            if not self.ended:
+                await self._ended(reason="socket closed")
+
+    async def _step(self, kind: str | None, message: dict | None) -> None:
         if kind == "dial":
             await self._dial(str(message.get("from") or ""))
         elif self.relay is None or self.ended:
