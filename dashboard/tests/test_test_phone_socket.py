@@ -23,6 +23,7 @@ from websockets.sync.client import ClientConnection, connect
 from agents.services import training_add
 from calls.models import CallSession, CallTurn
 from calls.tests.relay_phone import served_app
+from customers.tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("America/New_York"))
@@ -154,6 +155,11 @@ def test_the_simulator_page_of_a_relay_agent_carries_the_socket_phone_and_a_gath
     page = client.get("/simulator/").content.decode()
     assert f'data-socket-path="/dashboard/phone/{relay_agent.public_id}/ws/"' in page
     assert "dashboard/relay_phone.js" in page and "<script>" not in page  # loaded from static/ (CSP)
+    with time_machine.travel(MONDAY_10AM):
+        customer = CustomerFactory(ai_agent=relay_agent)
+        client.post("/calls/start/", {"customer_id": str(customer.pk)})
+        call = CallSession.objects.get(ai_agent=relay_agent)
+        assert f"/simulator/{call.twilio_call_sid}/answer/" in client.get("/simulator/").content.decode()
     relay_agent.voice_mode = "gather"
     relay_agent.save(update_fields=["voice_mode"])
     page = client.get("/simulator/").content.decode()
