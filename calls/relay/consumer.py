@@ -221,24 +221,16 @@ class RelayConsumer(AsyncWebsocketConsumer):
             queue = self._stream(speaking, ready, claimed.context)
         reply: Reply | None = None
         chunker = SpeechChunker()
-        done = False
-        while not done:
-            # Pieces that piled up while the loop was busy go out as one message, not one each.
-            items = [await queue.get()]
-            while not queue.empty():
-                items.append(queue.get_nowait())
-            said = ""
-            for item in items:
-                if item is _DONE:
-                    done = True
-                elif isinstance(item, BaseException):
-                    await self._say(speaking, said)  # what came before the failure was said
-                    raise item
-                elif isinstance(item, Reply):
-                    reply = item
-                else:
-                    said += chunker.feed(item)
-            await self._say(speaking, said)
+        while True:
+            item = await queue.get()
+            if item is _DONE:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            if isinstance(item, Reply):
+                reply = item
+                continue
+            await self._say(speaking, chunker.feed(item))
         await self._say(speaking, chunker.flush())
         speaking.streamed = True
         assert reply is not None, "a provider stream ended without its reply"
