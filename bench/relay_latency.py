@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """ConversationRelay turn latency under uvicorn + PostgreSQL, beside the <Gather> path, same fake LLM.
 
-    .venv/bin/python bench/relay_latency.py [--calls 100] [--prompts 10] [--find-max]
+    .venv/bin/python bench/relay_latency.py [--calls 100] [--prompts 10] [--steps 200,300,500]
 
 What it does, all on 127.0.0.1:
 
@@ -16,8 +16,14 @@ What it does, all on 127.0.0.1:
    measuring prompt -> first text token and prompt -> ``last: true``.
 5. Gather, after it: ``--gather-calls`` concurrent calls through the turn webhook, measuring
    prompt -> TwiML (the caller's first word comes after that, once the TwiML is synthesised).
-6. Prints the figures against the targets; ``--find-max`` then doubles the relay calls until
-   the overhead leaves the target. Stops uvicorn and the fake, and drops the database.
+6. Prints the figures against the targets and what the CPU per turn means for the cores here;
+   then steps the relay calls up (``--steps``) until the overhead leaves the target. Stops
+   uvicorn and the fake, and drops the database. Load averages are printed with each figure:
+   on a shared machine they say how much the numbers can be trusted.
+
+To see where a turn's CPU goes, sample the server while it runs (``--gil``: only the thread
+holding the interpreter, so waiting on sockets is not counted):
+``py-spy record --gil --pid <uvicorn pid> --duration 15 --format raw -o profile.txt``.
 
 "Overhead" is prompt -> first token sent minus the fake model's own first-token time (its
 first content chunk comes one token interval after the headers, as OpenAI's do).
@@ -118,13 +124,13 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 class Uvicorn:
-    def __init__(self, env: dict[str, str], *, workers: int, log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], *, workers: int, log_path: Path, options: list[str]) -> None:
         self.port = free_port()
         self.log_path = log_path
         self.args = [
             sys.executable, "-m", "uvicorn", "salesagents.asgi:application", "--host", "127.0.0.1",
             "--port", str(self.port), "--workers", str(workers), "--log-level", "warning",
-            "--ws", "websockets-sansio", "--no-access-log",
+            "--no-access-log", *options,
         ]  # fmt: skip
         self.env = {**os.environ, **env}
         self.proc: subprocess.Popen | None = None
@@ -266,6 +272,10 @@ async def gather_run(port: int, agent_id: str, calls: int, prompts: int, pause: 
     return results
 
 
+def load() -> str:
+    return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def figures(label: str, values: list[float]) -> str:
     return f"  {label:<28s} p50 {pct(values, 50):7.1f} ms  p99 {pct(values, 99):7.1f} ms"
 
@@ -283,8 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", type=int, default=40)
     parser.add_argument("--rate", type=float, default=40.0, help="the fake model's tokens per second")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    parser.add_argument("--find-max", action="store_true", help="then double the relay calls up to --max-calls")
-    parser.add_argument("--max-calls", type=int, default=800)
+    parser.add_argument("--steps", default="200,300,500", help="relay calls to step up to, after --calls")
+    parser.add_argument("--ws", default="websockets-sansio", help="uvicorn's --ws implementation")
+    parser.add_argument("--loop", default="asyncio", help="uvicorn's --loop (uvloop when installed)")
+    parser.add_argument("--http", default="h11", help="uvicorn's --http (httptools when installed)")
     parser.add_argument("--db-name", default="salesagents_relay_bench")
     args = parser.parse_args(argv)
 
@@ -312,20 +324,22 @@ def main(argv: list[str] | None = None) -> int:
             "OPENAI_BASE_URL": llm_url, "RELAY_BASE_URL": RELAY_BASE_URL,
             "RELAY_SPEECH_CHARS_PER_SECOND": "100000"}  # fmt: skip
     log_path = Path(tempfile.mkstemp(prefix="relay_bench_uvicorn_", suffix=".log")[1])
-    server = Uvicorn(env, workers=args.workers, log_path=log_path)
+    options = ["--ws", args.ws, "--loop", args.loop, "--http", args.http]
+    server = Uvicorn(env, workers=args.workers, log_path=log_path, options=options)
     model_first_ms = (args.first_token + 1.0 / args.rate) * 1000
     model_whole_ms = (args.first_token + args.tokens / args.rate) * 1000
     try:
         server.start()
         print(
-            f"uvicorn {args.workers} worker(s) on 127.0.0.1:{server.port}; fake model: first token "
+            f"uvicorn {args.workers} worker(s) {' '.join(options)}; {load()}; fake model: first token "
             f"{model_first_ms:.0f} ms, {args.tokens} tokens at {args.rate:g}/s (whole answer {model_whole_ms:.0f} ms)"
         )
         asyncio.run(relay_run(server.port, agent_id, 3, 2, 0.2))  # warm-up: imports, connections
 
-        cpu_before = cpu_seconds(server.pids())
+        cpu_before, wall_before = cpu_seconds(server.pids()), time.perf_counter()
         relay = asyncio.run(relay_run(server.port, agent_id, args.calls, args.prompts, args.pause))
         relay_cpu = (cpu_seconds(server.pids()) - cpu_before) / max(len(relay.last_ms), 1) * 1000
+        turns_per_s = len(relay.last_ms) / (time.perf_counter() - wall_before)
         cpu_before = cpu_seconds(server.pids())
         gather = asyncio.run(gather_run(server.port, agent_id, args.gather_calls, args.prompts, args.pause))
         gather_cpu = (cpu_seconds(server.pids()) - cpu_before) / max(len(gather.twiml_ms), 1) * 1000
@@ -333,11 +347,19 @@ def main(argv: list[str] | None = None) -> int:
         overhead = [v - model_first_ms for v in relay.first_ms]
         turns, errors = len(relay.first_ms), len(relay.errors)
         print(f"\nrelay, {args.calls} concurrent calls x {args.prompts} prompts ({turns} turns, {errors} errors)")
+        print(f"  {load()}")
         print(figures("prompt -> first token sent", relay.first_ms))
         print(figures(f"our overhead (minus the model's {model_first_ms:.0f} ms)", overhead))
         print(f"    targets: p50 <= {TARGET_P50_MS:g} ms, p99 <= {TARGET_P99_MS:g} ms")
         print(figures("prompt -> last token", relay.last_ms))
         print(f"  CPU per turn (uvicorn)      {relay_cpu:.2f} ms")
+        # What the CPU per turn means for the target: each call says something every
+        # (pause + reply) seconds, so TARGET_CALLS calls need this many cores' worth of CPU.
+        per_call = turns_per_s / args.calls
+        need = TARGET_CALLS * per_call * relay_cpu / 1000
+        print(f"  {turns_per_s:.1f} turns/s here ({per_call:.3f} per call); {TARGET_CALLS} calls would need "
+              f"{TARGET_CALLS * per_call:.0f} turns/s x {relay_cpu:.1f} ms = {need:.2f} CPU cores "
+              f"(this machine: {os.cpu_count()}, shared; one worker uses at most one)")  # fmt: skip
         turns, errors = len(gather.twiml_ms), len(gather.errors)
         print(f"gather, {args.gather_calls} concurrent calls ({turns} turns, {errors} errors)")
         print(figures("prompt -> TwiML", gather.twiml_ms))
@@ -349,19 +371,19 @@ def main(argv: list[str] | None = None) -> int:
             for error in errors[:5]:
                 print("  error:", error)
 
-        if args.find_max:
-            held, calls = 0, args.calls
-            while calls <= args.max_calls:
-                run = asyncio.run(relay_run(server.port, agent_id, calls, min(args.prompts, 5), args.pause))
-                over = [v - model_first_ms for v in run.first_ms]
-                p50, p99 = pct(over, 50), pct(over, 99)
-                ok = p50 <= TARGET_P50_MS and p99 <= TARGET_P99_MS and not run.errors
-                print(f"  {calls:4d} concurrent relay calls: overhead p50 {p50:6.1f} ms p99 {p99:6.1f} ms"
-                      f" errors {len(run.errors)} -> {'within' if ok else 'outside'} the target")  # fmt: skip
-                if not ok:
-                    break
-                held, calls = calls, calls * 2
-            print(f"largest number of concurrent relay calls within the target: {held} (target >= {TARGET_CALLS})")
+        p50, p99 = pct(overhead, 50), pct(overhead, 99)
+        held = args.calls if p50 <= TARGET_P50_MS and p99 <= TARGET_P99_MS and not relay.errors else 0
+        for calls in [int(n) for n in args.steps.split(",") if n] if held else []:
+            run = asyncio.run(relay_run(server.port, agent_id, calls, min(args.prompts, 5), args.pause))
+            over = [v - model_first_ms for v in run.first_ms]
+            p50, p99 = pct(over, 50), pct(over, 99)
+            ok = p50 <= TARGET_P50_MS and p99 <= TARGET_P99_MS and not run.errors
+            print(f"  {calls:4d} concurrent relay calls: overhead p50 {p50:6.1f} ms p99 {p99:6.1f} ms, errors "
+                  f"{len(run.errors)}, {load()} -> {'within' if ok else 'outside'} the target")  # fmt: skip
+            if not ok:
+                break
+            held = calls
+        print(f"largest number of concurrent relay calls within the target: {held} (target >= {TARGET_CALLS})")
     finally:
         server.stop()
         fake.terminate()

@@ -32,13 +32,17 @@ from calls.relay.turn import (
     ClaimedTurn,
     StoredReply,
     relay_call,
+    relay_context,
     relay_turn_claim,
+    relay_turn_claim_known,
     relay_turn_interrupted,
+    relay_turn_needs_engine,
     relay_turn_store,
     relay_turn_timed,
 )
+from calls.selectors import LiveCall
 from core.errors import NotFound
-from integrations.llm.base import Reply
+from integrations.llm.base import ConversationContext, Reply
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +98,9 @@ class RelayConsumer(AsyncWebsocketConsumer):
         self.turn_task: asyncio.Task | None = None
         self.last_agent_sequence: int | None = None  # the agent turn the caller last heard
         self.next_sequence = 0  # the caller turn this socket expects next (keys a duplicated prompt)
+        # The socket's copy of the call and its transcript: read at setup, grown by its own turns,
+        # so a plain prompt needs no read and its stream starts beside the claim. None: re-read.
+        self.live: LiveCall | None = None
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -134,6 +141,7 @@ class RelayConsumer(AsyncWebsocketConsumer):
         agent_lines = [turn.sequence for turn in live.turns if turn.speaker == "agent"]
         self.last_agent_sequence = agent_lines[-1] if agent_lines else None
         self.next_sequence = live.next_sequence
+        self.live = live
 
     async def _prompt(self, prompt: protocol.Prompt) -> None:
         if prompt.cut:
@@ -189,15 +197,30 @@ class RelayConsumer(AsyncWebsocketConsumer):
             await self._end({"reason": "error"})
 
     async def _speak(self, speaking: _Speaking, utterance: str) -> None:
-        claimed = await self._claim(speaking, utterance)
-        if claimed is None:
-            return
+        live = self.live
+        if live is not None and not relay_turn_needs_engine(live=live, utterance=utterance):
+            # A plain prompt: the model starts writing while the caller's words are stored, and
+            # its tokens wait in the queue until that claim is won (never two replies).
+            context = relay_context(live=live, utterance=utterance)
+            queue = self._stream(speaking, None, context)
+            claimed = await self._claim(
+                speaking, relay_turn_claim_known, live=live, sequence=self.next_sequence, utterance=utterance,
+                context=context,
+            )  # fmt: skip
+            if claimed is None:
+                speaking.stop.set()  # lost to another socket, or the call is over: nothing is said
+                return
+        else:
+            claimed = await self._claim(
+                speaking, relay_turn_claim, agent=self.agent, call_sid=self.call_sid, sequence=self.next_sequence,
+                utterance=utterance,
+            )  # fmt: skip
+            if claimed is None:
+                return
+            ready = _replay(claimed.ready) if claimed.ready is not None else None
+            queue = self._stream(speaking, ready, claimed.context)
         reply: Reply | None = None
         chunker = SpeechChunker()
-        stream = _replay(claimed.ready) if claimed.ready is not None else None
-        queue: asyncio.Queue = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-        loop.run_in_executor(_STREAMS, _pump, stream, claimed, queue, loop, speaking.stop)
         while True:
             item = await queue.get()
             if item is _DONE:
@@ -230,24 +253,24 @@ class RelayConsumer(AsyncWebsocketConsumer):
                 await database_sync_to_async(relay_turn_timed)(
                     call=claimed.live.call, sequence=stored.sequence, last_token_ms=_ms(speaking.started)
                 )
-        self.last_agent_sequence = speaking.stored.sequence
+        self._heard(speaking.stored)
         if speaking.stored.handoff is not None:
             self.ended = True
             # Twilio ends the session at once on "end": wait until the goodbye has been spoken.
             await asyncio.sleep(len(speaking.stored.text) / float(settings.RELAY_SPEECH_CHARS_PER_SECOND))
             await self._end(speaking.stored.handoff)
 
-    async def _claim(self, speaking: _Speaking, utterance: str) -> ClaimedTurn | None:
+    def _stream(self, speaking: _Speaking, ready, context: ConversationContext | None) -> asyncio.Queue:
+        """Start reading the reply (``ready``'s sentences, else the provider's stream) into a queue."""
+        queue: asyncio.Queue = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        loop.run_in_executor(_STREAMS, _pump, ready, context, queue, loop, speaking.stop)
+        return queue
+
+    async def _claim(self, speaking: _Speaking, claim_turn, **kwargs) -> ClaimedTurn | None:
         """Store the caller's words; finished even when the turn is stopped meanwhile, so the
         socket's expected sequence stays true and the stop stores the (empty) agent turn."""
-        claim = asyncio.ensure_future(
-            database_sync_to_async(relay_turn_claim)(
-                agent=self.agent,
-                call_sid=self.call_sid,
-                sequence=self.next_sequence,
-                utterance=utterance,
-            )
-        )
+        claim = asyncio.ensure_future(database_sync_to_async(claim_turn)(**kwargs))
         try:
             claimed = await asyncio.shield(claim)
         except asyncio.CancelledError:
@@ -259,10 +282,18 @@ class RelayConsumer(AsyncWebsocketConsumer):
         if isinstance(claimed, ClaimedTurn):
             speaking.claimed = claimed
             self.next_sequence = claimed.sequence + 2
+            self.live = LiveCall(call=claimed.live.call, turns=[*claimed.live.turns, claimed.turn])
             return claimed
         if claimed is not None:
             self.next_sequence = claimed  # another socket answered it; expect the turn after
+            self.live = None  # and its turns are not in our copy: the next prompt re-reads
         return None
+
+    def _heard(self, stored: StoredReply) -> None:
+        """The agent turn just stored is the one the caller last heard, and joins our copy."""
+        self.last_agent_sequence = stored.sequence
+        if self.live is not None and stored.turn is not None:
+            self.live = LiveCall(call=self.live.call, turns=[*self.live.turns, stored.turn])
 
     async def _say(self, speaking: _Speaking, text: str) -> None:
         if not text:
@@ -296,12 +327,16 @@ class RelayConsumer(AsyncWebsocketConsumer):
                 claimed=speaking.claimed, reply=Reply(text=said, provider="relay"), spoken=said,
                 first_token_ms=speaking.first_token_ms, last_token_ms=None, interrupted=True,
             )  # fmt: skip
-            self.last_agent_sequence = speaking.stored.sequence
+            self._heard(speaking.stored)
         elif heard is not None and self.last_agent_sequence is not None and self.call_sid:
             call = speaking.claimed.live.call if speaking and speaking.claimed else None
+            call = call or (self.live.call if self.live is not None else None)
             await database_sync_to_async(_cut_stored)(
                 agent=self.agent, call_sid=self.call_sid, call=call, sequence=self.last_agent_sequence, heard=heard
             )
+            for turn in self.live.turns if self.live is not None else ():
+                if turn.sequence == self.last_agent_sequence and turn.speaker == "agent":
+                    turn.text, turn.interrupted = heard, True  # our copy says what the caller heard
 
     async def _end(self, handoff: dict[str, str]) -> None:
         self.ended = True
@@ -327,14 +362,14 @@ def _replay(reply: Reply):
     yield reply
 
 
-def _pump(stream, claimed: ClaimedTurn, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop, stop) -> None:
+def _pump(stream, context, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop, stop) -> None:
     """Read the provider's stream in this worker thread and hand each item to the socket's loop."""
 
     def put(item: object) -> None:
         if not loop.is_closed():  # the server is shutting down: nobody is listening any more
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
-    items = stream if stream is not None else conversation_provider().stream_reply(claimed.context)
+    items = stream if stream is not None else conversation_provider().stream_reply(context)
     try:
         for item in items:
             put(item)

@@ -50,6 +50,7 @@ class ClaimedTurn:
     utterance: str
     context: ConversationContext | None  # None when ``ready`` answers without a provider
     ready: Reply | None = None
+    turn: CallTurn | None = None  # the caller's stored turn, for the socket's copy of the transcript
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class StoredReply:
     text: str  # everything the turn says (streamed text and ``more``)
     more: str  # words the actions added, to speak after the streamed text
     handoff: dict[str, str] | None  # set when the session must end (goodbye, opt-out, transfer)
+    turn: CallTurn | None = None  # the agent's stored turn
 
 
 def relay_call(*, agent: AIAgent, call_sid: str) -> LiveCall | None:
@@ -83,19 +85,66 @@ def relay_turn_claim(*, agent: AIAgent, call_sid: str, sequence: int, utterance:
         logger.warning("Call %s: prompt %d was answered on another socket; not answered twice", call_sid, sequence)
         # A caller turn still being answered elsewhere has its agent turn to come.
         return next_sequence + 1 if turns[-1].speaker == CallTurn.Speaker.CALLER else next_sequence
-    try:
-        with transaction.atomic():
-            CallTurn.objects.create(call=call, sequence=sequence, speaker=CallTurn.Speaker.CALLER, text=utterance)
-    except IntegrityError:
-        logger.warning("Call %s: prompt %d was taken by another socket; not answered twice", call_sid, sequence)
+    turn = _insert_caller_turn(call=call, sequence=sequence, utterance=utterance)
+    if turn is None:
         return sequence + 2
     ready = engine._number_given(agent=agent, call=call, turns=turns, utterance=utterance)
     if ready is None and is_opt_out(utterance):
         ready = opt_out_honoured(reply=Reply(text="", provider="engine"), utterance=utterance, call_sid=call_sid)
     if ready is not None:
-        return ClaimedTurn(live=live, sequence=sequence, utterance=utterance, context=None, ready=ready)
-    context = build_context(agent=agent, call=call, customer=call.customer_profile, turns=turns, utterance=utterance)
-    return ClaimedTurn(live=live, sequence=sequence, utterance=utterance, context=context)
+        return ClaimedTurn(live=live, sequence=sequence, utterance=utterance, context=None, ready=ready, turn=turn)
+    context = relay_context(live=live, utterance=utterance)
+    return ClaimedTurn(live=live, sequence=sequence, utterance=utterance, context=context, turn=turn)
+
+
+def relay_turn_needs_engine(*, live: LiveCall, utterance: str) -> bool:
+    """True when the engine may answer this prompt itself (a number from an anonymous caller,
+    an opt-out): such a turn writes before it answers, so it takes :func:`relay_turn_claim`."""
+    return live.call.customer_profile.is_anonymous or is_opt_out(utterance)
+
+
+def relay_context(*, live: LiveCall, utterance: str) -> ConversationContext:
+    """The provider's view of the call from a copy already in hand: no database work."""
+    call = live.call
+    return build_context(
+        agent=call.ai_agent, call=call, customer=call.customer_profile, turns=live.turns, utterance=utterance
+    )
+
+
+def relay_turn_claim_known(
+    *, live: LiveCall, sequence: int, utterance: str, context: ConversationContext
+) -> ClaimedTurn | int | None:
+    """:func:`relay_turn_claim` for a socket that holds the call and its transcript already.
+
+    The socket keeps its own copy (read at setup, grown by its own turns), so the claim is
+    the insert alone and the provider's stream can start beside it. The unique (call,
+    sequence) key still decides who answers: a turn another socket stored first makes this
+    insert fail, and the socket then stays silent and re-reads. A call ended meanwhile by a
+    status callback is not answered.
+    """
+    call = live.call
+    if call.is_final or (live.turns and engine._ended(live.turns[-1])):
+        return None
+    if CallSession.objects.filter(pk=call.pk, status__in=CallSession.FINAL_STATUSES).exists():
+        return None
+    turn = _insert_caller_turn(call=call, sequence=sequence, utterance=utterance)
+    if turn is None:
+        return sequence + 2
+    return ClaimedTurn(live=live, sequence=sequence, utterance=utterance, context=context, turn=turn)
+
+
+def _insert_caller_turn(*, call: CallSession, sequence: int, utterance: str) -> CallTurn | None:
+    """The claim: the caller's words under the unique (call, sequence) key; None when another socket has it."""
+    try:
+        with transaction.atomic():
+            return CallTurn.objects.create(
+                call=call, sequence=sequence, speaker=CallTurn.Speaker.CALLER, text=utterance
+            )
+    except IntegrityError:
+        logger.warning(
+            "Call %s: prompt %d was taken by another socket; not answered twice", call.twilio_call_sid, sequence
+        )
+        return None
 
 
 def relay_turn_store(
@@ -118,13 +167,13 @@ def relay_turn_store(
         more = " ".join(t for t in (applied.say_instead, applied.extra_text) if t)
         text = " ".join(t for t in (spoken.strip(), more) if t)
         records = engine.turn_records(applied=applied, reply=reply)
-        CallTurn.objects.create(
+        turn = CallTurn.objects.create(
             call=call, sequence=claimed.sequence + 1, speaker=CallTurn.Speaker.AGENT, text=text,
             latency_ms=last_token_ms, first_token_ms=first_token_ms, last_token_ms=last_token_ms,
             provider=reply.provider, actions=records, interrupted=interrupted,
         )  # fmt: skip
         engine._note_call_changes(agent=agent, call=call, applied=applied, reply=reply)
-    return StoredReply(sequence=claimed.sequence + 1, text=text, more=more, handoff=_handoff(records))
+    return StoredReply(sequence=claimed.sequence + 1, text=text, more=more, handoff=_handoff(records), turn=turn)
 
 
 def relay_turn_timed(*, call: CallSession, sequence: int, last_token_ms: int) -> None:
