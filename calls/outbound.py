@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -31,6 +31,7 @@ from accounts.models import Client
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession, OutboundDayCount
+from calls.pacing import dial_slot_take, pacing_admit
 from calls.telephony import gateway_for, uses_simulated_phone, webhook_url
 from core.errors import CallNotAllowed, ValidationFailed
 from customers.contactability import check_call_allowed, customer_zone, next_allowed_time
@@ -163,6 +164,7 @@ def _dial(call: CallSession) -> str:
         record=agent.client.recording_enabled,
     )
     try:
+        dial_slot_take(client=agent.client)  # calls per second of the Twilio account (calls.pacing)
         return gateway_for(agent.client).place_call(request).sid
     except TelephonyError as exc:
         # The attempt is kept, complete, as a failed call: the client sees what happened and why.
@@ -190,6 +192,9 @@ class CallOrder:
     call_type: str = CallSession.CallType.OUTBOUND
     context: str = ""
     callback: ScheduledCallback | None = None
+    # Called with the new session inside the transaction that records it, before any dial: a
+    # caller above ``calls`` (a campaign) ties its own row to the call, or raises to call nothing.
+    on_recorded: Callable[[CallSession], None] | None = None
 
 
 def call_place(
@@ -200,6 +205,7 @@ def call_place(
     context: str = "",
     callback: ScheduledCallback | None = None,
     at: datetime | None = None,
+    on_recorded: Callable[[CallSession], None] | None = None,
 ) -> CallSession:
     """Check every rule, then ask the phone network to dial; the session is returned queued."""
     at = at or timezone.now()
@@ -211,10 +217,14 @@ def call_place(
             # record that stops a retried placement from dialling twice).
             if _customers_on_a_call([customer]):
                 raise customer_on_a_call()
+            if refused := pacing_admit(agent=agent, customers=[customer], at=at)[0]:
+                raise refused  # concurrency, calls per contact per week (calls.pacing)
             if not reserve_outbound_call(client=agent.client, at=at):
                 refuse_for_daily_limit(agent=agent, customer=customer, at=at)
             call = _new_session(order, at)
             call.save(force_insert=True)
+            if on_recorded is not None:
+                on_recorded(call)
     except IntegrityError:
         # Only the one-live-call index can refuse this insert (a placer that got past the lock, e.g. on SQLite).
         if CallSession.objects.filter(customer_profile=customer, status__in=CallSession.LIVE_STATUSES).exists():
@@ -278,6 +288,13 @@ def calls_place_batch(orders: Sequence[CallOrder], *, at: datetime | None = None
                 waiting.append(i)
             if not waiting:
                 continue
+            paced = pacing_admit(agent=orders[waiting[0]].agent, customers=[orders[i].customer for i in waiting], at=at)
+            for i, refused in zip(list(waiting), paced, strict=True):
+                if refused:  # concurrency, calls per contact per week (calls.pacing)
+                    outcomes[i] = refused
+                    waiting.remove(i)
+            if not waiting:
+                continue
             first = orders[waiting[0]]
             granted = reserve_outbound_calls(client=first.agent.client, at=at, count=len(waiting))
             for n, i in enumerate(waiting):
@@ -290,6 +307,9 @@ def calls_place_batch(orders: Sequence[CallOrder], *, at: datetime | None = None
                 except CallNotAllowed as refused:
                     outcomes[i] = refused
         CallSession.objects.bulk_create(calls)
+        for order, outcome in zip(orders, outcomes, strict=True):
+            if order.on_recorded is not None and isinstance(outcome, CallSession):
+                order.on_recorded(outcome)
     dialled: list[CallSession] = []
     try:
         for i, outcome in enumerate(outcomes):
