@@ -41,7 +41,7 @@ from calls.outbound import CallPlacementFailed, call_place
 from calls.pacing import live_outbound_calls
 from campaigns.models import Campaign, CampaignLead
 from campaigns.scoring import call_history, lead_score
-from campaigns.services import campaign_transition
+from campaigns.services import campaign_complete
 from core.errors import CallNotAllowed
 from integrations.twilio import TelephonyError
 
@@ -381,8 +381,7 @@ def campaigns_dispatch(
     for campaign in running_campaigns():
         report.recovered += campaign_recover(campaign=campaign, now=now)
         if _finished(campaign, now):
-            campaign_transition(campaign=campaign, to=Campaign.Status.COMPLETED, now=now)
-            report.completed += 1
+            report.completed += campaign_complete(campaign=campaign, now=now)
             continue
         if campaign.waits_for_approval:
             continue

@@ -137,6 +137,15 @@ def campaign_transition(*, campaign: Campaign, to: str, now: datetime | None = N
     return locked
 
 
+def campaign_complete(*, campaign: Campaign, now: datetime | None = None) -> bool:
+    """Nothing is left to call: complete it, unless another dispatcher (or a person) moved it first."""
+    with transaction.atomic():
+        if not Campaign.objects.select_for_update().filter(pk=campaign.pk, status=S.RUNNING).exists():
+            return False
+        campaign_transition(campaign=campaign, to=S.COMPLETED, now=now)
+    return True
+
+
 # --- leads -------------------------------------------------------------------------------------
 
 
