@@ -243,6 +243,9 @@ SPECTACULAR_SETTINGS = {
         "SentimentLabelEnum": ["positive", "neutral", "negative"],
         "PersonaEnum": "simulations.personas.PERSONA_KEYS",
         "SimulationStatusEnum": "simulations.models.SimulationRun.Status",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "CampaignLeadStateEnum": "campaigns.models.CampaignLead.State",
+        "InterestLevelEnum": "customers.models.CustomerProfile.InterestLevel",
     },
 }
 
