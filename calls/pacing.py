@@ -44,6 +44,9 @@ CONCURRENCY_RETRY = timedelta(seconds=30)
 # lease, so a waiting call is never taken for one whose worker died); beyond it, it retries later.
 MAX_DIAL_WAIT = timedelta(seconds=10)
 PLATFORM_ACCOUNT = "platform"
+# Dials are spaced this much wider than the account's rate, so a placer that wakes a little late
+# never bunches two dials into one second of the carrier's clock.
+SPACING = 1.1
 OUTBOUND_TYPES = (CallSession.CallType.OUTBOUND, CallSession.CallType.SCHEDULED, CallSession.CallType.FOLLOWUP)
 
 sleep = time.sleep  # the bench and tests replace it
@@ -132,6 +135,25 @@ def _account(client: Client) -> tuple[str, int] | None:
     return PLATFORM_ACCOUNT, settings.TWILIO_CALLS_PER_SECOND
 
 
+def dial_slots_free(*, client: Client, now: datetime) -> int | None:
+    """How many dials the client's Twilio account can start within :data:`MAX_DIAL_WAIT` (None: not paced).
+
+    A read, for a dispatcher deciding how many calls to claim; the slots are taken at dial time.
+    """
+    account = _account(client)
+    if account is None:
+        return None
+    key, rate = account
+    next_slot = DialPace.objects.filter(account=key).values_list("next_slot_at", flat=True).first() or now
+    room = (MAX_DIAL_WAIT - max(next_slot - now, timedelta(0))).total_seconds()
+    return max(0, int(room * rate / SPACING))
+
+
+def dial_account(client: Client) -> str | None:
+    account = _account(client)
+    return account[0] if account else None
+
+
 def dial_slot_take(*, client: Client) -> None:
     """Wait for the client's Twilio account's next dial slot; raises DialRateExceeded when it is too far.
 
@@ -152,7 +174,7 @@ def dial_slot_take(*, client: Client) -> None:
                 f"The phone account's limit of {rate} calls per second is reached; trying again shortly.",
                 status=429,
             )
-        pace.next_slot_at = slot + timedelta(seconds=1 / rate)
+        pace.next_slot_at = slot + timedelta(seconds=SPACING / rate)
         pace.save(update_fields=["next_slot_at"])
     wait = (slot - timezone.now()).total_seconds()
     if wait > 0:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,7 +39,7 @@ from django.utils import timezone
 from calls.dispatch import ORPHAN_AFTER, close_orphan
 from calls.models import CallSession
 from calls.outbound import CallPlacementFailed, call_place
-from calls.pacing import live_outbound_calls
+from calls.pacing import DialRateExceeded, dial_account, dial_slots_free, live_outbound_calls
 from campaigns.models import Campaign, CampaignLead
 from campaigns.scoring import call_history, lead_score
 from campaigns.services import campaign_complete
@@ -51,6 +52,7 @@ LEASE = timedelta(minutes=5)
 RULE_RETRY = timedelta(minutes=5)  # refused without a time the rule allows a call again
 AGENT_UNAVAILABLE_RETRY = timedelta(hours=1)
 ON_A_CALL_RETRY = timedelta(minutes=1)
+RATE_RETRY = timedelta(seconds=5)  # the Twilio account had no dial slot soon enough
 CLAIMS_PER_TICK = 200
 L = CampaignLead.State
 SKIP_FOR = {
@@ -248,10 +250,11 @@ def lead_place(*, lead_id: int, token) -> str:
                         note=failed.message[:300], updated_at=now,
                     )  # fmt: skip
                 elif isinstance(cause, TelephonyError) and not cause.may_have_acted and cause.retryable:
+                    retry = RATE_RETRY if isinstance(cause, DialRateExceeded) else ON_A_CALL_RETRY
                     # Nothing rang (Twilio's or our own "too many calls per second"): attempt unspent.
                     CampaignLead.objects.filter(pk=lead.pk).update(
                         state=L.PENDING, attempts=F("attempts") - 1, claim_token=None, claimed_until=None,
-                        current_call=None, next_attempt_at=now + ON_A_CALL_RETRY, note=str(cause)[:300], updated_at=now,
+                        current_call=None, next_attempt_at=now + retry, note=str(cause)[:300], updated_at=now,
                     )  # fmt: skip
                 else:
                     _settle(locked, call, now)
@@ -378,6 +381,7 @@ def campaigns_dispatch(
     """One beat tick: recover, complete the finished, claim what may be called now, hand each claim to ``enqueue``."""
     now = now or timezone.now()
     report = TickReport()
+    claimed_per_account: Counter = Counter()  # campaigns of clients sharing a Twilio account share its rate
     for campaign in running_campaigns():
         report.recovered += campaign_recover(campaign=campaign, now=now)
         if _finished(campaign, now):
@@ -385,7 +389,14 @@ def campaigns_dispatch(
             continue
         if campaign.waits_for_approval:
             continue
-        claimed = campaign_claim(campaign=campaign, limit=min(per_campaign, campaign_free_slots(campaign)), now=now)
+        limit = min(per_campaign, campaign_free_slots(campaign))
+        client = campaign.ai_agent.client
+        dials = dial_slots_free(client=client, now=now)
+        if dials is not None:
+            limit = min(limit, dials - claimed_per_account[dial_account(client)])
+        claimed = campaign_claim(campaign=campaign, limit=limit, now=now)
+        if dials is not None:
+            claimed_per_account[dial_account(client)] += len(claimed)
         report.claimed += len(claimed)
         for lead in claimed:
             enqueue(lead)

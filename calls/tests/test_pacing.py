@@ -124,9 +124,11 @@ def test_dials_on_the_shared_platform_account_are_spaced_by_its_rate(agent, agen
         call_place(agent=agent, customer=customer)
     call_place(agent=agent_b, customer=CustomerFactory(ai_agent=agent_b, timezone="America/New_York"))
 
-    # Clock frozen: each dial waits for the next half-second slot of the one shared account.
-    assert paced == [0.5, 1.0, 1.5]
-    assert DialPace.objects.get(account="platform").next_slot_at == TUESDAY_2PM + timedelta(seconds=2)
+    # Clock frozen: each dial waits for the next slot of the one shared account, 1/rate apart
+    # (10 % wider, so a late wake-up never bunches two dials into one second).
+    step = pacing.SPACING / 2
+    assert paced == pytest.approx([step, 2 * step, 3 * step])
+    assert DialPace.objects.get(account="platform").next_slot_at == TUESDAY_2PM + timedelta(seconds=4 * step)
 
 
 @time_machine.travel(TUESDAY_2PM, tick=False)
@@ -140,7 +142,7 @@ def test_a_client_with_its_own_subaccount_is_paced_on_its_own(agent, agent_b, pa
     for customer in people(agent_b, 2, prefix="+1646555"):
         call_place(agent=agent_b, customer=customer)
 
-    assert paced == [1.0]  # the subaccount's second dial; the platform account's first waited for nothing
+    assert paced == pytest.approx([pacing.SPACING])  # the subaccount's second dial; the platform's first: no wait
     assert set(DialPace.objects.values_list("account", flat=True)) == {"platform", "AC" + "b" * 32}
 
 
@@ -157,3 +159,13 @@ def test_no_slot_soon_enough_fails_the_dial_like_twilios_429_and_gives_the_day_b
     assert (call.status, call.twilio_call_sid) == ("failed", None)
     assert agent.client.outbound_days.get().placed == 0
     assert paced == []
+
+
+@time_machine.travel(TUESDAY_2PM, tick=False)
+def test_a_dispatcher_sees_how_many_dials_the_account_can_start_soon(agent, paced, settings):
+    settings.TWILIO_CALLS_PER_SECOND = 1
+    assert pacing.dial_slots_free(client=agent.client, now=TUESDAY_2PM) == 9  # 10 s at 1 per 1.1 s
+    DialPace.objects.create(account="platform", next_slot_at=TUESDAY_2PM + timedelta(seconds=8))
+    assert pacing.dial_slots_free(client=agent.client, now=TUESDAY_2PM) == 1
+    settings.PACE_SIMULATED_PHONE = False
+    assert pacing.dial_slots_free(client=agent.client, now=TUESDAY_2PM) is None
