@@ -198,6 +198,8 @@ def _refused(lead: CampaignLead, token, refused: CallNotAllowed, now: datetime) 
         at = now + AGENT_UNAVAILABLE_RETRY
     elif refused.code == "customer_on_call":
         at = now + ON_A_CALL_RETRY
+    elif refused.code == "concurrency_limit":
+        at = now  # claimed past the free lines (racing ticks): the next tick takes only what is free
     else:  # hours, daily limit, concurrency, calls per contact per week: the rule says when
         at = refused.next_allowed_at if refused.next_allowed_at and refused.next_allowed_at > now else now + RULE_RETRY
     _release(lead, token, at=at, note=refused.message, now=now)
