@@ -10,10 +10,6 @@ from knox.models import AuthToken
 from accounts.models import Client, SettingChange, User
 
 
-def client_users(*, client: Client):
-    return User.objects.filter(client=client).order_by("email")
-
-
 def api_tokens(*, user: User) -> QuerySet[AuthToken]:
     """The user's tokens that still work, newest first (an expired one is as good as gone)."""
     return AuthToken.objects.filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()), user=user).order_by(

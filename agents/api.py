@@ -11,6 +11,7 @@ from datetime import time
 from typing import Any
 
 from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
@@ -190,7 +191,10 @@ class AgentOutputSerializer(serializers.Serializer):
         return level_breakdown(agent.knowledge or {})
 
     def get_webhook_base_url(self, agent: AIAgent) -> str:
-        return f"{settings.PUBLIC_BASE_URL}/webhooks/twilio/{agent.public_id}/"
+        # Reversed from the webhooks' own route (calls/webhook_urls.py), so a moved mount moves this too;
+        # the prefix every one of the agent's webhooks shares is the route less its last step.
+        incoming = reverse("twilio-incoming", kwargs={"agent_id": agent.public_id})
+        return settings.PUBLIC_BASE_URL + incoming.removesuffix("incoming/")
 
 
 NUMBER_HELP = (

@@ -67,6 +67,9 @@ class AIAgent(models.Model):
 
     # Learning watermark: outcomes of calls up to this point are folded into the memory.
     learned_through = models.DateTimeField(null=True, blank=True)
+    # The client-local day of the last daily report sent (calls.reports): bookkeeping, not learning,
+    # so it lives beside the memory rather than in it.
+    daily_report_sent_on = models.DateField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

@@ -2,11 +2,10 @@
 
 from django.urls import path
 
-from bench.floor import floor, read_floor
+from bench.floor import floor
 from salesagents.urls import urlpatterns as app_urlpatterns
 
 urlpatterns = [
     path("bench/floor/<uuid:agent_id>/", floor, name="bench-floor"),
-    path("bench/read-floor/<uuid:agent_id>/", read_floor, name="bench-read-floor"),
     *app_urlpatterns,
 ]

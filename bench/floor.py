@@ -3,11 +3,11 @@
 The floor is the least any webhook turn can do and still be correct and durable: check
 ``X-Twilio-Signature`` against ``PUBLIC_BASE_URL`` + the path (the same ``signature_is_valid``,
 over ``RequestValidator``, that the real webhooks use), write one row in its own transaction
-(one INSERT in autocommit mode, as a plain turn stores its turns: PostgreSQL commits it and
-flushes its WAL, with no BEGIN/COMMIT round trips), and answer fixed TwiML. It
-looks nothing up: the token is the simulated phone's, from settings, which is also the token
-the real webhook ends up with for the bench's client (it has no Twilio subaccount). It runs in
-the same Django processes, behind the same middleware, as the real webhooks.
+(one INSERT in autocommit mode: PostgreSQL commits it and flushes its WAL, with no BEGIN/COMMIT
+round trips), and answer fixed TwiML. It looks nothing up: the token is the simulated phone's,
+from settings, which is also the token the real webhook ends up with for the bench's client (it
+has no Twilio subaccount). It runs in the same Django processes, behind the same middleware, as
+the real webhooks.
 """
 
 from __future__ import annotations
@@ -20,10 +20,6 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from calls.models import CallTurn
-from calls.selectors_voice import live_call
-from calls.telephony import webhook_auth_token
-from core.rows import insert_rows
 from integrations.twilio import signature_is_valid
 
 FLOOR_TABLE = "bench_floor_turn"
@@ -94,42 +90,3 @@ class QueryCountMiddleware:
         response["X-Bench-Queries"] = str(count[0])
         response["X-Bench-Server-Us"] = str(int((time.perf_counter() - started) * 1_000_000))
         return response
-
-
-# The read floor's answer: a <Gather> whose action is the next read-floor turn, like a real turn's.
-READ_FLOOR_TWIML = FLOOR_TWIML.replace("http://bench.local/bench/floor/next/", "{next}")
-READ_FLOOR_WORDS = "Got it. With zero down, most homeowners pay less each month than their old bill. Does that help?"
-
-
-@csrf_exempt
-@require_POST
-def read_floor(request: HttpRequest, agent_id) -> HttpResponse:
-    """A turn with the conversation engine taken out (``turn_latency.py --without-engine``).
-
-    What every turn must do before and after thinking: the webhook's one read of the call
-    (``live_call``: call, agent, client, customer, transcript), the signature check with the
-    client's token from that row, and the insert of the caller's and the agent's turns; the
-    words are fixed. What is left between it and the floor is the read a turn cannot skip.
-    """
-    live = live_call(agent_public_id=agent_id, call_sid=request.POST.get("CallSid", ""))
-    if live is None:
-        return HttpResponse("No such call.", status=404, content_type="text/plain")
-    call, transcript = live
-    url = settings.PUBLIC_BASE_URL + request.get_full_path()
-    if not signature_is_valid(
-        auth_token=webhook_auth_token(call.ai_agent.client),
-        url=url,
-        params=request.POST,
-        signature=request.headers.get("X-Twilio-Signature"),
-    ):
-        return HttpResponse("Invalid Twilio signature.", status=403, content_type="text/plain")
-    n = transcript[-1].sequence + 1 if transcript else 0
-    speech = request.POST.get("SpeechResult") or ""
-    insert_rows(
-        [
-            CallTurn(call=call, sequence=n, speaker=CallTurn.Speaker.CALLER, text=speech),
-            CallTurn(call=call, sequence=n + 1, speaker=CallTurn.Speaker.AGENT, text=READ_FLOOR_WORDS),
-        ]
-    )
-    next_url = f"{settings.PUBLIC_BASE_URL}/bench/read-floor/{agent_id}/?n={n + 2}"
-    return HttpResponse(READ_FLOOR_TWIML.format(next=next_url), content_type=TWIML)

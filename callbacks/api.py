@@ -1,6 +1,7 @@
-"""Callbacks API: list (also at the seed's dashboard path), book, read, reschedule, cancel,
-and a customer's do-not-call switch, which must cancel their callbacks and so lives here
-(``customers`` may not import ``callbacks``; see DESIGN.md, layers).
+"""Callbacks API: list (also at the seed's dashboard path), book, read, reschedule, cancel.
+
+A customer's do-not-call switch, which cancels their callbacks, is the customers API's
+(``customers.services.customer_opt_out``).
 """
 
 from __future__ import annotations
@@ -27,13 +28,11 @@ from callbacks.services import (
     callback_cancel,
     callback_reschedule,
     callback_schedule,
-    customer_set_do_not_call,
 )
 from core.api_query import QuerySerializer
 from core.api_schema import errors
 from core.errors import REFUSED_BY_RULE
 from core.pagination import PAGE_PARAMETERS, paginated, paginated_response
-from customers.api import CustomerDetailApi, customer_detail_data
 from customers.selectors import customer_get
 
 
@@ -294,46 +293,3 @@ class CallbackCancelApi(AgentApi):
         serializer.is_valid(raise_exception=True)
         callback = callback_cancel(callback=callback, reason=serializer.validated_data["reason"])
         return Response(_callback_data(callback))
-
-
-# --- a customer's do-not-call switch ---------------------------------------------------------
-
-
-class CustomerDoNotCallApi(AgentApi):
-    class InputSerializer(serializers.Serializer):
-        do_not_call = serializers.BooleanField(help_text="true: never call again (cancels open callbacks).")
-        reason = serializers.CharField(
-            max_length=300, required=False, allow_blank=True, default="", help_text="Kept on the cancelled callbacks."
-        )
-
-        class Meta:
-            ref_name = "CustomerDoNotCall"
-
-    class OutputSerializer(serializers.Serializer):
-        customer = CustomerDetailApi.OutputSerializer()
-        callbacks_cancelled = serializers.IntegerField(help_text="Open callbacks cancelled by this change.")
-
-        class Meta:
-            ref_name = "CustomerDoNotCallResult"
-
-    @extend_schema(
-        operation_id="customers_do_not_call",
-        summary="Mark a customer do-not-call (or undo it)",
-        description="Marking cancels every open callback of the customer in the same transaction. Undoing it "
-        "does not bring cancelled callbacks back.",
-        request=InputSerializer,
-        responses={200: OutputSerializer, **errors(400, 401, 403, 404)},
-        tags=["customers"],
-    )
-    def post(self, request, customer_id):
-        customer = customer_get(agent=self.agent, customer_id=customer_id)
-        serializer = CustomerDoNotCallApi.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        change = customer_set_do_not_call(customer=customer, do_not_call=data["do_not_call"], reason=data["reason"])
-        return Response(
-            {
-                "customer": customer_detail_data(agent=self.agent, customer=change.customer),
-                "callbacks_cancelled": change.callbacks_cancelled,
-            }
-        )

@@ -1,8 +1,4 @@
-"""API routes of this app, mounted at /api/ (full sub-paths here keep the seed's exact URLs).
-
-``customers/<id>/do-not-call/`` is here, not in ``customers``: opting out cancels the
-customer's callbacks, and only this app (above customers) may touch callbacks.
-"""
+"""API routes of this app, mounted at /api/ (full sub-paths here keep the seed's exact URLs)."""
 
 from django.urls import path
 
@@ -11,7 +7,6 @@ from callbacks.api import (
     CallbackCollectionApi,
     CallbackDetailApi,
     CallbackRescheduleApi,
-    CustomerDoNotCallApi,
     DashboardCallbackListApi,
 )
 
@@ -21,5 +16,4 @@ urlpatterns = [
     path("callbacks/<uuid:callback_id>/reschedule/", CallbackRescheduleApi.as_view(), name="callback-reschedule"),
     path("callbacks/<uuid:callback_id>/cancel/", CallbackCancelApi.as_view(), name="callback-cancel"),
     path("dashboard/ai-agent/callbacks/", DashboardCallbackListApi.as_view(), name="dashboard-callbacks"),
-    path("customers/<uuid:customer_id>/do-not-call/", CustomerDoNotCallApi.as_view(), name="customer-do-not-call"),
 ]

@@ -1,10 +1,11 @@
-"""Writes to scheduled callbacks: booking into an allowed time, rescheduling, cancelling,
-and the opt-out that must cancel them (callbacks sits above customers, so it owns that).
+"""Writes to scheduled callbacks: booking into an allowed time, rescheduling, cancelling.
+
+Opting out is the customer's rule (``customers.services.customer_opt_out``); it reaches the
+cancelling here through the canceller this app connects at start-up (``callbacks.apps``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -15,12 +16,10 @@ from callbacks.models import ScheduledCallback
 from core.errors import CallNotAllowed, Conflict, ValidationFailed
 from customers.contactability import booking_zone, next_allowed_time
 from customers.models import CustomerProfile
-from customers.services import customer_mark_do_not_call
 
 OPEN = (ScheduledCallback.Status.SCHEDULED,)
 # Far enough for "call me after the holidays"; a bound keeps date arithmetic away from year 9999.
 MAX_BOOKING_AHEAD = timedelta(days=366)
-DO_NOT_CALL_CANCEL_REASON = "The customer is on the do-not-call list."
 # How long a claim holds: longer than a call takes to be placed, short enough that a dead
 # worker's callback is retried the same hour.
 
@@ -130,36 +129,11 @@ def callback_cancel(*, callback: ScheduledCallback, reason: str = "") -> Schedul
 
 
 def callbacks_cancel_for_customer(*, customer: CustomerProfile, reason: str) -> int:
-    """A customer who opts out gets no more calls: every open callback is cancelled."""
+    """Cancel every open callback of the customer; how many.
+
+    Only ``customers.services.customer_opt_out`` calls it (connected in ``callbacks.apps``),
+    under the customer's row lock, so a customer who opts out gets no more calls.
+    """
     return ScheduledCallback.objects.filter(customer_profile=customer, status__in=OPEN).update(
         status=ScheduledCallback.Status.CANCELED, last_error=reason[:300], updated_at=timezone.now()
     )
-
-
-@dataclass(frozen=True)
-class DoNotCallChange:
-    customer: CustomerProfile
-    callbacks_cancelled: int
-
-
-def customer_set_do_not_call(
-    *, customer: CustomerProfile, do_not_call: bool, reason: str = DO_NOT_CALL_CANCEL_REASON
-) -> DoNotCallChange:
-    """Put a customer on (or take them off) the do-not-call list.
-
-    A customer on the list is never dialled again, so marking them also cancels every open
-    callback, in the same transaction and under the customer's row lock (which
-    :func:`callback_schedule` takes too), so no booking slips in between. This lives here,
-    not in ``customers``, because only ``callbacks`` may know about callbacks. Taking a
-    customer off the list does not revive cancelled callbacks: book new ones.
-    """
-    with transaction.atomic():
-        locked = CustomerProfile.objects.select_for_update().get(pk=customer.pk)
-        if locked.is_do_not_call != do_not_call:
-            customer_mark_do_not_call(customer=locked, do_not_call=do_not_call)
-        cancelled = (
-            callbacks_cancel_for_customer(customer=locked, reason=reason or DO_NOT_CALL_CANCEL_REASON)
-            if do_not_call
-            else 0
-        )
-    return DoNotCallChange(customer=locked, callbacks_cancelled=cancelled)

@@ -15,19 +15,18 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from agents.models import AIAgent
-from callbacks.services import callback_schedule, callbacks_cancel_for_customer
+from callbacks.services import callback_schedule
 from calls.models import CallSession
+from conversation.intents import is_opt_out
 from core.errors import CallNotAllowed, ValidationFailed
 from core.phone import normalize_e164
 from customers.contactability import note_preferred_time
 from customers.models import CustomerProfile
-from customers.services import customer_mark_do_not_call
+from customers.services import customer_opt_out, customer_raise_interest, customer_record_objection
 from integrations.llm import base as llm
-from integrations.llm.intents import is_opt_out
 
 logger = logging.getLogger(__name__)
 
-LEVEL_ORDER = {"cold": 0, "warm": 1, "hot": 2, "converted": 3}
 NO_TRANSFER_NUMBER = (
     "I'm sorry, there's no one available to take your call right now. "
     "Would you like a colleague to call you back? Just tell me when suits you."
@@ -82,8 +81,7 @@ def apply_actions(
     result = AppliedActions()
     for action in reply.actions:
         if isinstance(action, llm.MarkDoNotCall):
-            customer_mark_do_not_call(customer=customer)
-            cancelled = callbacks_cancel_for_customer(customer=customer, reason="Customer opted out on a call.")
+            cancelled = customer_opt_out(customer=customer, reason="Customer opted out on a call.").callbacks_cancelled
             result.records.append(
                 {"type": "mark_do_not_call", "reason": action.reason, "callbacks_cancelled": cancelled}
             )
@@ -94,24 +92,14 @@ def apply_actions(
             if booked and note_preferred_time(customer=customer, agent=agent, asked_for=action.when):
                 result.customer_fields.add("call_preference_time")
         elif isinstance(action, llm.SetInterestLevel):
-            level = action.level if action.level in LEVEL_ORDER else ""
-            # A converted customer stays converted: a later "no thanks" is about another offer.
-            if level and customer.interest_level != "converted" and level != customer.interest_level:
-                customer.interest_level = level
-                customer.is_converted = level == "converted"
-                result.customer_fields |= {"interest_level", "is_converted"}
-                result.records.append({"type": "set_interest_level", "level": level})
+            # A level the provider made up is ignored; the ladder itself is the customer's rule.
+            valid = action.level in CustomerProfile.InterestLevel.values
+            if valid and customer_raise_interest(customer=customer, level=action.level):
+                result.records.append({"type": "set_interest_level", "level": action.level})
         elif isinstance(action, llm.RecordObjection):
-            customer.objections = [
-                *(customer.objections or []),
-                {
-                    "key": action.key,
-                    "text": action.text or (utterance or ""),
-                    "at": timezone.now().isoformat(),
-                    "call": str(call.pk),
-                },
-            ][-50:]
-            result.customer_fields.add("objections")
+            customer_record_objection(
+                customer=customer, key=action.key, text=action.text or (utterance or ""), call_id=str(call.pk)
+            )
             result.records.append({"type": "record_objection", "key": action.key})
         elif isinstance(action, llm.TransferToHuman):
             _transfer(agent=agent, call=call, action=action, result=result)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
 from django.utils import timezone
 
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession, CallTurn
-from calls.selectors_voice import earlier_conversation
+from calls.selectors import earlier_conversation
+from conversation import intents
 from customers.contactability import booking_zone
 from customers.models import CustomerProfile
-from integrations.llm import intents
 from integrations.llm.base import ConversationContext, CustomerSnapshot, PreviousCall, Turn
 
 # The greeting turn carries what the agent remembered as one action record of this type, so
@@ -31,7 +30,7 @@ def build_context(
     agent: AIAgent,
     call: CallSession,
     customer: CustomerProfile,
-    turns: Sequence[Any],  # CallTurn rows or the engine's TranscriptLine values (speaker, text)
+    turns: Sequence[CallTurn],
     utterance: str | None,
     previous_call: PreviousCall | None = None,
 ) -> ConversationContext:
@@ -87,7 +86,7 @@ def previous_call_memory(*, agent: AIAgent, call: CallSession, customer: Custome
     if earlier is None:
         return None
     callback = earlier.callback
-    caller_lines = [line.text.strip() for line in earlier.transcript if line.speaker == CallTurn.Speaker.CALLER]
+    caller_lines = [line.text.strip() for line in earlier.turns if line.speaker == CallTurn.Speaker.CALLER]
     caller_lines = [text for text in caller_lines if text]
     asked = []
     for text in caller_lines:
@@ -97,7 +96,7 @@ def previous_call_memory(*, agent: AIAgent, call: CallSession, customer: Custome
     # An objection stays open unless the earlier call gave the trained answer to it.
     answered = {
         str(record.get("key"))
-        for line in earlier.transcript
+        for line in earlier.turns
         for record in line.actions or []
         if isinstance(record, dict) and record.get("type") == "answered_objection"
     }
@@ -133,7 +132,7 @@ def memory_record(memory: PreviousCall) -> dict:
     }
 
 
-def remembered_in(turns: Sequence[Any]) -> PreviousCall | None:
+def remembered_in(turns: Sequence[CallTurn]) -> PreviousCall | None:
     """The memory the greeting stored (see :data:`MEMORY_RECORD`), or None."""
     if not turns or turns[0].sequence != 0:
         return None

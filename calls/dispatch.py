@@ -4,18 +4,17 @@ The beat task (``calls.tasks.dispatch_due_callbacks``) runs :func:`callbacks_dis
 every 15 s: it flags overdue callbacks, marks exhausted ones missed, takes over claims whose
 worker died, claims due callbacks, and hands each claim to ``callback_place_task``, so the
 calls are placed in parallel by however many workers there are (placing is network-bound on
-Twilio, so parallelism matters more than cores). :func:`callbacks_dispatch_inline` does the
-same in one process, optionally with a few placing threads (the ``dispatch_callbacks`` command
-and ``bench/callback_dispatch.py``), placing each claimed batch together
-(``calls.outbound.calls_place_batch``: the batch's sessions in one transaction, one write of the
-SIDs). A task places one callback (:func:`callback_place` / ``_place_held`` and
-``calls.outbound.call_place``). Both paths share the rule checks and the settling of each
-callback, so the rules below hold for both.
+Twilio, so parallelism matters more than cores). The task places its one callback with
+:func:`callback_place`. The ``dispatch_callbacks`` command (and the benchmark) runs the same
+tick without a queue: each claimed set is placed at once in this process
+(:func:`callbacks_place_claimed`), a few statements for the whole set. Both settle each
+callback in :func:`_place_held`, which dials through ``calls.outbound.calls_place``, the one
+placement path (ADR 0014).
 
 Rules this module protects:
 
 - A customer is never dialled twice for one attempt. The ``CallSession`` that
-  ``calls.outbound.call_place`` creates (and commits) *before* it asks the phone network to
+  ``calls.outbound.calls_place`` creates (and commits) *before* it asks the phone network to
   dial is the idempotency record: a callback whose claim is taken over after its worker died
   is not dialled again when a live session exists for it. A session that never got Twilio's
   call SID (the worker died between asking Twilio and writing down the answer) may or may not
@@ -35,14 +34,11 @@ Rules this module protects:
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from django.db import connections
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
@@ -61,7 +57,7 @@ from callbacks.claims import (
 )
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession
-from calls.outbound import CallOrder, CallPlacementFailed, PlacementOutcome, call_place, calls_place_batch
+from calls.outbound import CallPlacementFailed, CallToPlace, PlacementOutcome, call_place, calls_place
 from core.errors import CallNotAllowed, Conflict, ValidationFailed
 from integrations.twilio import TelephonyError, TelephonyUnavailable
 
@@ -70,12 +66,12 @@ logger = logging.getLogger(__name__)
 LIVE_STATUSES = CallSession.LIVE_STATUSES
 # A queued session without Twilio's SID this old was left by a worker that died mid-dial.
 ORPHAN_AFTER = CLAIM_LEASE
+AGENT_UNAVAILABLE_RETRY = timedelta(hours=1)  # paused or untrained: look again in an hour
+# The customer is on another call: look again on a later tick (not at once, or the same tick
+# would claim the callback again).
+ON_A_CALL_RETRY = timedelta(minutes=1)
 # A claim this process made with more lease left than this cannot have been taken over.
 LEASE_MARGIN = CLAIM_LEASE / 2
-AGENT_UNAVAILABLE_RETRY = timedelta(hours=1)  # paused or untrained: look again in an hour
-# The customer is on another call: look again on a later tick (not at once, or the
-# one-process dispatcher would claim the same callback again in its loop).
-ON_A_CALL_RETRY = timedelta(minutes=1)
 NO_TIME_RETRY = timedelta(days=1)  # unknown timezone, no allowed hour in sight, no caller ID
 MAX_CLAIMS_PER_TICK = 1000  # bounds one beat tick; the rest waits 15 s for the next one
 ORPHAN_NOTE = (
@@ -214,7 +210,7 @@ def callback_place(*, callback_id, lease: datetime, final_try: bool = True) -> P
     callback = callback_take_lease(callback_id=callback_id, lease=lease)
     if callback is None:
         return Placement(callback_id, Result.SKIPPED, detail="not claimed by this token")
-    return _place_held(callback, live=_live_session(callback), final_try=final_try)
+    return _place_held([callback], _live_sessions([callback]), final_try=final_try)[0]
 
 
 def _live_sessions(callbacks: list[ScheduledCallback]) -> dict:
@@ -224,56 +220,28 @@ def _live_sessions(callbacks: list[ScheduledCallback]) -> dict:
     return live
 
 
-def callbacks_place_claimed(claimed: list[ScheduledCallback], *, pool: PlacingThreads | None = None) -> list[Placement]:
-    """Dial callbacks this process has just claimed (the one-process path; same rules as the task).
+def callbacks_place_claimed(claimed: list[ScheduledCallback], *, fresh: bool = False) -> list[Placement]:
+    """Dial callbacks this process has just claimed (the command's and the tests' form of the task).
 
-    The claim was made moments ago by this very process, so there is no second delivery to
-    fence off: while a claim has more than :data:`LEASE_MARGIN` left, nobody else can take it
-    (a takeover needs the lease to have run out) and the token is used as it is, saving the
-    swap. Past that margin (a very slow batch) each callback is taken as a task would take it.
-    The check for a live call is one query for the whole batch, and the calls are placed
-    together (:func:`_place_held_batch`): their sessions committed in one transaction before
-    the first dial, the SIDs written with one statement after the last. With ``pool``, the
-    batch is split between its threads (each with its own database connection), so one part's
-    database and phone-network waits overlap another's work.
+    The same placement as the task's, for the whole claimed set at once (a few statements for
+    the set, not per call). The claim was made moments ago by this very process, so there is no
+    second delivery to fence off: while a claim has more than :data:`LEASE_MARGIN` left, nobody
+    else can take it (a takeover needs the lease to have run out) and the token is used as it
+    is, saving the swap. Past that margin (a very slow set) each callback is taken as a task
+    would take it. ``fresh``: claimed from ``scheduled`` (not taken over), so no call of their
+    own can be live (a placed callback stays in progress until its call ends) and that read is
+    saved; the one-live-call rule would refuse such a call anyway.
     """
-    live = _live_sessions(claimed)
     now = timezone.now()
     held = [callback for callback in claimed if now < callback.lease_expires_at - LEASE_MARGIN]
-    chunks = [held[i :: pool.size] for i in range(pool.size)] if pool is not None and held else [held]
-    if pool is None:
-        placed = [_place_held_batch(chunk, live) for chunk in chunks]
-    else:
-        placed = pool.map(lambda chunk: _place_held_batch(chunk, live), chunks)
-    placements = {p.callback_id: p for chunk in placed for p in chunk}
+    live = {} if fresh or not held else _live_sessions(held)
+    placements = {p.callback_id: p for p in _place_held(held, live)} if held else {}
     out = []
     for callback in claimed:
         if callback.pk not in placements:  # near the end of its lease: taken as a task takes it
             placements[callback.pk] = callback_place(callback_id=callback.pk, lease=callback.lease_expires_at)
         out.append(placements[callback.pk])
     return out
-
-
-class PlacingThreads:
-    """A few threads that place calls; each closes its own database connection at the end."""
-
-    def __init__(self, threads: int):
-        self.size = threads
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="place")
-
-    def map(self, fn, items) -> list:
-        return list(self._executor.map(fn, items))
-
-    def close(self) -> None:
-        # One task per thread, held at a barrier so that every thread runs exactly one.
-        barrier = threading.Barrier(self.size)
-
-        def close_connection(_):
-            barrier.wait(timeout=30)
-            connections.close_all()
-
-        list(self._executor.map(close_connection, range(self.size)))
-        self._executor.shutdown()
 
 
 def _before_dial(callback: ScheduledCallback, *, live: CallSession | None, now: datetime) -> Placement | None:
@@ -294,12 +262,12 @@ def _before_dial(callback: ScheduledCallback, *, live: CallSession | None, now: 
     return None
 
 
-def callback_order(callback: ScheduledCallback, *, note: str = "") -> CallOrder:
+def callback_call(callback: ScheduledCallback, *, note: str = "") -> CallToPlace:
     """The call a callback places, the same whether the dispatcher or a person dials it.
 
     ``note``: what the person who pressed "call" added, after the callback's own reason.
     """
-    return CallOrder(
+    return CallToPlace(
         agent=callback.ai_agent, customer=callback.customer_profile, call_type=_call_type(callback),
         context=_context(callback, note), callback=callback,
     )  # fmt: skip
@@ -315,12 +283,11 @@ def callback_place_now(*, callback: ScheduledCallback, note: str = "") -> CallSe
     if _live_session(callback) is not None:
         raise Conflict("A call for this callback is already in progress.")
     callback = callback_claim_for_dial(callback=callback)
-    order = callback_order(callback, note=note)
     try:
+        call = callback_call(callback, note=note)
         return call_place(
-            agent=order.agent, customer=order.customer, call_type=order.call_type, context=order.context,
-            callback=callback,
-        )  # fmt: skip
+            agent=call.agent, customer=call.customer, call_type=call.call_type, context=call.context, callback=callback
+        )
     except CallNotAllowed as refused:
         if refused.code == "do_not_call":
             callback_cancel_claimed(callback=callback, reason=refused.message)
@@ -334,7 +301,7 @@ def callback_place_now(*, callback: ScheduledCallback, note: str = "") -> CallSe
         if isinstance(cause, TelephonyError) and cause.may_have_acted:
             # Twilio may have rung the customer: the attempt is spent and the callback waits,
             # as after an unanswered call, rather than risk a second ring now.
-            retry_at = timezone.now() + timedelta(minutes=order.agent.followup_delay_minutes)
+            retry_at = timezone.now() + timedelta(minutes=callback.ai_agent.followup_delay_minutes)
             callback_settle_unplaced(callback=callback, retry_at=retry_at, reason=reason)
         else:
             # Twilio placed nothing: the callback stays booked as it was, its attempt unspent.
@@ -361,25 +328,9 @@ def _after_dial(
     raise outcome
 
 
-def _place_held(callback: ScheduledCallback, *, live: CallSession | None, final_try: bool = True) -> Placement:
-    """Dial a callback whose lease this caller holds (``callback.lease_expires_at`` is the token)."""
-    now = timezone.now()
-    skipped = _before_dial(callback, live=live, now=now)
-    if skipped is not None:
-        return skipped
-    order = callback_order(callback)
-    try:
-        outcome: PlacementOutcome = call_place(
-            agent=order.agent, customer=order.customer, call_type=order.call_type, context=order.context,
-            callback=callback,
-        )  # fmt: skip
-    except (CallNotAllowed, TelephonyUnavailable, ValidationFailed) as exc:
-        outcome = exc
-    return _after_dial(callback, outcome, now=now, final_try=final_try)
-
-
-def _place_held_batch(held: list[ScheduledCallback], live: dict) -> list[Placement]:
-    """:func:`_place_held` for a batch of held callbacks, their calls placed together (``calls_place_batch``)."""
+def _place_held(held: list[ScheduledCallback], live: dict, *, final_try: bool = True) -> list[Placement]:
+    """Dial callbacks whose leases this caller holds (each ``lease_expires_at`` is its token), one
+    placement for the set (``calls.outbound.calls_place``), and settle each by its outcome."""
     now = timezone.now()
     placements: dict = {}
     to_dial: list[ScheduledCallback] = []
@@ -390,9 +341,9 @@ def _place_held_batch(held: list[ScheduledCallback], live: dict) -> list[Placeme
         else:
             placements[callback.pk] = skipped
     prefetch_related_objects([c for c in to_dial if c.source_call_id], "source_call")  # for their context
-    outcomes = calls_place_batch([callback_order(callback) for callback in to_dial]) if to_dial else []
+    outcomes = calls_place([callback_call(callback) for callback in to_dial]) if to_dial else []
     for callback, outcome in zip(to_dial, outcomes, strict=True):
-        placements[callback.pk] = _after_dial(callback, outcome, now=now)
+        placements[callback.pk] = _after_dial(callback, outcome, now=now, final_try=final_try)
     return [placements[callback.pk] for callback in held]
 
 
@@ -426,60 +377,36 @@ def _housekeeping(report: TickReport, now: datetime) -> None:
 
 def callbacks_dispatch_due(
     *,
-    enqueue: Callable[[ScheduledCallback], None],
+    enqueue: Callable[[ScheduledCallback], None] | None = None,
     batch: int = DEFAULT_BATCH,
-    max_claims: int = MAX_CLAIMS_PER_TICK,
+    max_claims: int | None = MAX_CLAIMS_PER_TICK,
     now: datetime | None = None,
 ) -> TickReport:
     """One beat tick: housekeeping, then claim and hand every claim to ``enqueue``.
 
     ``enqueue(callback)`` must arrange ``callback_place(callback_id=callback.pk,
-    lease=callback.lease_expires_at)`` (the task does it after commit). A claim whose message is
-    lost is not lost: its lease runs out and a later tick takes it over.
+    lease=callback.lease_expires_at)`` (the task does it after commit); a claim whose message is
+    lost is not lost: its lease runs out and a later tick takes it over. Without ``enqueue``,
+    each claimed set is placed here at once (:func:`callbacks_place_claimed`) and the placements
+    go into the report. ``max_claims=None``: until no due callback is left (as of ``now``, so a
+    callback moved to later is not claimed again).
     """
     now = now or timezone.now()
     report = TickReport()
     _housekeeping(report, now)
     for claim in (callbacks_reclaim_expired, callbacks_claim_due):
-        while report.reclaimed + report.claimed < max_claims:
-            taken = claim(limit=min(batch, max_claims - report.reclaimed - report.claimed), now=now)
+        while max_claims is None or report.reclaimed + report.claimed < max_claims:
+            limit = batch if max_claims is None else min(batch, max_claims - report.reclaimed - report.claimed)
+            taken = claim(limit=limit, now=now)
             if claim is callbacks_reclaim_expired:
                 report.reclaimed += len(taken)
             else:
                 report.claimed += len(taken)
-            for callback in taken:
-                enqueue(callback)
-            if len(taken) < batch:
+            if enqueue is None:
+                report.placements += callbacks_place_claimed(taken, fresh=claim is callbacks_claim_due)
+            else:
+                for callback in taken:
+                    enqueue(callback)
+            if len(taken) < limit:
                 break
-    return report
-
-
-def callbacks_dispatch_inline(
-    *, batch: int = DEFAULT_BATCH, max_claims: int | None = None, housekeeping: bool = True, threads: int = 1
-) -> TickReport:
-    """Claim and place due callbacks in this process until none is left (or ``max_claims``).
-
-    The one-process form of the beat tick, for the ``dispatch_callbacks`` command and the
-    benchmark; several processes may run it at once (each claim is theirs alone). ``threads``
-    places each claimed batch with that many threads.
-    """
-    report = TickReport()
-    if housekeeping:
-        _housekeeping(report, timezone.now())
-    pool = PlacingThreads(threads) if threads > 1 else None
-    try:
-        for claim in (callbacks_reclaim_expired, callbacks_claim_due):
-            while max_claims is None or report.reclaimed + report.claimed < max_claims:
-                limit = batch if max_claims is None else min(batch, max_claims - report.reclaimed - report.claimed)
-                taken = claim(limit=limit)
-                if claim is callbacks_reclaim_expired:
-                    report.reclaimed += len(taken)
-                else:
-                    report.claimed += len(taken)
-                report.placements += callbacks_place_claimed(taken, pool=pool)
-                if not taken:
-                    break
-    finally:
-        if pool is not None:
-            pool.close()
     return report

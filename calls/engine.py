@@ -1,10 +1,13 @@
-"""The conversation engine: one webhook turn in, TwiML out.
+"""The conversation engine: a caller's words on a call in, the agent's answer out.
 
-A turn reads the call with its agent, client, customer and transcript so far in one
-statement (the webhook does it, to check the signature); asks the provider; applies its
-actions; stores the caller's and the agent's turns in one insert. That is two statements for
-an ordinary turn, whatever the length of the call. Turns are keyed by (call, sequence), so a
-webhook Twilio delivers twice replays the stored answer instead of asking the provider again.
+``call_turn_answer`` is the one entry point for "the caller said X on call Y": it fetches the
+call up front (``calls.selectors.live_call``: the call with its customer, then its transcript),
+asks the provider, applies the actions and stores the caller's and the agent's turns with one
+``bulk_create``, and returns a transport-free :class:`TurnAnswer`. The ``<Gather>`` webhook
+renders it as TwiML (``call_turn``); another transport (a relay socket) can call it the same way.
+A plain turn sends four statements: the webhook's agent read, the call, the transcript, the
+insert. Turns are keyed by (call, sequence), so a webhook Twilio delivers twice replays the
+stored answer instead of asking the provider again (ADR 0006).
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.models import AIAgent
@@ -22,11 +26,10 @@ from calls.actions import AppliedActions, apply_actions, opt_out_honoured
 from calls.context import build_context, memory_record, previous_call_memory
 from calls.models import CallSession, CallTurn
 from calls.providers import conversation_provider, silence_provider
-from calls.selectors_voice import LiveCall, TranscriptLine
+from calls.selectors import live_call
 from calls.telephony import webhook_url
 from calls.webhook_params import TwilioEvent
 from core.phone import region_of
-from core.rows import insert_rows
 from customers.services import customer_capture_number, customer_for_caller, spoken_phone_number
 from integrations.llm.base import Reply, ScheduleCallback
 from integrations.twilio import twiml
@@ -38,21 +41,58 @@ UNKNOWN_CALL = "Sorry, I can't find this call. Goodbye."
 GOODBYE = "Thank you for your time. Goodbye!"
 NUMBER_NOTED = "Thank you, I've noted {number}."
 NUMBER_TAKEN = "I'm sorry, I can't use that number. Could you give me another one?"
+ENDING_ACTIONS = ("end_call", "mark_do_not_call", "transfer_to_human")
+
+
+@dataclass(frozen=True)
+class TurnAnswer:
+    """The agent's answer to one thing the caller said, whatever carries it to the caller.
+
+    ``sequence`` is the stored agent turn's (None for an answer nothing was stored for: a call
+    we do not know, or one already over); the caller's next turn is ``sequence + 1``.
+    """
+
+    text: str
+    sequence: int | None = None
+    hang_up: bool = False
+    transfer_to: str = ""
+    unknown_call: bool = False
+
+    @classmethod
+    def of(cls, turn: CallTurn) -> TurnAnswer:
+        """The answer a stored agent turn gave: the same on every replay of its webhook."""
+        actions = turn.actions or []
+        transfer = next((a for a in actions if a.get("type") == "transfer_to_human" and a.get("to")), None)
+        kinds = {a.get("type") for a in actions}
+        return cls(
+            text=turn.text,
+            sequence=turn.sequence,
+            hang_up="end_call" in kinds or "mark_do_not_call" in kinds,
+            transfer_to=transfer["to"] if transfer else "",
+        )
 
 
 def _voice(agent: AIAgent) -> dict:
     return {"voice": twiml.voice_for(agent.voice_model, agent.language), "language": agent.language}
 
 
-def render_turn(*, agent: AIAgent, turn: CallTurn | TranscriptLine) -> str:
+def answer_twiml(*, agent: AIAgent, answer: TurnAnswer) -> str:
+    """The ``<Gather>`` transport's rendering of an answer."""
+    if answer.unknown_call:
+        return twiml.polite_error(answer.text)
+    if answer.transfer_to:
+        return twiml.say_and_dial(
+            answer.text, answer.transfer_to, caller_id=agent.phone_number or None, **_voice(agent)
+        )
+    if answer.hang_up or answer.sequence is None:
+        return twiml.say_and_hangup(answer.text, **_voice(agent))
+    action_url = webhook_url(agent, "turn", n=answer.sequence + 1)
+    return twiml.say_and_gather(answer.text, action_url=action_url, **_voice(agent))
+
+
+def render_turn(*, agent: AIAgent, turn: CallTurn) -> str:
     """TwiML for a stored agent turn: the same document on every replay of its webhook."""
-    kinds = {a.get("type") for a in turn.actions or []}
-    transfer = next((a for a in turn.actions or [] if a.get("type") == "transfer_to_human" and a.get("to")), None)
-    if transfer:
-        return twiml.say_and_dial(turn.text, transfer["to"], caller_id=agent.phone_number or None, **_voice(agent))
-    if "end_call" in kinds or "mark_do_not_call" in kinds:
-        return twiml.say_and_hangup(turn.text, **_voice(agent))
-    return twiml.say_and_gather(turn.text, action_url=webhook_url(agent, "turn", n=turn.sequence + 1), **_voice(agent))
+    return answer_twiml(agent=agent, answer=TurnAnswer.of(turn))
 
 
 def _greeting_text(agent: AIAgent, reply: Reply) -> str:
@@ -62,14 +102,13 @@ def _greeting_text(agent: AIAgent, reply: Reply) -> str:
     return reply.text
 
 
-def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool, live: LiveCall | None = None) -> str:
+def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool) -> str:
     """The start of a call: an inbound call ringing in, or an outbound call the customer answered.
 
     The greeting is chosen before anything is written (no transaction is open while the
     provider thinks); then the call (created, or marked answered) and the greeting are written
     together. A webhook Twilio delivers twice loses on the unique CallSid or (call, sequence)
-    key and answers with the greeting the first delivery stored. ``live`` is the outbound
-    call as the webhook read it (None: the agent has no such call).
+    key and answers with the greeting the first delivery stored.
     """
     started = time.perf_counter()
     now = timezone.now()
@@ -84,11 +123,12 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool, live: LiveC
             is_simulation=customer.is_simulated,  # a persona of a simulation run is calling
         )  # fmt: skip
     else:
+        live = live_call(agent=agent, call_sid=event.call_sid)
         if live is None:
             return twiml.polite_error(UNKNOWN_CALL)
-        call, transcript = live
-        if transcript:  # answered before: the greeting is stored
-            return render_turn(agent=agent, turn=transcript[0])
+        call = live.call
+        if live.turns:  # answered before: the greeting is stored
+            return render_turn(agent=agent, turn=live.turns[0])
     customer = call.customer_profile
     remembered = previous_call_memory(agent=agent, call=call, customer=customer)
     context = build_context(
@@ -110,7 +150,7 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool, live: LiveC
                 if not call.is_final:
                     call.status = CallSession.Status.IN_PROGRESS
                 call.save(update_fields=["answered_at", "status", "updated_at"])
-            insert_rows([greeting])
+            CallTurn.objects.bulk_create([greeting])
     except IntegrityError:
         if inbound and call.customer_profile.is_anonymous:
             call.customer_profile.delete()  # this delivery's own anonymous caller; the first one has its own
@@ -122,38 +162,45 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool, live: LiveC
     return render_turn(agent=agent, turn=greeting)
 
 
-def call_turn(*, agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> str:
-    """One caller utterance (or silence) and the agent's answer.
+def call_turn(*, agent: AIAgent, event: TwilioEvent) -> str:
+    """The ``<Gather>`` webhook's turn: the answer to ``SpeechResult`` (absent: silence), as TwiML."""
+    answer = call_turn_answer(agent=agent, call_sid=event.call_sid, utterance=event.speech or "", turn=event.turn)
+    return answer_twiml(agent=agent, answer=answer)
 
-    ``live`` is the call with its transcript as the webhook read it (None: the agent has no
-    such call). Nothing is locked and no transaction is open while
-    the provider thinks (an LLM may take seconds). The unique (call, sequence) key settles a
-    webhook Twilio delivers twice: the second delivery's insert fails, everything it did is
-    rolled back, and it answers with what the first one stored.
+
+def call_turn_answer(*, agent: AIAgent, call_sid: str, utterance: str, turn: int | None = None) -> TurnAnswer:
+    """The caller said ``utterance`` ("" for silence) on the agent's call ``call_sid``: the agent's answer.
+
+    ``turn`` is the caller's turn number the transport was told to send (``?n=`` on the gather
+    URL): a number already stored is a repeated delivery and replays what was stored, changing
+    nothing. Nothing is locked and no transaction is open while the provider thinks (an LLM may
+    take seconds). The unique (call, sequence) key settles a delivery that races its twin: the
+    second one's insert fails, everything it did is rolled back, and it answers with what the
+    first one stored.
     """
     started = time.perf_counter()
+    live = live_call(agent=agent, call_sid=call_sid)
     if live is None:
-        return twiml.polite_error(UNKNOWN_CALL)
-    call, turns = live
-    next_sequence = turns[-1].sequence + 1 if turns else 0
-    sequence = event.turn if event.turn is not None and 0 < event.turn <= next_sequence else next_sequence
+        return TurnAnswer(text=UNKNOWN_CALL, unknown_call=True)
+    call, turns = live.call, live.turns
+    next_sequence = live.next_sequence
+    sequence = turn if turn is not None and 0 < turn <= next_sequence else next_sequence
     if sequence < next_sequence:
-        # A replayed webhook: answer with what was stored for that turn, change nothing.
         stored = next((t for t in turns if t.sequence == sequence + 1), None)
-        return render_turn(agent=agent, turn=stored) if stored else twiml.say_and_hangup(GOODBYE, **_voice(agent))
+        return TurnAnswer.of(stored) if stored else TurnAnswer(text=GOODBYE)
     if call.is_final or (turns and _ended(turns[-1])):
-        return twiml.say_and_hangup(GOODBYE, **_voice(agent))
-    utterance = event.speech or ""
+        return TurnAnswer(text=GOODBYE)
     reply = _number_given(agent=agent, call=call, turns=turns, utterance=utterance)
     if reply is None:
-        customer = call.customer_profile
-        context = build_context(agent=agent, call=call, customer=customer, turns=turns, utterance=utterance)
+        context = build_context(
+            agent=agent, call=call, customer=call.customer_profile, turns=turns, utterance=utterance
+        )
         reply = (conversation_provider() if utterance.strip() else silence_provider()).reply(context)
     reply = opt_out_honoured(reply=reply, utterance=utterance, call_sid=call.twilio_call_sid)
-    # A reply that only talks is stored by one INSERT, a transaction of its own. One that acts
-    # (books a callback, opts out, ...) writes its rows and its turns together or not at all;
-    # so does any turn inside a caller's transaction, where a failed insert must not abort it.
-    acts = bool(reply.actions or reply.fallback_reason) or connection.in_atomic_block
+    # A reply that only talks is one INSERT (bulk_create's own transaction). One that acts (books
+    # a callback, opts out, ...) writes its rows and its turns together or not at all. Webhooks
+    # run in autocommit (no ATOMIC_REQUESTS), so no caller's transaction is open around either.
+    acts = bool(reply.actions or reply.fallback_reason)
     try:
         with transaction.atomic() if acts else nullcontext():
             agent_turn = _store_turn(
@@ -163,11 +210,11 @@ def call_turn(*, agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> s
         stored = CallTurn.objects.filter(call=call, sequence=sequence + 1).first()
         if stored is None:
             raise
-        return render_turn(agent=agent, turn=stored)  # the other delivery of this webhook answered first
-    return render_turn(agent=agent, turn=agent_turn)
+        agent_turn = stored  # the other delivery of this webhook answered first
+    return TurnAnswer.of(agent_turn)
 
 
-def _number_given(*, agent: AIAgent, call: CallSession, turns, utterance: str) -> Reply | None:
+def _number_given(*, agent: AIAgent, call: CallSession, turns: list[CallTurn], utterance: str) -> Reply | None:
     """An anonymous caller saying a number: it becomes theirs, and a callback they asked for is booked.
 
     None when there is nothing to capture (the provider answers the turn as usual).
@@ -220,13 +267,13 @@ def _store_turn(
         call=call, sequence=sequence + 1, speaker=CallTurn.Speaker.AGENT, text=text, spoken_at=now,
         latency_ms=int((time.perf_counter() - started) * 1000), provider=reply.provider, actions=records,
     )  # fmt: skip
-    insert_rows([caller_turn, agent_turn])
+    CallTurn.objects.bulk_create([caller_turn, agent_turn])
     _note_call_changes(call=call, applied=applied, reply=reply)
     return agent_turn
 
 
-def _ended(turn: CallTurn | TranscriptLine) -> bool:
-    return any(a.get("type") in ("end_call", "mark_do_not_call", "transfer_to_human") for a in turn.actions or [])
+def _ended(turn: CallTurn) -> bool:
+    return any(a.get("type") in ENDING_ACTIONS for a in turn.actions or [])
 
 
 def _note_call_changes(*, call: CallSession, applied: AppliedActions, reply: Reply) -> None:

@@ -174,8 +174,8 @@ class CallTurn(models.Model):
 class OutboundDayCount(models.Model):
     """Outbound calls a client placed on one day (its own timezone): the daily limit's counter.
 
-    Taken with one conditional upsert per call, so concurrent dispatchers can never exceed
-    the limit, and no call has to count the day's calls first.
+    Taken with one conditional upsert per placement (for all the clients of a set), so
+    concurrent dispatchers can never exceed the limit, and no call has to count the day's calls.
     """
 
     client = models.ForeignKey("accounts.Client", on_delete=models.CASCADE, related_name="outbound_days")

@@ -1,17 +1,23 @@
-"""Placing outbound calls: the rules first, then the phone network.
+"""Placing outbound calls: the one path every placement takes.
 
-No call is ever placed to a customer on the do-not-call list, at an indecent hour for them,
-outside the agent's working hours, by an agent trained below 20 %, or past the client's
-daily limit. A refusal says why and when a call would be allowed.
+Start-call (API and dashboard) places one call with :func:`call_place`; the dispatcher places
+due callbacks and follow-ups (``calls.dispatch``), and next, campaign attempts, a claimed set at
+a time with :func:`calls_place`; ``call_place`` is ``calls_place`` of one. Every rule a dial
+must pass is checked in one function, :func:`calls_check_dialable`, at dial time: the calling
+hours in the callee's zone and the agent's working hours, do-not-call, the agent's training,
+one live call per customer, the client's daily limit, and pacing (``calls.pacing``: the client's
+live calls and calls per contact per week; the Twilio account's dials per second just before each
+dial). A refusal says why and when a call would be allowed. Placing a set costs a few statements
+for the whole set (ADR 0014).
 
-One live call per customer: a customer who is on a call (or being dialled) is not dialled
-again until that call is final. The placement locks the customer's row, looks for a live
-call (inbound ones included) and records its session in the same transaction, so racing
-placers queue on the lock and the second one sees the first one's call; a partial unique
-index (``call_one_live_outbound_per_customer``) backs it in the database. Inbound calls are
-never refused by this rule (a customer who calls in is answered even while the dispatcher
-is dialling them) and do not take the lock, so an outbound placement racing a call coming
-in at that very instant can still ring them once.
+One live call per customer: a customer on a call (inbound ones included) or being dialled is
+not dialled again until that call is final. The placement locks the customers' rows, looks for
+live calls and records the sessions in one transaction, so racing placers queue on the locks
+and the second sees the first one's call; a partial unique index
+(``call_one_live_outbound_per_customer``) backs it in the database. Inbound calls are never
+refused by this rule (a customer who calls in is answered even while the dispatcher is dialling
+them) and take no lock, so an outbound placement racing a call coming in at that very instant
+can still ring them once.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from accounts.models import Client
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession, OutboundDayCount
-from calls.pacing import dial_slot_take, pacing_admit
+from calls.pacing import dial_slot_take, pacing_admit_set
 from calls.telephony import gateway_for, uses_simulated_phone, webhook_url
 from core.errors import CallNotAllowed, ValidationFailed
 from customers.contactability import check_call_allowed, customer_zone, next_allowed_time
@@ -56,23 +62,38 @@ def _day_start(client: Client, at: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def reserve_outbound_call(*, client: Client, at: datetime, count: int = 1) -> bool:
-    """Take ``count`` of the client's outbound calls for ``at``'s day, all or none; False past the limit.
+def reserve_outbound_call(*, client: Client, at: datetime) -> bool:
+    """Take one of the client's outbound calls for ``at``'s day; False past the limit.
 
-    One statement: the row for (client, day) is created or incremented only while the calls fit
+    One statement: the row for (client, day) is created or incremented only while the call fits
     under the limit, so two dispatchers racing for the last call cannot both get it.
     """
-    if count <= 0 or client.daily_call_limit < count:
-        return False
-    table = OutboundDayCount._meta.db_table
+    return client.pk in _reserve_days({client: 1}, at)
+
+
+def _reserve_days(wanted: dict[Client, int], at: datetime) -> set:
+    """Take ``wanted[client]`` of each client's calls for ``at``'s day, all or none per client, in one
+    statement; returns the ids of the clients that got theirs. The counter rows are taken in
+    client order, so racing placers never deadlock."""
+    wanted = {client: n for client, n in wanted.items() if 0 < n <= client.daily_call_limit}
+    if not wanted:
+        return set()
+    table, clients = OutboundDayCount._meta.db_table, Client._meta.db_table
+    rows = sorted((client.pk, _day_start(client, at).date(), n) for client, n in wanted.items())
+    values = ", ".join(["(%s, %s, %s)"] * len(rows))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (client_id, day, placed) VALUES (%s, %s, %s) "  # noqa: S608 - our table name
-            f"ON CONFLICT (client_id, day) DO UPDATE SET placed = {table}.placed + %s "
-            f"WHERE {table}.placed + %s <= %s RETURNING placed",
-            [client.pk, _day_start(client, at).date(), count, count, count, client.daily_call_limit],
+            # VALUES columns are column1..3 on both PostgreSQL and SQLite; the WHERE also settles
+            # SQLite's INSERT ... SELECT ... ON CONFLICT parsing ambiguity.
+            f"INSERT INTO {table} (client_id, day, placed) "  # noqa: S608 - our table names
+            f"SELECT v.column1, v.column2, v.column3 FROM (VALUES {values}) AS v "
+            f"JOIN {clients} c ON c.id = v.column1 WHERE v.column3 <= c.daily_call_limit ORDER BY v.column1 "
+            f"ON CONFLICT (client_id, day) DO UPDATE SET placed = {table}.placed + excluded.placed "
+            f"WHERE {table}.placed + excluded.placed <= "
+            f"(SELECT c2.daily_call_limit FROM {clients} c2 WHERE c2.id = {table}.client_id) RETURNING client_id",
+            [x for row in rows for x in row],
         )
-        return cursor.fetchone() is not None
+        return {row[0] for row in cursor.fetchall()}
 
 
 def release_outbound_call(*, client: Client, at: datetime) -> None:
@@ -82,40 +103,14 @@ def release_outbound_call(*, client: Client, at: datetime) -> None:
     )
 
 
-def reserve_outbound_calls(*, client: Client, at: datetime, count: int) -> int:
-    """Take up to ``count`` of the client's outbound calls for ``at``'s day; returns how many were granted.
-
-    All at once in one statement when they fit; otherwise one by one, so exactly the rest of
-    the day's limit is granted. Run it inside the transaction that records the calls.
-    """
-    if reserve_outbound_call(client=client, at=at, count=count):
-        return count
-    granted = 0
-    while granted < count and reserve_outbound_call(client=client, at=at):
-        granted += 1
-    return granted
-
-
-def refuse_for_daily_limit(*, agent: AIAgent, customer: CustomerProfile, at: datetime) -> None:
+def daily_limit_refusal(*, agent: AIAgent, customer: CustomerProfile, at: datetime) -> CallNotAllowed:
     client = agent.client
     tomorrow = _day_start(client, at) + timedelta(days=1)
     zone = customer_zone(customer) or ZoneInfo(client.timezone)
-    raise CallNotAllowed(
+    return CallNotAllowed(
         f"The daily limit of {client.daily_call_limit} outbound calls is reached.",
         next_allowed_at=next_allowed_time(agent=agent, zone=zone, at=tomorrow),
         code="daily_limit_reached",
-    )
-
-
-def _customers_on_a_call(customers: Sequence[CustomerProfile]) -> set:
-    """Lock the customers' rows (in one order, so placers never deadlock), then return the ids of
-    those on a live call. Inside the transaction that records the new sessions."""
-    ids = sorted({customer.pk for customer in customers}, key=str)
-    list(CustomerProfile.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
-    return set(
-        CallSession.objects.filter(customer_profile_id__in=ids, status__in=CallSession.LIVE_STATUSES).values_list(
-            "customer_profile_id", flat=True
-        )
     )
 
 
@@ -126,22 +121,82 @@ def customer_on_a_call() -> CallNotAllowed:
     )
 
 
-def _check_placeable(*, agent: AIAgent, customer: CustomerProfile, call_type: str, at: datetime) -> None:
-    """Every rule but the daily limit (that one is counted when the call is recorded)."""
-    if call_type not in OUTBOUND_TYPES:
+@dataclass(frozen=True)
+class CallToPlace:
+    """One call for :func:`calls_place`: who calls whom, as what, and why."""
+
+    agent: AIAgent
+    customer: CustomerProfile
+    call_type: str = CallSession.CallType.OUTBOUND
+    context: str = ""
+    callback: ScheduledCallback | None = None
+    # Called with the new session inside the transaction that records it, before any dial: a
+    # caller above ``calls`` (a campaign) ties its own row to the call, or raises to dial nothing
+    # (which rolls back the whole set).
+    on_recorded: Callable[[CallSession], None] | None = None
+
+
+Refusal = CallNotAllowed | ValidationFailed
+PlacementOutcome = CallSession | CallNotAllowed | ValidationFailed | TelephonyError
+
+
+def _check_rules(call: CallToPlace, at: datetime) -> None:
+    if call.call_type not in OUTBOUND_TYPES:
         raise ValidationFailed(f"call_type must be one of {', '.join(OUTBOUND_TYPES)}.")
-    if customer.ai_agent_id != agent.pk:
+    if call.customer.ai_agent_id != call.agent.pk:
         raise ValidationFailed("The customer belongs to another agent.")
-    check_call_allowed(agent=agent, customer=customer, at=at)
-    if not agent.phone_number and not uses_simulated_phone(agent.client):
+    check_call_allowed(agent=call.agent, customer=call.customer, at=at)
+    if not call.agent.phone_number and not uses_simulated_phone(call.agent.client):
         raise CallNotAllowed("The agent has no phone number to call from. Set one in the agent's settings.")
 
 
-def _new_session(order: CallOrder, at: datetime) -> CallSession:
-    return CallSession(
-        ai_agent=order.agent, customer_profile=order.customer, call_type=order.call_type,
-        context=order.context[:2000], callback=order.callback, status=CallSession.Status.QUEUED, started_at=at,
-    )  # fmt: skip
+def calls_check_dialable(calls: Sequence[CallToPlace], *, at: datetime) -> list[Refusal | None]:
+    """Every rule a dial must pass, at dial time: for each call None (dial it) or why not.
+
+    The rules that read only the rows in hand come first (``customers.contactability``:
+    do-not-call, the agent's training and status, the calling hours in the customer's zone and
+    the agent's working hours), then the two that ask the database, for the whole set at once:
+    one live call per customer (the customers' rows locked, then their live calls read), and
+    the daily limit, which takes the day's slots. Run it inside the transaction that records
+    the sessions, so the locks hold until they are committed and unused slots are never taken.
+    """
+    refusals: list[Refusal | None] = [None] * len(calls)
+    for i, call in enumerate(calls):
+        try:
+            _check_rules(call, at)
+        except (CallNotAllowed, ValidationFailed) as refused:
+            refusals[i] = refused
+    ids = sorted({calls[i].customer.pk for i, r in enumerate(refusals) if r is None}, key=str)
+    if not ids:
+        return refusals
+    # Lock first, read after: a statement that starts after the lock sees the call its holder recorded.
+    list(CustomerProfile.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    busy = set(
+        CallSession.objects.filter(customer_profile_id__in=ids, status__in=CallSession.LIVE_STATUSES).values_list(
+            "customer_profile_id", flat=True
+        )
+    )
+    by_client: dict = defaultdict(list)
+    for i, call in enumerate(calls):
+        if refusals[i] is not None:
+            continue
+        if call.customer.pk in busy:  # on a call, or twice in this set
+            refusals[i] = customer_on_a_call()
+            continue
+        busy.add(call.customer.pk)
+        by_client[call.agent.client_id].append(i)
+    pacing_admit_set(calls, by_client, refusals, at=at)  # concurrency, calls per contact per week (calls.pacing)
+    clients = {calls[waiting[0]].agent.client_id: calls[waiting[0]].agent.client for waiting in by_client.values()}
+    granted = _reserve_days({clients[cid]: len(waiting) for cid, waiting in by_client.items()}, at)
+    for client_id, waiting in by_client.items():
+        allowed = len(waiting)
+        if client_id not in granted:  # near the limit: take what is left, one at a time
+            allowed = 0
+            while allowed < len(waiting) and reserve_outbound_call(client=clients[client_id], at=at):
+                allowed += 1
+        for i in waiting[allowed:]:
+            refusals[i] = daily_limit_refusal(agent=calls[i].agent, customer=calls[i].customer, at=at)
+    return refusals
 
 
 def _dial(call: CallSession) -> str:
@@ -183,18 +238,48 @@ def _dial(call: CallSession) -> str:
         raise CallPlacementFailed(exc.user_message, details={"twilio_code": exc.code}) from exc
 
 
-@dataclass(frozen=True)
-class CallOrder:
-    """One call to place with :func:`calls_place_batch`."""
+def _new_session(call: CallToPlace, at: datetime) -> CallSession:
+    return CallSession(
+        ai_agent=call.agent, customer_profile=call.customer, call_type=call.call_type, context=call.context[:2000],
+        callback=call.callback, status=CallSession.Status.QUEUED, started_at=at,
+    )  # fmt: skip
 
-    agent: AIAgent
-    customer: CustomerProfile
-    call_type: str = CallSession.CallType.OUTBOUND
-    context: str = ""
-    callback: ScheduledCallback | None = None
-    # Called with the new session inside the transaction that records it, before any dial: a
-    # caller above ``calls`` (a campaign) ties its own row to the call, or raises to call nothing.
-    on_recorded: Callable[[CallSession], None] | None = None
+
+def calls_place(calls: Sequence[CallToPlace], *, at: datetime | None = None) -> list[PlacementOutcome]:
+    """Place calls, each checked by every rule (:func:`calls_check_dialable`), each dialled once.
+
+    One outcome per call, in order: the queued session with Twilio's SID, or why it was not
+    placed (a refusal by the rules or by the phone network). The sessions are committed, with
+    the day's slots, before the first dial: a session is the record that stops a retried or
+    taken-over placement from dialling twice. Each SID is written as its dial returns. Must not
+    run inside a transaction.
+    """
+    at = at or timezone.now()
+    outcomes: list[PlacementOutcome] = []
+    with transaction.atomic():
+        for call, refused in zip(calls, calls_check_dialable(calls, at=at), strict=True):
+            outcomes.append(refused or _new_session(call, at))
+        CallSession.objects.bulk_create([o for o in outcomes if isinstance(o, CallSession)])
+        for call, outcome in zip(calls, outcomes, strict=True):
+            if call.on_recorded is not None and isinstance(outcome, CallSession):
+                call.on_recorded(outcome)
+    for i, outcome in enumerate(outcomes):
+        if not isinstance(outcome, CallSession):
+            continue
+        try:
+            outcome.twilio_call_sid = _dial(outcome)
+        except (TelephonyError, ValidationFailed) as exc:
+            outcomes[i] = exc
+            continue
+        _write_sid(outcome)
+    return outcomes
+
+
+def _write_sid(call: CallSession) -> None:
+    """Twilio's SID, written as soon as the dial returns: the answered and status webhooks find the
+    call by it, and they may arrive while the rest of a set is still being dialled."""
+    call.updated_at = timezone.now()
+    CallSession.objects.filter(pk=call.pk).update(twilio_call_sid=call.twilio_call_sid, updated_at=call.updated_at)
 
 
 def call_place(
@@ -207,32 +292,21 @@ def call_place(
     at: datetime | None = None,
     on_recorded: Callable[[CallSession], None] | None = None,
 ) -> CallSession:
-    """Check every rule, then ask the phone network to dial; the session is returned queued."""
-    at = at or timezone.now()
-    _check_placeable(agent=agent, customer=customer, call_type=call_type, at=at)
-    order = CallOrder(agent=agent, customer=customer, call_type=call_type, context=context, callback=callback)
+    """Place one call: :func:`calls_place` of one; raises its refusal. Returns the session, queued."""
+    call = CallToPlace(
+        agent=agent, customer=customer, call_type=call_type, context=context, callback=callback,
+        on_recorded=on_recorded,
+    )  # fmt: skip
     try:
-        with transaction.atomic():
-            # The day's slot and the session commit together, before the dial (the session is the
-            # record that stops a retried placement from dialling twice).
-            if _customers_on_a_call([customer]):
-                raise customer_on_a_call()
-            if refused := pacing_admit(agent=agent, customers=[customer], at=at)[0]:
-                raise refused  # concurrency, calls per contact per week (calls.pacing)
-            if not reserve_outbound_call(client=agent.client, at=at):
-                refuse_for_daily_limit(agent=agent, customer=customer, at=at)
-            call = _new_session(order, at)
-            call.save(force_insert=True)
-            if on_recorded is not None:
-                on_recorded(call)
+        (outcome,) = calls_place([call], at=at)
     except IntegrityError:
-        # Only the one-live-call index can refuse this insert (a placer that got past the lock, e.g. on SQLite).
+        # Only the one-live-call index can refuse the insert: a placer that got past the lock (SQLite).
         if CallSession.objects.filter(customer_profile=customer, status__in=CallSession.LIVE_STATUSES).exists():
             raise customer_on_a_call() from None
         raise
-    call.twilio_call_sid = _dial(call)
-    call.save(update_fields=["twilio_call_sid", "updated_at"])
-    return call
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 def call_place_to_number(
@@ -247,82 +321,3 @@ def call_place_to_number(
         if created:
             customer_delete(customer=customer)
         raise
-
-
-PlacementOutcome = CallSession | CallNotAllowed | ValidationFailed | TelephonyError
-
-
-def calls_place_batch(orders: Sequence[CallOrder], *, at: datetime | None = None) -> list[PlacementOutcome]:
-    """:func:`call_place` for many calls at once, with the same rules; one outcome per order, in order.
-
-    An outcome is the queued session, or the exception :func:`call_place` would have raised for
-    that call (a refusal by the rules, past the daily limit, or by the phone network). Each call
-    is checked on its own; the daily limits are reserved per client and all the sessions
-    created in one transaction, committed before the first dial (the sessions are the record
-    that stops a retried placement from dialling twice); after the dials, the SIDs are written
-    with one statement. Must not run inside a transaction.
-    """
-    at = at or timezone.now()
-    outcomes: list[PlacementOutcome | None] = [None] * len(orders)
-    by_client: dict = defaultdict(list)
-    for i, order in enumerate(orders):
-        try:
-            _check_placeable(agent=order.agent, customer=order.customer, call_type=order.call_type, at=at)
-        except (CallNotAllowed, ValidationFailed) as refused:
-            outcomes[i] = refused
-            continue
-        by_client[order.agent.client_id].append(i)
-    if not by_client:
-        return outcomes
-    calls: list[CallSession] = []
-    with transaction.atomic():
-        # Customers first, then the day counters: every placer takes its locks in that order.
-        busy = _customers_on_a_call([orders[i].customer for waiting in by_client.values() for i in waiting])
-        for client_id in sorted(by_client, key=str):  # one order for the row locks: no deadlock between workers
-            waiting = []
-            for i in by_client[client_id]:
-                if orders[i].customer.pk in busy:  # on a call, or ordered twice in this batch
-                    outcomes[i] = customer_on_a_call()
-                    continue
-                busy.add(orders[i].customer.pk)
-                waiting.append(i)
-            if not waiting:
-                continue
-            paced = pacing_admit(agent=orders[waiting[0]].agent, customers=[orders[i].customer for i in waiting], at=at)
-            for i, refused in zip(list(waiting), paced, strict=True):
-                if refused:  # concurrency, calls per contact per week (calls.pacing)
-                    outcomes[i] = refused
-                    waiting.remove(i)
-            if not waiting:
-                continue
-            first = orders[waiting[0]]
-            granted = reserve_outbound_calls(client=first.agent.client, at=at, count=len(waiting))
-            for n, i in enumerate(waiting):
-                if n < granted:
-                    outcomes[i] = _new_session(orders[i], at)
-                    calls.append(outcomes[i])
-                    continue
-                try:
-                    refuse_for_daily_limit(agent=orders[i].agent, customer=orders[i].customer, at=at)
-                except CallNotAllowed as refused:
-                    outcomes[i] = refused
-        CallSession.objects.bulk_create(calls)
-        for order, outcome in zip(orders, outcomes, strict=True):
-            if order.on_recorded is not None and isinstance(outcome, CallSession):
-                order.on_recorded(outcome)
-    dialled: list[CallSession] = []
-    try:
-        for i, outcome in enumerate(outcomes):
-            if not isinstance(outcome, CallSession):
-                continue
-            try:
-                outcome.twilio_call_sid = _dial(outcome)
-            except (TelephonyError, ValidationFailed) as exc:
-                outcomes[i] = exc
-                continue
-            outcome.updated_at = timezone.now()
-            dialled.append(outcome)
-    finally:
-        # Even when a dial blows up unexpectedly, the SIDs of the calls already placed are kept.
-        CallSession.objects.bulk_update(dialled, ["twilio_call_sid", "updated_at"])
-    return outcomes

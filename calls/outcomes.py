@@ -16,8 +16,11 @@ Learning rule: a closed call's outcome is folded into the agent's memory at once
 ``agents.memory``) and the call is marked ``outcome_learned``, so the learning task never
 folds it twice; a corrected outcome is taken out of the memory and folded in again.
 
-Lock order is call (with its customer), then agent, the same as the engine's, so the two
-never deadlock; the agent row lock also serialises the read-modify-write of the memory JSON.
+Lock order is call (with its customer), then agent, the same as the status webhook's
+(``calls.lifecycle``), so the two never deadlock; the agent row lock also serialises the
+read-modify-write of the memory JSON. The customer's rules (``customers.services``) lock the
+customer row again, which this transaction already holds, and an opt-out then cancels the
+customer's open callbacks: customer before callbacks, as every opt-out and booking does.
 """
 
 from __future__ import annotations
@@ -35,14 +38,20 @@ from django.utils import timezone
 from agents.memory import OutcomeFacts, fold_outcome, fold_outcomes, objection_key, refold_outcome
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
-from callbacks.services import callback_reschedule, callback_schedule, callbacks_cancel_for_customer
+from callbacks.services import callback_reschedule, callback_schedule
 from calls.models import CallSession, CallTurn
 from calls.selectors import CALL_NOT_FOUND
+from conversation.intents import builtin_objection, match_objection
 from core.errors import CallNotAllowed, NotFound, ValidationFailed
 from customers.contactability import note_preferred_time
 from customers.models import CustomerProfile
-from customers.services import customer_mark_do_not_call, customer_set_interest
-from integrations.llm.intents import builtin_objection, match_objection
+from customers.services import (
+    customer_add_note,
+    customer_opt_out,
+    customer_raise_interest,
+    customer_record_objection,
+    interest_after_call,
+)
 
 Outcome = CallSession.Outcome
 Level = CustomerProfile.InterestLevel
@@ -60,9 +69,14 @@ PICKED_UP_OUTCOMES = frozenset(
 )
 # The customer's ``successful_calls``: the call moved them towards a sale.
 SUCCESSFUL_OUTCOMES = frozenset({Outcome.INTERESTED, Outcome.CONVERTED})
-LEVEL_ORDER = {Level.COLD: 0, Level.WARM: 1, Level.HOT: 2, Level.CONVERTED: 3}
-MAX_NOTES = 200
-MAX_OBJECTIONS = 50  # the engine keeps the same number
+# What an outcome says about the customer's interest: (level, at_least), moved along the
+# customer's ladder (customers.services.interest_after_call: converted stays converted).
+OUTCOME_INTEREST = {
+    Outcome.CONVERTED: (Level.CONVERTED, False),
+    Outcome.INTERESTED: (Level.WARM, True),
+    Outcome.CALLBACK_REQUESTED: (Level.WARM, True),
+    Outcome.NOT_INTERESTED: (Level.COLD, False),
+}
 CALLBACK_PRIORITY = 2  # the customer asked for it: ahead of routine follow-ups (4)
 DEFAULT_CALLBACK_REASON = "Customer asked for a callback"
 # A callback in the past would be dialled at once, maybe while this very call is still live.
@@ -93,13 +107,10 @@ def interest_after(current: str, outcome: str) -> str:
     says (a "no thanks" is about another offer; a person can still change the level on
     the customer), and the other outcomes leave the level alone.
     """
-    if current == Level.CONVERTED or outcome == Outcome.CONVERTED:
-        return Level.CONVERTED
-    if outcome in (Outcome.INTERESTED, Outcome.CALLBACK_REQUESTED):
-        return current if LEVEL_ORDER.get(current, 0) >= LEVEL_ORDER[Level.WARM] else Level.WARM
-    if outcome == Outcome.NOT_INTERESTED:
-        return Level.COLD
-    return current
+    if outcome not in OUTCOME_INTEREST:
+        return current
+    level, at_least = OUTCOME_INTEREST[outcome]
+    return interest_after_call(current, level, at_least=at_least)
 
 
 def objections_in_text(text: str, objection_responses: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -184,13 +195,12 @@ def _count_call(customer: CustomerProfile, agent: AIAgent, outcome: str) -> None
 
 def _apply_outcome_to_customer(*, customer: CustomerProfile, outcome: str) -> None:
     """The customer side of a *new* outcome (never re-applied when the same outcome is recorded again)."""
-    level = interest_after(customer.interest_level, outcome)
-    if level != customer.interest_level:
-        customer_set_interest(customer=customer, level=level)
+    if outcome in OUTCOME_INTEREST:
+        level, at_least = OUTCOME_INTEREST[outcome]
+        customer_raise_interest(customer=customer, level=level, at_least=at_least)
     if outcome == Outcome.DO_NOT_CALL and not customer.is_do_not_call:
         # A customer who asked not to be called is never dialled again: no pending callback survives.
-        customer_mark_do_not_call(customer=customer)
-        callbacks_cancel_for_customer(customer=customer, reason="Customer asked not to be called.")
+        customer_opt_out(customer=customer, reason="Customer asked not to be called.")
 
 
 def _touch_contacted(customer: CustomerProfile, call: CallSession) -> None:
@@ -312,28 +322,10 @@ def _validate(
         raise ValidationFailed(PAST_CALLBACK, code="callback_in_past")
 
 
-def _append_notes(customer: CustomerProfile, call: CallSession, text: str, now: datetime) -> bool:
-    text = text.strip()
-    notes = [n for n in (customer.conversation_notes or []) if isinstance(n, dict)]
-    if not text or any(n.get("call") == str(call.pk) and n.get("text") == text for n in notes):
-        return False
-    customer.conversation_notes = [*notes, {"at": now.isoformat(), "text": text, "call": str(call.pk)}][-MAX_NOTES:]
-    return True
-
-
-def _append_objections(customer: CustomerProfile, call: CallSession, agent: AIAgent, text: str, now: datetime) -> bool:
+def _record_objections(customer: CustomerProfile, call: CallSession, agent: AIAgent, text: str) -> None:
     trained = (agent.knowledge or {}).get("objection_responses") or {}
-    existing = list(customer.objections or [])
-    seen = {(o.get("call"), o.get("key")) for o in existing if isinstance(o, dict)}
-    added = [
-        {"key": key, "text": clause, "at": now.isoformat(), "call": str(call.pk)}
-        for key, clause in objections_in_text(text, trained)
-        if (str(call.pk), key) not in seen
-    ]
-    if not added:
-        return False
-    customer.objections = [*existing, *added][-MAX_OBJECTIONS:]
-    return True
+    for key, clause in objections_in_text(text, trained):
+        customer_record_objection(customer=customer, key=key, text=clause, call_id=str(call.pk))
 
 
 def _book_callback(
@@ -413,7 +405,6 @@ def call_record_outcome(
             code="do_not_call",
         )
 
-    now = timezone.now()
     previous = call.outcome
     changed = previous != outcome
     actions = list(CallTurn.objects.filter(call=call).values_list("actions", flat=True)) if call.is_final else []
@@ -447,10 +438,10 @@ def call_record_outcome(
     if changed:
         _apply_outcome_to_customer(customer=customer, outcome=outcome)
     customer_fields = set()
-    if conversation_notes and _append_notes(customer, call, conversation_notes, now):
-        customer_fields.add("conversation_notes")
-    if customer_response and _append_objections(customer, call, locked, customer_response, now):
-        customer_fields.add("objections")
+    if conversation_notes:
+        customer_add_note(customer=customer, text=conversation_notes, source="outcome", call_id=str(call.pk))
+    if customer_response:
+        _record_objections(customer, call, locked, customer_response)
     _touch_contacted(customer, call)
 
     callback = None

@@ -124,6 +124,25 @@ def pacing_admit(*, agent: AIAgent, customers: Sequence[CustomerProfile], at: da
     return out
 
 
+def pacing_admit_set(calls: Sequence, waiting: dict, refusals: list, *, at: datetime) -> None:
+    """:func:`pacing_admit` for a set being placed (``calls.outbound.calls_check_dialable``).
+
+    ``waiting`` maps each client id to the indexes of its calls still to place; a call pacing
+    refuses leaves it and gets its refusal in ``refusals``. Clients in id order, so racing
+    placers take the clients' row locks in one order.
+    """
+    for client_id in sorted(waiting):
+        indexes = waiting[client_id]
+        agent = calls[indexes[0]].agent
+        paced = pacing_admit(agent=agent, customers=[calls[i].customer for i in indexes], at=at)
+        for i, refused in zip(list(indexes), paced, strict=True):
+            if refused is not None:
+                refusals[i] = refused
+                indexes.remove(i)
+    for client_id in [cid for cid, indexes in waiting.items() if not indexes]:
+        del waiting[client_id]
+
+
 def _account(client: Client) -> tuple[str, int] | None:
     """The Twilio account that dials for this client and its dials per second; None: not paced."""
     from calls.telephony import uses_simulated_phone

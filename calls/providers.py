@@ -17,7 +17,7 @@ from integrations.llm.base import ConversationProvider
 def _build(
     provider: str, api_key: str, model: str, base_url: str | None, budget_s: float, max_tokens: int, max_chars: int
 ) -> ConversationProvider:
-    from integrations.llm.scripted import ScriptedProvider
+    from conversation.scripted import ScriptedProvider
 
     scripted = ScriptedProvider()
     if provider != "openai":
@@ -44,7 +44,7 @@ def silence_provider() -> ConversationProvider:
     one home for ending a dead line. A model sees no earlier silences in its transcript, so it
     would keep prompting an open line for as long as Twilio keeps it up, a model call each time.
     """
-    from integrations.llm.scripted import ScriptedProvider
+    from conversation.scripted import ScriptedProvider
 
     return ScriptedProvider()
 

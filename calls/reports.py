@@ -6,8 +6,7 @@ due, the overdue ones, and the learned insights. A beat task runs every 15 minut
 client is reported on at 09:00-09:15 its time, and a worker that was down at 09:00 catches up
 on the next run the same day.
 
-Sent once a day: the date of the last report is kept in the agent's memory
-(``conversation_memory["daily_report"]["last_sent_on"]``, a key the fold functions keep as is),
+Sent once a day: the date of the last report is kept on the agent (``daily_report_sent_on``),
 claimed under the agent's row lock *before* sending, so two runs at once send one email. If
 sending fails, the claim is given back and the next run tries again; if the worker dies between
 the claim and the send, that day's report is skipped rather than risk sending it twice.
@@ -35,7 +34,6 @@ from calls.models import CallSession
 logger = logging.getLogger(__name__)
 
 REPORT_TIME = time(9, 0)
-MEMORY_KEY = "daily_report"
 CALLBACKS_LISTED = 10
 Outcome = CallSession.Outcome
 ANSWERED_OUTCOMES = (
@@ -49,9 +47,9 @@ def _zone(agent: AIAgent) -> ZoneInfo:
 
 
 def last_sent_on(agent: AIAgent) -> str:
-    memory = agent.conversation_memory if isinstance(agent.conversation_memory, dict) else {}
-    entry = memory.get(MEMORY_KEY)
-    return str(entry.get("last_sent_on", "")) if isinstance(entry, dict) else ""
+    """The client-local day of the last report sent, ISO; "" for never."""
+    sent = agent.daily_report_sent_on
+    return sent.isoformat() if sent else ""
 
 
 def report_due_on(*, agent: AIAgent, now: datetime) -> date | None:
@@ -64,7 +62,7 @@ def report_due_on(*, agent: AIAgent, now: datetime) -> date | None:
 
 def agents_due_for_report(*, now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
-    agents = AIAgent.objects.select_related("client").only("pk", "conversation_memory", "client__timezone")
+    agents = AIAgent.objects.select_related("client").only("pk", "daily_report_sent_on", "client__timezone")
     return [agent.pk for agent in agents.order_by("pk") if report_due_on(agent=agent, now=now)]
 
 
@@ -193,10 +191,8 @@ def _set_last_sent(agent_id: int, *, value: str, only_if: str | None = None) -> 
             return False
         if only_if is None and current == value:
             return False  # someone else sent today's
-        memory = dict(locked.conversation_memory) if isinstance(locked.conversation_memory, dict) else {}
-        memory[MEMORY_KEY] = {"last_sent_on": value}
-        locked.conversation_memory = memory
-        locked.save(update_fields=["conversation_memory", "updated_at"])
+        locked.daily_report_sent_on = date.fromisoformat(value) if value else None
+        locked.save(update_fields=["daily_report_sent_on", "updated_at"])
     return True
 
 

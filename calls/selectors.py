@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -12,7 +13,9 @@ from django.db.models.functions import Coalesce
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession, CallTurn
+from core.errors import NotFound
 from core.lookups import get_scoped
+from customers.models import CustomerProfile
 
 CALL_NOT_FOUND = "Call not found."
 
@@ -95,3 +98,86 @@ def call_detail(*, agent: AIAgent, call_id) -> CallSession:
         .filter(ai_agent=agent)
     )
     return get_scoped(queryset, call_id, message=CALL_NOT_FOUND, code="call_not_found")
+
+
+def call_by_sid(*, agent: AIAgent, call_sid: str) -> CallSession:
+    """Another client's call is "not found", exactly like a missing one."""
+    call = (
+        CallSession.objects.select_related("customer_profile").filter(ai_agent=agent, twilio_call_sid=call_sid).first()
+    )
+    if call is None:
+        raise NotFound(CALL_NOT_FOUND)
+    return call
+
+
+def call_id_by_sid(*, agent: AIAgent, call_sid: str) -> UUID | None:
+    """The id of the agent's call ``call_sid``, None when it has none (the simulator's screen)."""
+    return CallSession.objects.filter(ai_agent=agent, twilio_call_sid=call_sid).values_list("pk", flat=True).first()
+
+
+@dataclass(frozen=True)
+class LiveCall:
+    """What a conversation turn works on, fetched up front: the call (with ``call.ai_agent``
+    and ``call.customer_profile`` loaded) and every stored turn in sequence order."""
+
+    call: CallSession
+    turns: list[CallTurn]
+
+    @property
+    def next_sequence(self) -> int:
+        return self.turns[-1].sequence + 1 if self.turns else 0
+
+
+def live_call(*, agent: AIAgent, call_sid: str) -> LiveCall | None:
+    """The agent's call ``call_sid`` with its customer and transcript: two statements, whatever its length.
+
+    Read after the webhook's signature was checked with the agent's client token (ADR 0001),
+    so the agent (and its client) are the ones already in hand, never read again. None for a
+    call the agent does not have (another client's looks the same).
+    """
+    call = (
+        CallSession.objects.select_related("customer_profile").filter(ai_agent=agent, twilio_call_sid=call_sid).first()
+    )
+    if call is None:
+        return None
+    call.ai_agent = agent
+    return LiveCall(call=call, turns=list(CallTurn.objects.filter(call=call).order_by("sequence")))
+
+
+@dataclass(frozen=True)
+class EarlierConversation:
+    """The customer's last conversation before this call, for the agent's memory across calls."""
+
+    call: CallSession
+    turns: list[CallTurn]
+    callback: ScheduledCallback | None  # the callback this call keeps, when it keeps one
+
+
+def earlier_conversation(*, agent: AIAgent, call: CallSession, customer: CustomerProfile) -> EarlierConversation | None:
+    """The call this one follows on from: the call a callback was booked on, else the last answered one.
+
+    Read once, when the call begins (its greeting), never on an ordinary turn: at most three
+    small statements, and none for a customer the agent has never spoken to.
+    """
+    callback = None
+    earlier = None
+    if call.callback_id:
+        callback = (
+            ScheduledCallback.objects.select_related("source_call").filter(pk=call.callback_id, ai_agent=agent).first()
+        )
+        source = callback.source_call if callback and callback.source_call_id else None
+        if source is not None and source.answered_at is not None and source.customer_profile_id == customer.pk:
+            earlier = source
+    elif not customer.total_calls:
+        return None
+    if earlier is None:
+        earlier = (
+            CallSession.objects.filter(ai_agent=agent, customer_profile=customer, answered_at__isnull=False)
+            .exclude(pk=call.pk)
+            .order_by("-started_at")
+            .first()
+        )
+    if earlier is None:
+        return None
+    turns = list(CallTurn.objects.filter(call=earlier).order_by("sequence"))
+    return EarlierConversation(earlier, turns, callback)

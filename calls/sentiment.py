@@ -14,12 +14,8 @@ from collections.abc import Sequence
 from django.conf import settings
 
 from calls.models import CallSession, CallTurn
-from integrations.llm.sentiment import (
-    LexiconSentimentAnalyzer,
-    LLMSentimentAnalyzer,
-    SentimentResult,
-    SentimentUnavailable,
-)
+from conversation.sentiment import LexiconSentimentAnalyzer, SentimentResult
+from integrations.llm.sentiment import LLMSentimentAnalyzer, SentimentUnavailable
 
 logger = logging.getLogger(__name__)
 

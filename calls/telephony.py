@@ -7,6 +7,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.module_loading import import_string
 
 from accounts.models import Client
 from agents.models import AIAgent
@@ -24,8 +25,6 @@ from integrations.twilio import (
 # How long a client should wait before trying again when Twilio is unreachable or overloaded.
 RETRY_AFTER_S = 30
 RATE_LIMITED_RETRY_AFTER_S = 60
-
-WEBHOOKS = ("incoming", "answered", "turn", "status", "recording", "amd", "fallback")
 
 
 def uses_simulated_phone(client: Client) -> bool:
@@ -46,9 +45,7 @@ def uses_simulated_phone(client: Client) -> bool:
 def gateway_for(client: Client) -> TelephonyGateway:
     """The client's subaccount when it has one, the platform account otherwise, else the simulator."""
     if uses_simulated_phone(client):
-        from calls.simulated_phone import SimulatedGateway
-
-        return SimulatedGateway()
+        return import_string(settings.SIMULATED_PHONE_GATEWAY)()
     credentials = credentials_for(
         client.twilio_subaccount_sid, client.twilio_auth_token, settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
     )

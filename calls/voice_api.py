@@ -8,13 +8,14 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from agents.models import AIAgent
 from agents.tenancy import AgentApi
 from callbacks.selectors import callback_get
 from calls.dispatch import callback_place_now
 from calls.models import CallSession
 from calls.numbers import agent_phone_number_configure
 from calls.outbound import call_place_to_number
-from calls.selectors_voice import call_by_sid
+from calls.selectors import call_by_sid, call_id_by_sid
 from calls.simulated_phone import Screen, SimulatedPhone
 from calls.telephony import telephony_domain_error, uses_simulated_phone
 from core.api_fields import PhoneNumberField
@@ -113,11 +114,10 @@ class ScreenSerializer(serializers.Serializer):
     transferred_to = serializers.CharField(allow_blank=True)
 
 
-def _screen(agent, screen: Screen) -> dict:
-    call = CallSession.objects.filter(ai_agent=agent, twilio_call_sid=screen.call_sid).only("id").first()
+def _screen(agent: AIAgent, screen: Screen) -> dict:
     return {
         "call_sid": screen.call_sid,
-        "call_id": call.pk if call else None,
+        "call_id": call_id_by_sid(agent=agent, call_sid=screen.call_sid),
         "said": screen.said,
         "listening": screen.listening,
         "ended": screen.ended,

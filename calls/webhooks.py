@@ -1,12 +1,13 @@
-"""Twilio's doors into the product. Each view is one line of parsing and one service call.
+"""Twilio's doors into the product. Each view is one service call.
 
-``@twilio_webhook`` does what every webhook must before anything else: find the agent (and
-so the tenant and its auth token) from the URL, check ``X-Twilio-Signature`` against the
-public URL, parse the POST into a value, and answer every failure the way its listener needs:
-a caller hears polite TwiML that ends the call; a callback nobody hears answers 500 on a bug
-and 503 while the database is down, so Twilio's debugger shows it and its retries can act.
-Either way the failure is logged with the call sid, and the services' transactions have
-rolled back: nothing is half-written.
+``@twilio_webhook`` runs the steps every webhook takes, in this order, each a small function
+doing one job: find the agent (and so the tenant and its auth token) from the URL; check
+``X-Twilio-Signature`` against the public URL with that token, before anything else is read
+(ADR 0001); parse the POST into a value; call the view's one service. It answers every
+failure the way its listener needs (ADR 0007): a caller hears polite TwiML that ends the call;
+a callback nobody hears answers 500 on a bug and 503 while the database is down, so Twilio's
+debugger shows it and its retries can act. Either way the failure is logged with the call sid,
+and the services' transactions have rolled back: nothing is half-written.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from django.views.decorators.http import require_POST
 from agents.models import AIAgent
 from agents.selectors import agent_by_public_id
 from calls import engine, lifecycle
-from calls.selectors_voice import LiveCall, live_call
 from calls.telephony import webhook_auth_token
-from calls.webhook_params import CALL_SID_RE, MalformedWebhook, TwilioEvent, parse_event
+from calls.webhook_params import MalformedWebhook, TwilioEvent, parse_event
 from core.errors import NotFound
 from core.log_context import bind_call_sid
 from integrations.twilio import signature_is_valid, twiml
@@ -36,10 +36,23 @@ TWIML = "text/xml; charset=utf-8"
 DATABASE_DOWN = (OperationalError, InterfaceError)
 REFUSED = "Sorry, something went wrong with this call. Goodbye."
 UNAVAILABLE = "Sorry, we can't take your call right now. Please try again later. Goodbye."
+NOT_IN_SERVICE = "Sorry, this number is not in service. Goodbye."
 
 
 def _twiml(document: str, status: int = 200) -> HttpResponse:
     return HttpResponse(document, content_type=TWIML, status=status)
+
+
+def _refused(speaks: bool, status: int, words: str, reason: str) -> HttpResponse:
+    """Bad input: a clear 4xx (TwiML the caller hears on a spoken webhook)."""
+    if speaks:
+        return _twiml(twiml.polite_error(words), status=status)
+    return HttpResponse(reason, status=status, content_type="text/plain")
+
+
+def _failed(speaks: bool, status: int, words: str) -> HttpResponse:
+    # A caller hears why the call ends (Twilio would read any non-2xx as "an application error").
+    return _twiml(twiml.polite_error(words)) if speaks else HttpResponse(status=status)
 
 
 def _is_signed(request: HttpRequest, agent: AIAgent) -> bool:
@@ -53,49 +66,28 @@ def _is_signed(request: HttpRequest, agent: AIAgent) -> bool:
     return False
 
 
-def twilio_webhook(*, speaks: bool, reads_call: bool = False, needs_turn: bool = False) -> Callable:
+def twilio_webhook(*, speaks: bool, needs_turn: bool = False) -> Callable:
     """``speaks``: the answer is TwiML the caller hears (vs. a status callback nobody hears).
+    ``needs_turn``: the request must carry our ``?n=`` (it keys replayed turns)."""
 
-    ``reads_call``: the view works on one existing call (a turn; an outbound call answered). Then the call, its
-    agent, client, customer and transcript come in one read, and the turn needs no separate
-    agent lookup; the signature is checked with the token that read brought, before anything
-    is written. ``needs_turn``: the request must carry our ``?n=`` (it keys replayed turns).
-    """
-
-    def decorate(view: Callable[..., str | None]) -> Callable:
-        def answer(document: str | None) -> HttpResponse:
-            return _twiml(document) if speaks else HttpResponse(status=204)
-
-        def failed(status: int, words: str) -> HttpResponse:
-            # A caller hears why the call ends (Twilio would read any non-2xx as "an application error").
-            return _twiml(twiml.polite_error(words)) if speaks else HttpResponse(status=status)
-
-        def refused(status: int, words: str, reason: str) -> HttpResponse:
-            if speaks:
-                return _twiml(twiml.polite_error(words), status=status)
-            return HttpResponse(reason, status=status, content_type="text/plain")
-
+    def decorate(view: Callable[[AIAgent, TwilioEvent], str | None]) -> Callable:
         def handle(request: HttpRequest, agent_id) -> HttpResponse:
-            call_sid = request.POST.get("CallSid", "")
-            live = None
-            if reads_call and CALL_SID_RE.fullmatch(call_sid):
-                live = live_call(agent_public_id=agent_id, call_sid=call_sid)
-            if live is not None:
-                agent = live.call.ai_agent
-            else:
-                try:
-                    agent = agent_by_public_id(public_id=agent_id)
-                except NotFound:
-                    return refused(404, "Sorry, this number is not in service. Goodbye.", "Unknown agent.")
+            try:
+                agent = agent_by_public_id(public_id=agent_id)
+            except NotFound:
+                return _refused(speaks, 404, NOT_IN_SERVICE, "Unknown agent.")
             if not _is_signed(request, agent):
                 return HttpResponse("Invalid Twilio signature.", status=403, content_type="text/plain")
             try:
                 event = parse_event(request.POST, request.GET, needs_turn=needs_turn)
             except MalformedWebhook as malformed:
-                logger.warning("Refused webhook %s for call %.64r: %s", view.__name__, call_sid, malformed)
-                return refused(400, REFUSED, str(malformed))
+                logger.warning(
+                    "Refused webhook %s for call %.64r: %s", view.__name__, request.POST.get("CallSid", ""), malformed
+                )
+                return _refused(speaks, 400, REFUSED, str(malformed))
             bind_call_sid(event.call_sid)
-            return answer(view(agent, event, live) if reads_call else view(agent, event))
+            document = view(agent, event)
+            return _twiml(document) if speaks else HttpResponse(status=204)
 
         @csrf_exempt
         @require_POST
@@ -109,10 +101,10 @@ def twilio_webhook(*, speaks: bool, reads_call: bool = False, needs_turn: bool =
                     "Database unavailable: webhook %s for call %.64r: %s",
                     view.__name__, request.POST.get("CallSid", ""), down,
                 )  # fmt: skip
-                return failed(503, UNAVAILABLE)
+                return _failed(speaks, 503, UNAVAILABLE)
             except Exception:
                 logger.exception("Webhook %s failed for call %.64r", view.__name__, request.POST.get("CallSid", ""))
-                return failed(500, twiml.DEFAULT_APOLOGY)
+                return _failed(speaks, 500, twiml.DEFAULT_APOLOGY)
 
         return wrapper
 
@@ -124,14 +116,14 @@ def incoming(agent: AIAgent, event: TwilioEvent) -> str:
     return engine.call_begin(agent=agent, event=event, inbound=True)
 
 
-@twilio_webhook(speaks=True, reads_call=True)
-def answered(agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> str:
-    return engine.call_begin(agent=agent, event=event, inbound=False, live=live)
+@twilio_webhook(speaks=True)
+def answered(agent: AIAgent, event: TwilioEvent) -> str:
+    return engine.call_begin(agent=agent, event=event, inbound=False)
 
 
-@twilio_webhook(speaks=True, reads_call=True, needs_turn=True)
-def turn(agent: AIAgent, event: TwilioEvent, live: LiveCall | None) -> str:
-    return engine.call_turn(agent=agent, event=event, live=live)
+@twilio_webhook(speaks=True, needs_turn=True)
+def turn(agent: AIAgent, event: TwilioEvent) -> str:
+    return engine.call_turn(agent=agent, event=event)
 
 
 @twilio_webhook(speaks=False)

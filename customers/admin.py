@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from customers.models import CustomerProfile
+from customers.models import CustomerProfile, ImportJob
 
 
 @admin.register(CustomerProfile)
@@ -19,3 +19,18 @@ class CustomerProfileAdmin(admin.ModelAdmin):
     @admin.display(description="Success rate")
     def success_rate(self, obj: CustomerProfile) -> str:
         return f"{100 * obj.successful_calls / obj.total_calls:.0f}%" if obj.total_calls else "—"
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """Staff read jobs to help a client; the worker alone writes them."""
+
+    list_display = ["filename", "ai_agent", "status", "rows_processed", "created", "error_count", "created_at"]
+    list_filter = ["status"]
+    list_select_related = ["ai_agent", "ai_agent__client"]
+    search_fields = ["filename", "ai_agent__client__name"]
+    readonly_fields = [f.name for f in ImportJob._meta.fields]
+    list_per_page = 50
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -1,8 +1,6 @@
 """Customers API: list (also at the seed's dashboard path), create, read, update, delete,
-and CSV import and export. One class per operation; views parse, call, render.
-
-Marking a customer do-not-call lives in ``callbacks.api``: it cancels their callbacks, and
-this app may not know callbacks exist (DESIGN.md, layers).
+the do-not-call switch, and CSV import and export. One class per operation; views parse,
+call, render.
 """
 
 from __future__ import annotations
@@ -31,13 +29,13 @@ from customers.csv_export import customers_csv_lines
 from customers.csv_import import customers_import_csv
 from customers.models import CustomerProfile
 from customers.selectors import ORDERINGS, CustomerFilters, customer_contactability, customer_get, customer_list
-from customers.services import customer_create, customer_delete, customer_update
+from customers.services import customer_create, customer_delete, customer_opt_in, customer_opt_out, customer_update
 
 API_IMPORT_MAX_BYTES = 5 * 1024 * 1024  # bigger files go through `manage.py import_customers`
 MULTIPART_OVERHEAD = 64 * 1024  # form boundaries and headers around the file in the body
 
 
-# --- pieces shared by the customer views (and callbacks.api) ------------------------------
+# --- pieces shared by the customer views ------------------------------------------------
 
 
 def _entries(value) -> list[dict]:
@@ -335,6 +333,52 @@ class CustomerCollectionApi(CustomerListApi, CustomerCreateApi):
 
 class CustomerResourceApi(CustomerDetailApi, CustomerUpdateApi, CustomerDeleteApi):
     """GET, PATCH and DELETE of one customer on one path."""
+
+
+# --- the do-not-call switch -----------------------------------------------------------------
+
+
+class CustomerDoNotCallApi(AgentApi):
+    class InputSerializer(serializers.Serializer):
+        do_not_call = serializers.BooleanField(help_text="true: never call again (cancels open callbacks).")
+        reason = serializers.CharField(
+            max_length=300, required=False, allow_blank=True, default="", help_text="Kept on the cancelled callbacks."
+        )
+
+        class Meta:
+            ref_name = "CustomerDoNotCall"
+
+    class OutputSerializer(serializers.Serializer):
+        customer = CustomerDetailApi.OutputSerializer()
+        callbacks_cancelled = serializers.IntegerField(help_text="Open callbacks cancelled by this change.")
+
+        class Meta:
+            ref_name = "CustomerDoNotCallResult"
+
+    @extend_schema(
+        operation_id="customers_do_not_call",
+        summary="Mark a customer do-not-call (or undo it)",
+        description="Marking cancels every open callback of the customer in the same transaction. Undoing it "
+        "does not bring cancelled callbacks back.",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(400, 401, 403, 404)},
+        tags=["customers"],
+    )
+    def post(self, request, customer_id):
+        customer = customer_get(agent=self.agent, customer_id=customer_id)
+        serializer = CustomerDoNotCallApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data["do_not_call"]:
+            change = customer_opt_out(customer=customer, reason=data["reason"])
+        else:
+            change = customer_opt_in(customer=customer)
+        return Response(
+            {
+                "customer": customer_detail_data(agent=self.agent, customer=change.customer),
+                "callbacks_cancelled": change.callbacks_cancelled,
+            }
+        )
 
 
 # --- CSV ----------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from core.errors import DomainError, ValidationFailed
 from core.phone import normalize_e164, timezone_for_number
 from core.timezones import is_timezone_name
 from customers.models import CustomerProfile
-from customers.services import customer_note
+from customers.services import customer_note, customer_opt_out, notes_appended
 
 COLUMNS = (
     "phone_number", "name", "email", "timezone", "interest_level", "call_preference_time", "notes", "do_not_call",
@@ -234,6 +234,22 @@ def read_customer_csv(stream: BinaryIO) -> tuple[list[str], Iterator[CsvRow]]:
     return ignored, _rows(reader, text, header_width=len(header), positions=positions, after_line=last_line)
 
 
+def check_customer_csv(stream: BinaryIO) -> list[str]:
+    """Refuse a file whose header cannot be imported (CsvFileInvalid); its ignored columns.
+
+    Only the header and the first row are read, and ``stream`` is left open at its start.
+    The row iterator is started before it is closed: an iterator never started would leave
+    its text wrapper attached, and that wrapper closes the stream when it is collected.
+    """
+    ignored, rows = read_customer_csv(stream)
+    try:
+        next(rows, None)
+    finally:
+        rows.close()
+    stream.seek(0)
+    return ignored
+
+
 def _rows(reader, text: io.TextIOWrapper, *, header_width: int, positions: dict[str, int], after_line: int):
     """The records after the header, skipping blank lines, each with its first line number.
 
@@ -415,12 +431,9 @@ def _apply(customer: CustomerProfile, row: _Parsed, now: datetime) -> set[str]:
         customer.interest_level = row.interest_level
         customer.is_converted = row.interest_level == CustomerProfile.InterestLevel.CONVERTED
         changed |= {"interest_level", "is_converted"}
-    if row.do_not_call and not customer.is_do_not_call:
-        customer.is_do_not_call = True
-        changed.add("is_do_not_call")
     if row.note is not None and not _note_known(customer, row.note):
-        notes = customer.conversation_notes if isinstance(customer.conversation_notes, list) else []
-        customer.conversation_notes = [*notes, customer_note(text=row.note, source=NOTE_SOURCE, at=now)]
+        note = customer_note(text=row.note, source=NOTE_SOURCE, at=now)
+        customer.conversation_notes = notes_appended(customer.conversation_notes, note)
         changed.add("conversation_notes")
     return changed
 
@@ -451,7 +464,8 @@ class _BatchOutcome:
 
 
 def _write_batch(agent: AIAgent, rows: list[_Parsed]) -> _BatchOutcome:
-    """Upsert one batch in one transaction: 1 SELECT, then bulk INSERT and bulk UPDATE.
+    """Upsert one batch in one transaction: 1 SELECT, then bulk INSERT and bulk UPDATE, then
+    :func:`customer_opt_out` for each existing customer the file opts out (it cancels their callbacks).
 
     Rows that match what is stored are not written at all, so ``updated_at`` only moves
     when something really changed.
@@ -465,6 +479,7 @@ def _write_batch(agent: AIAgent, rows: list[_Parsed]) -> _BatchOutcome:
         }
         to_create: list[CustomerProfile] = []
         to_update: list[CustomerProfile] = []
+        opting_out: list[CustomerProfile] = []
         fields: set[str] = set()
         for row in rows:
             customer = existing.get(row.phone)
@@ -472,11 +487,16 @@ def _write_batch(agent: AIAgent, rows: list[_Parsed]) -> _BatchOutcome:
                 to_create.append(_new(agent, row, now))
                 outcome.created += 1
                 continue
+            # Opting out also cancels the customer's callbacks: customer_opt_out does it, below.
+            opts_out = row.do_not_call and not customer.is_do_not_call
+            if opts_out:
+                opting_out.append(customer)
             changed = _apply(customer, row, now)
             if changed:
                 customer.updated_at = now
                 to_update.append(customer)
                 fields |= changed
+            if changed or opts_out:
                 outcome.updated += 1
             else:
                 outcome.unchanged += 1
@@ -484,6 +504,8 @@ def _write_batch(agent: AIAgent, rows: list[_Parsed]) -> _BatchOutcome:
             CustomerProfile.objects.bulk_create(to_create)
         if to_update:
             CustomerProfile.objects.bulk_update(to_update, [*sorted(fields), "updated_at"])
+        for customer in opting_out:  # the few rows that opt someone out, one by one
+            customer_opt_out(customer=customer, reason="Opted out in an imported file.")
     return outcome
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
@@ -42,9 +44,9 @@ class CustomerProfile(models.Model):
     call_preference_time = models.CharField(max_length=10, choices=PreferredTime.choices, blank=True, default="")
     total_calls = models.PositiveIntegerField(default=0)
     successful_calls = models.PositiveIntegerField(default=0)
-    conversation_notes = models.JSONField(default=list, blank=True)  # [{"at": iso, "text": str, "call": id}]
+    conversation_notes = models.JSONField(default=list, blank=True)  # services.customer_note: at, text, source[, call]
     preferences = models.JSONField(default=dict, blank=True)
-    objections = models.JSONField(default=list, blank=True)  # [{"key": str, "text": str, "at": iso}]
+    objections = models.JSONField(default=list, blank=True)  # services.customer_record_objection: key, text, at, call
     is_do_not_call = models.BooleanField(default=False)
     is_converted = models.BooleanField(default=False)
     # A persona of a simulation run: never listed, counted, dialled or learned from.
@@ -97,3 +99,74 @@ class CustomerProfile(models.Model):
     def phone_display(self) -> str:
         """The number as pages show it; an anonymous caller's profile says so instead of a blank."""
         return self.phone_number or "Number withheld"
+
+
+IMPORT_STALLED_AFTER = timedelta(minutes=10)  # the worker writes after every batch of 500 rows
+
+
+def _import_upload_path(job: ImportJob, filename: str) -> str:
+    # The client's name for the file is kept in ``filename``; the stored name is only ours.
+    return f"imports/{job.ai_agent_id}/{job.id}.csv"
+
+
+class ImportJob(models.Model):
+    """One leads file being imported by a worker; the dashboard polls this row for progress.
+
+    The upload sits in Django's default storage (not the web machine's disk), so any worker
+    can read it; it is deleted once the job is done or failed.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="import_jobs", db_index=False)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    file = models.FileField(upload_to=_import_upload_path, max_length=255, blank=True)
+    filename = models.CharField(max_length=255, blank=True, help_text="The name the file had on the client's computer.")
+    rows_total = models.PositiveIntegerField(null=True, blank=True, help_text="Known once the file has been read.")
+    rows_processed = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="[[line, reason], ...]: the first rows refused.")
+    ignored_columns = models.JSONField(default=list, blank=True)
+    failure = models.TextField(blank=True, help_text="Why the whole file was refused, for a failed job.")
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Moved by the worker after every batch.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "customer import"
+        indexes = [models.Index(fields=["ai_agent", "-created_at"], name="import_job_agent_time_idx")]
+
+    def __str__(self) -> str:
+        return f"Import {self.filename or self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def is_stalled(self) -> bool:
+        """Running, but its worker stopped writing (lost with its machine): the page says so."""
+        if self.status != self.Status.RUNNING or self.heartbeat_at is None:
+            return False
+        return self.heartbeat_at < dj_timezone.now() - IMPORT_STALLED_AFTER
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, 100 * self.rows_processed // self.rows_total)

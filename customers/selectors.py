@@ -13,7 +13,7 @@ from agents.models import AIAgent
 from core.errors import CallNotAllowed
 from core.lookups import get_scoped
 from customers.contactability import check_call_allowed, customer_zone
-from customers.models import CustomerProfile
+from customers.models import CustomerProfile, ImportJob
 
 ORDERINGS = {
     "created_at", "-created_at", "name", "-name", "last_contacted_at", "-last_contacted_at",
@@ -63,10 +63,6 @@ def customer_get(*, agent: AIAgent, customer_id) -> CustomerProfile:
     return get_scoped(CustomerProfile.objects.filter(ai_agent=agent), customer_id, message="Customer not found.")
 
 
-def customer_by_phone(*, agent: AIAgent, phone_number: str) -> CustomerProfile | None:
-    return CustomerProfile.objects.filter(ai_agent=agent, phone_number=phone_number).first()
-
-
 @dataclass(frozen=True)
 class Contactability:
     """Whether the customer may be called at ``at``, and if not, why and when next."""
@@ -100,3 +96,8 @@ def customer_contactability(*, agent: AIAgent, customer: CustomerProfile, at: da
             local_time=local_time,
         )
     return Contactability(allowed=True, at=at, next_allowed_at=at, local_time=local_time)
+
+
+def import_job_get(*, agent: AIAgent, job_id) -> ImportJob:
+    """The same NotFound for a missing import job and for another client's."""
+    return get_scoped(ImportJob.objects.filter(ai_agent=agent), job_id, message="Import not found.")

@@ -1,9 +1,11 @@
-"""Writes to customer profiles."""
+"""Writes to customer profiles, and the one home of each customer rule (docs/rules.md)."""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -172,45 +174,191 @@ def customer_update(*, customer: CustomerProfile, note: str = "", **changes: Any
     if level:
         _apply_level(customer, level)
         fields |= {"interest_level", "is_converted"}
-    if note.strip():
-        customer.conversation_notes = [*_notes_of(customer), customer_note(text=note, source="api")]
-        fields.add("conversation_notes")
-    if not fields:
-        return customer
-    try:
-        with transaction.atomic():
-            customer.save(update_fields=[*sorted(fields), "updated_at"])
-    except IntegrityError:
-        raise Conflict("Another customer already has that phone number.", code="customer_exists") from None
+    with transaction.atomic():
+        if fields:
+            try:
+                with transaction.atomic():
+                    customer.save(update_fields=[*sorted(fields), "updated_at"])
+            except IntegrityError:
+                raise Conflict("Another customer already has that phone number.", code="customer_exists") from None
+        customer_add_note(customer=customer, text=note, source="api")
     return customer
 
 
-def customer_set_interest(*, customer: CustomerProfile, level: str) -> CustomerProfile:
-    _apply_level(customer, level)
+# --- the customer rules every door shares (docs/rules.md) ----------------------------------
+# The engine's actions, the call-outcome service, the API and the dashboard all write these
+# through the services below, so each rule is written once. Each reads the column it changes
+# under the customer's row lock, so a call and a person acting at once never undo each other.
+
+Level = CustomerProfile.InterestLevel
+INTEREST_LADDER = {Level.COLD: 0, Level.WARM: 1, Level.HOT: 2, Level.CONVERTED: 3}
+MAX_OBJECTIONS = 50  # the latest ones: enough for the agent's context, bounded for the JSON column
+MAX_NOTES = 200
+MAX_OBJECTION_KEY = 64
+MAX_OBJECTION_TEXT = 500
+MAX_NOTE_TEXT = 5000  # the longest note any door accepts (the call-outcome API)
+DO_NOT_CALL_CANCEL_REASON = "The customer is on the do-not-call list."
+
+# Opting out must cancel the customer's open callbacks, which live in ``callbacks``, an app
+# above this one (DESIGN.md, layers): it hands its canceller in from ``CallbacksConfig.ready``.
+CallbackCanceller = Callable[[CustomerProfile, str], int]
+_callback_canceller: CallbackCanceller | None = None
+
+
+def customer_opt_out_connect(*, cancel_open_callbacks: CallbackCanceller) -> None:
+    """Give the opt-out the one thing it needs from above: cancelling a customer's open callbacks.
+
+    Called once at start-up by the ``callbacks`` app (docs/adr/0013-customer-rules-home.md).
+    """
+    global _callback_canceller
+    _callback_canceller = cancel_open_callbacks
+
+
+def _locked(customer: CustomerProfile, field: str) -> Any:
+    """``field`` as committed, read under the customer's row lock (the caller holds a transaction)."""
+    return CustomerProfile.objects.select_for_update().values_list(field, flat=True).get(pk=customer.pk)
+
+
+@dataclass(frozen=True)
+class DoNotCallChange:
+    customer: CustomerProfile
+    callbacks_cancelled: int
+
+
+@transaction.atomic
+def customer_opt_out(*, customer: CustomerProfile, reason: str = DO_NOT_CALL_CANCEL_REASON) -> DoNotCallChange:
+    """Put the customer on the do-not-call list: never dialled again, every open callback cancelled.
+
+    Under the customer's row lock, which booking a callback takes too, so no booking slips in
+    between marking and cancelling. ``reason`` is kept on the cancelled callbacks. Opting out
+    again is harmless: it cancels whatever is still open.
+    """
+    if _callback_canceller is None:
+        logger.error("customer_opt_out(%s): no callback canceller connected; is callbacks installed?", customer.pk)
+        raise RuntimeError("customer_opt_out needs the callbacks app's canceller (CallbacksConfig.ready).")
+    already = _locked(customer, "is_do_not_call")
+    customer.is_do_not_call = True
+    if not already:
+        customer.save(update_fields=["is_do_not_call", "updated_at"])
+    cancelled = _callback_canceller(customer, (reason or DO_NOT_CALL_CANCEL_REASON)[:300])
+    return DoNotCallChange(customer=customer, callbacks_cancelled=cancelled)
+
+
+@transaction.atomic
+def customer_opt_in(*, customer: CustomerProfile) -> DoNotCallChange:
+    """Take the customer off the do-not-call list. Cancelled callbacks stay cancelled: book new ones."""
+    was_on = _locked(customer, "is_do_not_call")
+    customer.is_do_not_call = False
+    if was_on:
+        customer.save(update_fields=["is_do_not_call", "updated_at"])
+    return DoNotCallChange(customer=customer, callbacks_cancelled=0)
+
+
+def interest_after_call(current: str, level: str, *, at_least: bool = False) -> str:
+    """The interest level a call that showed ``level`` leaves the customer at.
+
+    Converted stays converted: a later "no thanks" is about another offer (only a person
+    editing the customer can take them down). With ``at_least`` the level only goes up (an
+    interested caller who was hot stays hot).
+    """
+    if current == Level.CONVERTED:
+        return current
+    if at_least and INTEREST_LADDER.get(current, 0) >= INTEREST_LADDER[level]:
+        return current
+    return level
+
+
+@transaction.atomic
+def customer_raise_interest(*, customer: CustomerProfile, level: str, at_least: bool = False) -> bool:
+    """Move the customer along the interest ladder by what a call showed; whether the level changed.
+
+    The rule is :func:`interest_after_call`, applied to the level as committed (a call that
+    converted the customer a moment ago is not undone by a stale copy).
+    """
+    if level not in INTEREST_LADDER:
+        raise ValidationFailed(f"'{level}' is not an interest level (cold, warm, hot, converted).")
+    current = _locked(customer, "interest_level")
+    after = interest_after_call(current, level, at_least=at_least)
+    if after == current:
+        customer.interest_level, customer.is_converted = current, current == Level.CONVERTED
+        return False
+    _apply_level(customer, after)
     customer.save(update_fields=["interest_level", "is_converted", "updated_at"])
-    return customer
+    return True
 
 
-def customer_mark_do_not_call(*, customer: CustomerProfile, do_not_call: bool = True) -> CustomerProfile:
-    """A customer on the do-not-call list is never dialled again (callbacks check it too)."""
-    customer.is_do_not_call = do_not_call
-    customer.save(update_fields=["is_do_not_call", "updated_at"])
-    return customer
+@transaction.atomic
+def customer_record_objection(
+    *, customer: CustomerProfile, key: str, text: str, call_id: str | None = None, at: datetime | None = None
+) -> bool:
+    """Remember an objection the customer raised; whether it was added.
+
+    A call records each kind of objection once; the list keeps the latest ``MAX_OBJECTIONS``.
+    """
+    key = key.strip()[:MAX_OBJECTION_KEY]
+    if not key:
+        return False
+    existing = _list_of(_locked(customer, "objections"))
+    if call_id is not None and any(
+        isinstance(o, dict) and o.get("call") == call_id and o.get("key") == key for o in existing
+    ):
+        customer.objections = existing
+        return False
+    entry = {
+        "key": key,
+        "text": text.strip()[:MAX_OBJECTION_TEXT],
+        "at": (at or dj_timezone.now()).isoformat(),
+        "call": call_id,
+    }
+    customer.objections = [*existing, entry][-MAX_OBJECTIONS:]
+    customer.save(update_fields=["objections", "updated_at"])
+    return True
+
+
+def customer_note(*, text: str, source: str, at: datetime | None = None, call_id: str | None = None) -> dict:
+    """One entry of ``conversation_notes``: the one shape every door (and CSV import) writes."""
+    note = {"at": (at or dj_timezone.now()).isoformat(), "text": text.strip()[:MAX_NOTE_TEXT], "source": source}
+    if call_id is not None:
+        note["call"] = call_id
+    return note
+
+
+def notes_appended(notes: Any, note: dict) -> list:
+    """``notes`` with ``note`` at the end, keeping the latest ``MAX_NOTES`` (for CSV import's bulk writes)."""
+    return [*_list_of(notes), note][-MAX_NOTES:]
+
+
+@transaction.atomic
+def customer_add_note(
+    *, customer: CustomerProfile, text: str, source: str, call_id: str | None = None, at: datetime | None = None
+) -> bool:
+    """Append a note (blank ones are ignored); whether it was added.
+
+    Notes are only ever appended, never replaced; the same text from the same call is kept
+    once (a repeated outcome request adds nothing), and the list keeps the latest ``MAX_NOTES``.
+    """
+    if not text.strip():
+        return False
+    note = customer_note(text=text, source=source, at=at, call_id=call_id)
+    existing = _list_of(_locked(customer, "conversation_notes"))
+    if call_id is not None and any(
+        isinstance(n, dict) and n.get("call") == call_id and n.get("text") == note["text"] for n in existing
+    ):
+        customer.conversation_notes = existing
+        return False
+    customer.conversation_notes = notes_appended(existing, note)
+    customer.save(update_fields=["conversation_notes", "updated_at"])
+    return True
+
+
+def _list_of(value: Any) -> list:
+    # JSON columns the admin (or old rows) may hold as something else: start a fresh list then.
+    return list(value) if isinstance(value, list) else []
 
 
 def customer_delete(*, customer: CustomerProfile) -> None:
     """Forget the customer; their callbacks and calls go with them (database cascade)."""
     customer.delete()
-
-
-def customer_note(*, text: str, source: str, at: datetime | None = None) -> dict:
-    """One entry of ``conversation_notes``; the shape calls, the API and CSV import share."""
-    return {"at": (at or dj_timezone.now()).isoformat(), "text": text.strip(), "source": source}
-
-
-def _notes_of(customer: CustomerProfile) -> list:
-    notes = customer.conversation_notes
-    return list(notes) if isinstance(notes, list) else []
 
 
 # 202-555-01xx: numbers reserved for fiction, so a persona never borrows a real person's number.

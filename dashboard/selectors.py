@@ -14,15 +14,15 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, F, FloatField, Max, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate, TruncHour
+from django.db.models import Aggregate, Avg, Count, FloatField, Max, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from agents.knowledge import level_breakdown
@@ -461,62 +461,6 @@ def calls_per_day_by_outcome(*, agent: AIAgent, days: int = 14, now: datetime | 
         outcomes = per_day.get(day, {})
         series.append({"date": day.isoformat(), "total": sum(outcomes.values()), "outcomes": dict(outcomes)})
     return series
-
-
-def interest_funnel(*, agent: AIAgent) -> list[dict[str, Any]]:
-    """cold -> warm -> hot -> converted: customers at each level and how many got at least that far.
-
-    ``reached`` counts a customer at every level up to theirs (a hot customer was warm), so
-    each step's ``rate`` is the share of the previous step that moved on. Customers on the
-    do-not-call list are included: they were reached too.
-    """
-    counts = customer_stats(agent=agent)
-    at = {level: getattr(counts, level) for level in FUNNEL}
-    steps, previous = [], None
-    for index, level in enumerate(FUNNEL):
-        reached = sum(at[later] for later in FUNNEL[index:])
-        steps.append(
-            {
-                "level": level,
-                "count": at[level],
-                "reached": reached,
-                "rate": _percent(reached, previous) if previous is not None else 100.0 if reached else 0.0,
-            }
-        )
-        previous = reached
-    return steps
-
-
-def pickup_rate_by_hour(*, agent: AIAgent, days: int = 30, now: datetime | None = None) -> list[dict[str, Any]]:
-    """``[{"hour", "attempts", "answered", "pickup_rate"}]`` for hours 0-23 in the *customer's* local time.
-
-    Done in the database portably by grouping on (customer timezone, UTC hour): at most
-    24 x days rows per timezone, however many calls, each then converted exactly (DST
-    included) to that customer's local hour. Customers whose zone is unknown are read in
-    the client's timezone. Bounded to the last ``days`` days.
-    """
-    now = now or timezone.now()
-    fallback = agent.client.timezone or "UTC"
-    rows = (
-        _calls(agent)
-        .filter(started_at__gte=now - timedelta(days=days))
-        .annotate(tz=F("customer_profile__timezone"), slot=TruncHour("started_at", tzinfo=UTC))
-        .values("tz", "slot")
-        .annotate(attempts=Count("pk"), answered=Count("pk", filter=_picked_up()))
-    )
-    attempts = [0] * 24
-    answered = [0] * 24
-    zones: dict[str, ZoneInfo] = {}
-    for row in rows:
-        name = row["tz"] or fallback
-        zone = zones.setdefault(name, ZoneInfo(name))
-        hour = row["slot"].astimezone(zone).hour
-        attempts[hour] += row["attempts"]
-        answered[hour] += row["answered"]
-    return [
-        {"hour": h, "attempts": attempts[h], "answered": answered[h], "pickup_rate": _percent(answered[h], attempts[h])}
-        for h in range(24)
-    ]
 
 
 class PercentileCont(Aggregate):

@@ -2,19 +2,17 @@
 
 from django.urls import path
 
-from dashboard import (
-    views_auth,
-    views_callbacks,
-    views_calls,
-    views_campaigns,
-    views_customers,
-    views_import,
-    views_overview,
-    views_settings,
-    views_simulations,
-    views_simulator,
-    views_training,
-)
+from dashboard.views import auth as views_auth
+from dashboard.views import callbacks as views_callbacks
+from dashboard.views import calls as views_calls
+from dashboard.views import campaigns as views_campaigns
+from dashboard.views import customer_import as views_import
+from dashboard.views import customers as views_customers
+from dashboard.views import overview as views_overview
+from dashboard.views import settings as views_settings
+from dashboard.views import simulations as views_simulations
+from dashboard.views import simulator as views_simulator
+from dashboard.views import training as views_training
 
 app_name = "dashboard"
 
@@ -40,7 +38,7 @@ urlpatterns = [
     path("customers/", views_customers.customer_list_page, name="customers"),
     path("customers/export.csv", views_customers.customer_export, name="customer-export"),
     path("customers/import/", views_import.customer_import, name="customer-import"),
-    path("customers/import/<str:job_id>/step/", views_import.customer_import_step, name="customer-import-step"),
+    path("customers/import/<uuid:job_id>/", views_import.customer_import_job, name="customer-import-job"),
     path("customers/<uuid:customer_id>/", views_customers.customer_detail_page, name="customer-detail"),
     path(
         "customers/<uuid:customer_id>/do-not-call/",

@@ -43,7 +43,6 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "knox",
-    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files: docs work offline
     "django_celery_beat",
@@ -147,6 +146,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded files (CSV imports waiting for a worker). With web and worker on other machines,
+# point "default" at storage they share (an S3 bucket through django-storages, or a shared mount).
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -279,6 +281,9 @@ AGENT_PHONE_NUMBER_CONFIGURER = "calls.numbers.agent_phone_number_configure_if_s
 CALL_RECONCILE_AFTER_MINUTES = env.int("CALL_RECONCILE_AFTER_MINUTES", default=30)
 # The secret the simulated phone signs its webhook requests with when a client has no token.
 SIMULATED_PHONE_AUTH_TOKEN = env.str("SIMULATED_PHONE_AUTH_TOKEN", default=SECRET_KEY[:32])
+# The gateway of a client without Twilio: the built-in phone. Named by path because the phone builds
+# on calls.telephony (webhook paths, signing tokens), so telephony must not import it back.
+SIMULATED_PHONE_GATEWAY = "calls.simulated_phone.SimulatedGateway"
 
 # Conversation engine.
 LLM_PROVIDER = env.str("LLM_PROVIDER", default="openai" if env.str("OPENAI_API_KEY", default="") else "scripted")
@@ -291,10 +296,8 @@ LLM_TURN_BUDGET_SECONDS = env.float("LLM_TURN_BUDGET_SECONDS", default=6.0)
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=300)
 LLM_REPLY_MAX_CHARS = env.int("LLM_REPLY_MAX_CHARS", default=1000)
 
-# Dashboard: chart figures may be this many seconds old; CSV uploads wait here between chunks
-# (shared storage when several web machines serve the dashboard).
+# Dashboard: chart figures may be this many seconds old.
 DASHBOARD_CHART_CACHE_SECONDS = env.int("DASHBOARD_CHART_CACHE_SECONDS", default=60)
-DASHBOARD_IMPORT_DIR = Path(env.str("DASHBOARD_IMPORT_DIR", default=str(BASE_DIR / "var" / "imports")))
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

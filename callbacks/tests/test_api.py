@@ -327,7 +327,7 @@ def test_another_client_cannot_cancel_our_callback(api_b, agent_a, agent_b):
     assert _snapshot(agent_a) == before
 
 
-# --- a customer's do-not-call switch (routed here: it cancels their callbacks) ------------
+# --- a customer's do-not-call switch (customers API; tested here, where its cancelled callbacks are seen) ---
 
 
 def test_marking_do_not_call_cancels_the_open_callbacks(api_a, agent_a):

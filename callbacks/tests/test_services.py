@@ -10,15 +10,11 @@ import time_machine
 
 from callbacks.models import ScheduledCallback
 from callbacks.selectors import callback_booking
-from callbacks.services import (
-    callback_cancel,
-    callback_reschedule,
-    callback_schedule,
-    customer_set_do_not_call,
-)
+from callbacks.services import callback_cancel, callback_reschedule, callback_schedule
 from callbacks.tests.factories import CallbackFactory
 from core.errors import CallNotAllowed, Conflict, ValidationFailed
 from customers.models import CustomerProfile
+from customers.services import customer_opt_in, customer_opt_out
 from customers.tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +114,7 @@ def test_opting_out_cancels_open_callbacks_only_and_opting_in_revives_none(agent
     done = CallbackFactory(customer_profile=customer, status="completed")
     someone_else = CallbackFactory(customer_profile=CustomerFactory(ai_agent=agent_a))
 
-    change = customer_set_do_not_call(customer=customer, do_not_call=True)
+    change = customer_opt_out(customer=customer)
 
     assert change.callbacks_cancelled == 2
     assert change.customer.is_do_not_call
@@ -127,6 +123,32 @@ def test_opting_out_cancels_open_callbacks_only_and_opting_in_revives_none(agent
     someone_else.refresh_from_db()
     assert (done.status, someone_else.status) == ("completed", "scheduled")
 
-    back = customer_set_do_not_call(customer=customer, do_not_call=False)
+    back = customer_opt_in(customer=customer)
     assert (back.customer.is_do_not_call, back.callbacks_cancelled) == (False, 0)
     assert ScheduledCallback.objects.filter(customer_profile=customer, status="scheduled").count() == 0
+
+
+def test_a_csv_import_that_opts_a_customer_out_cancels_their_open_callbacks(agent_a):
+    """The import is a door to the same opt-out: a "yes" in do_not_call cancels what was booked."""
+    import io
+
+    from customers.csv_import import customers_import_csv
+
+    leaving = CustomerFactory(ai_agent=agent_a, phone_number="+12125550101", name="Ava")
+    staying = CustomerFactory(ai_agent=agent_a, phone_number="+12125550102", name="Ben")
+    pending = CallbackFactory(customer_profile=leaving)
+    kept = CallbackFactory(customer_profile=staying)
+    csv = b"phone_number,name,do_not_call\n+12125550101,Ava,yes\n+12125550102,Ben B,no\n+12125550103,Cy,yes\n"
+
+    report = customers_import_csv(agent=agent_a, stream=io.BytesIO(csv))
+
+    assert (report.created, report.updated, report.unchanged) == (1, 2, 0)
+    pending.refresh_from_db()
+    kept.refresh_from_db()
+    assert (pending.status, pending.last_error) == ("canceled", "Opted out in an imported file.")
+    assert kept.status == "scheduled"
+    assert dict(CustomerProfile.objects.filter(ai_agent=agent_a).values_list("phone_number", "is_do_not_call")) == {
+        "+12125550101": True,
+        "+12125550102": False,
+        "+12125550103": True,
+    }

@@ -1,4 +1,4 @@
-"""Placing a claimed batch together: same rules per callback, sessions committed before any dial, one SID write."""
+"""Placing a claimed set together: same rules per callback, sessions committed before any dial, one SID write."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from django.db import connection, connections
 
 from callbacks.claims import callbacks_claim_due
 from callbacks.tests.factories import CallbackFactory
-from calls.dispatch import callbacks_dispatch_inline, callbacks_place_claimed
+from calls.dispatch import callbacks_dispatch_due, callbacks_place_claimed
 from calls.models import CallSession, OutboundDayCount
-from calls.outbound import CallOrder, calls_place_batch, reserve_outbound_calls
+from calls.outbound import CallToPlace, calls_place, reserve_outbound_call
 from calls.simulated_phone import SimulatedGateway
 from core.errors import CallNotAllowed
 from customers.models import CustomerProfile
@@ -56,7 +56,7 @@ def fresh(obj):
 def test_a_mixed_batch_settles_each_callback_by_its_own_rules(agent, monkeypatch):
     agent.client.daily_call_limit = 4
     agent.client.save()
-    assert reserve_outbound_calls(client=agent.client, at=TUESDAY_2PM - timedelta(hours=2), count=1) == 1
+    assert reserve_outbound_call(client=agent.client, at=TUESDAY_2PM - timedelta(hours=2))
     names = ["first", "dnc", "late", "refused", "second", "over_limit", "also_over"]
     made = due_callbacks(agent, names, dnc={"is_do_not_call": True}, late={"timezone": "Asia/Tokyo"})  # 03:00 there
     refused_number = made["refused"].customer_profile.phone_number
@@ -119,20 +119,21 @@ def test_a_mixed_batch_settles_each_callback_by_its_own_rules(agent, monkeypatch
 
 
 @time_machine.travel(TUESDAY_2PM, tick=False)
-def test_the_sessions_are_recorded_before_the_first_dial_and_the_sids_written_after(agent, monkeypatch):
+def test_the_sessions_are_recorded_before_the_first_dial_and_each_sid_written_as_its_dial_returns(agent, monkeypatch):
     made = due_callbacks(agent, ["a", "b", "c"])
     seen: list[int] = []
     real_place_call = SimulatedGateway.place_call
 
     def place_call(self, request):
-        # Every session of the batch is there, none with a SID yet, before any call is dialled.
+        # Every session of the set is there before any call is dialled; the calls dialled already
+        # carry their SID (Twilio's webhooks for them may arrive while the rest is dialled).
         seen.append(CallSession.objects.filter(twilio_call_sid__isnull=True, status="queued").count())
         return real_place_call(self, request)
 
     monkeypatch.setattr(SimulatedGateway, "place_call", place_call)
 
-    assert callbacks_dispatch_inline().as_dict()["results"] == {"placed": 3}
-    assert seen == [3, 3, 3]
+    assert callbacks_dispatch_due().as_dict()["results"] == {"placed": 3}
+    assert seen == [3, 2, 1]
     assert CallSession.objects.filter(twilio_call_sid__startswith="CA").count() == 3
     assert set(CallSession.objects.values_list("callback_id", flat=True)) == {cb.pk for cb in made.values()}
 
@@ -145,12 +146,12 @@ def test_the_batch_returns_the_refusals_call_place_would_raise(agent):
     CustomerProfile.objects.filter(pk=customers[0].pk).update(is_do_not_call=True)
     customers[0].refresh_from_db()
 
-    outcomes = calls_place_batch([CallOrder(agent=agent, customer=c) for c in customers])
+    outcomes = calls_place([CallToPlace(agent=agent, customer=c) for c in customers])
 
     assert isinstance(outcomes[0], CallNotAllowed) and outcomes[0].code == "do_not_call"
     assert isinstance(outcomes[1], CallSession) and outcomes[1].twilio_call_sid.startswith("CA")
     assert isinstance(outcomes[2], CallNotAllowed) and outcomes[2].code == "daily_limit_reached"
-    assert calls_place_batch([]) == []
+    assert calls_place([]) == []
 
 
 @pytest.mark.postgres
@@ -176,8 +177,29 @@ def test_the_sessions_are_committed_before_the_first_dial_postgres(agent, monkey
 
     monkeypatch.setattr(SimulatedGateway, "place_call", place_call)
     with time_machine.travel(TUESDAY_2PM, tick=False):
-        outcomes = calls_place_batch([CallOrder(agent=agent, customer=c) for c in customers])
+        outcomes = calls_place([CallToPlace(agent=agent, customer=c) for c in customers])
 
     assert all(isinstance(o, CallSession) for o in outcomes)
     assert seen == [3, 3, 3]  # all committed before the first dial; the SIDs written once, after the last
     assert CallSession.objects.filter(twilio_call_sid__isnull=True).count() == 0
+
+
+@time_machine.travel(TUESDAY_2PM, tick=False)
+def test_one_set_takes_each_clients_day_slots_under_its_own_limit(agent, agent_b):
+    agent.client.daily_call_limit = 1
+    agent.client.save()
+    agent_b.working_hours_start, agent_b.working_hours_end = time(7, 0), time(22, 0)  # 19:00 in London
+    agent_b.save()
+    ours = [CustomerFactory(ai_agent=agent, timezone="America/New_York") for _ in range(2)]
+    theirs = [CustomerFactory(ai_agent=agent_b, timezone="America/New_York") for _ in range(2)]
+
+    outcomes = calls_place(
+        [CallToPlace(agent=agent, customer=c) for c in ours] + [CallToPlace(agent=agent_b, customer=c) for c in theirs]
+    )
+
+    assert isinstance(outcomes[0], CallSession)
+    assert isinstance(outcomes[1], CallNotAllowed) and outcomes[1].code == "daily_limit_reached"
+    assert all(isinstance(o, CallSession) for o in outcomes[2:])
+    placed = dict(OutboundDayCount.objects.values_list("client_id", "placed"))
+    assert placed == {agent.client_id: 1, agent_b.client_id: 2}
+    assert {o.ai_agent_id for o in outcomes[2:]} == {agent_b.pk}

@@ -103,9 +103,11 @@ def test_a_yes_on_the_callback_gets_the_price_asked_for_not_the_pitch(
 
     assert reply.startswith(PRICING) and "A big plus" not in reply
     assert asked_again.startswith(("As I mentioned", PRICING)) and "$89/month" in asked_again
-    # The memory was read once, at the greeting: a turn is still the call read and one insert.
+    # The memory was read once, at the greeting: a turn is still the agent, the call, its own
+    # transcript and one insert (no read of the earlier call or its callback).
     work = [sql for sql in statements if not sql.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))]
-    assert len(work) == 2, work
+    assert len(work) == 4, work
+    assert not any("scheduledcallback" in sql for sql in work), work
 
 
 def test_the_callback_prompt_sent_to_the_model_carries_the_earlier_call(

@@ -20,7 +20,7 @@ from django.db import connection, connections, transaction
 from agents.tests.factories import AIAgentFactory
 from callbacks.claims import CLAIM_LEASE, callbacks_claim_due, due_claim_queryset
 from callbacks.models import ScheduledCallback
-from calls.dispatch import Result, callback_place, callbacks_dispatch_due, callbacks_dispatch_inline
+from calls.dispatch import Result, callback_place, callbacks_dispatch_due
 from calls.models import CallSession
 from customers.models import CustomerProfile
 
@@ -98,11 +98,16 @@ def _placed_once(callbacks) -> None:
     assert not ScheduledCallback.objects.filter(status="scheduled", scheduled_datetime__lte=TUESDAY_2PM).exists()
 
 
-@pytest.mark.parametrize(("dispatchers", "threads"), [(6, 1), (3, 3)])
-def test_concurrent_dispatchers_place_every_due_callback_exactly_once(clock, dispatchers, threads):
+def _dispatch(batch: int) -> None:
+    """A tick that places its claims in this process, as the task would, until none is due."""
+    callbacks_dispatch_due(batch=batch, max_claims=None)
+
+
+@pytest.mark.parametrize("dispatchers", [6, 9])
+def test_concurrent_dispatchers_place_every_due_callback_exactly_once(clock, dispatchers):
     callbacks = _book(due=CLIENTS * PER_CLIENT, future=CLIENTS * 10)
 
-    errors = _race(lambda i: callbacks_dispatch_inline(batch=7, threads=threads), dispatchers)
+    errors = _race(lambda i: _dispatch(batch=7), dispatchers)
 
     assert errors == []
     _placed_once(callbacks)
@@ -142,7 +147,7 @@ def test_concurrent_beat_ticks_claim_disjoint_sets_and_duplicate_deliveries_dial
 def test_concurrent_reclaimers_place_each_dead_workers_callback_once(clock):
     callbacks = _book(due=CLIENTS * PER_CLIENT, status="in_progress", lease_expired=True)
 
-    assert _race(lambda i: callbacks_dispatch_inline(batch=5, housekeeping=False), 5) == []
+    assert _race(lambda i: _dispatch(batch=5), 5) == []
 
     _placed_once(callbacks)
     assert set(ScheduledCallback.objects.values_list("attempts", flat=True)) == {1}  # reused, not counted again

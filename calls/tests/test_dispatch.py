@@ -11,13 +11,19 @@ from django.utils import timezone
 
 from callbacks.claims import CLAIM_LEASE, OVERDUE_AFTER, callbacks_claim_due
 from callbacks.models import ScheduledCallback
-from callbacks.services import customer_set_do_not_call
 from callbacks.tests.factories import CallbackFactory
-from calls.dispatch import ORPHAN_AFTER, PlacementRetry, Result, callback_place, callbacks_dispatch_inline
+from calls.dispatch import (
+    ORPHAN_AFTER,
+    PlacementRetry,
+    Result,
+    callback_place,
+    callbacks_dispatch_due,
+)
 from calls.models import CallSession
 from calls.outbound import call_place, reserve_outbound_call
 from calls.simulated_phone import SimulatedGateway, SimulatedPhone
 from customers.models import CustomerProfile
+from customers.services import customer_opt_out
 from customers.tests.factories import CustomerFactory
 from integrations.twilio import TelephonyError, TelephonyUnavailable
 
@@ -45,8 +51,13 @@ def booked(customer, at, **kwargs) -> ScheduledCallback:
     return CallbackFactory(customer_profile=customer, scheduled_datetime=at, **kwargs)
 
 
+def dispatch() -> dict:
+    """A beat tick that places its claims in this process (the task's body), until none is due."""
+    return callbacks_dispatch_due(max_claims=None).as_dict()
+
+
 def run() -> dict[str, int]:
-    return callbacks_dispatch_inline().as_dict()["results"]
+    return dispatch()["results"]
 
 
 def fresh(obj):
@@ -139,7 +150,7 @@ def test_a_dead_workers_lease_is_reclaimed_and_the_callback_placed_once(customer
 
     assert run() == {}  # the lease still holds: nobody else may dial
     with time_machine.travel(TUESDAY_2PM + CLAIM_LEASE + timedelta(seconds=1), tick=False):
-        report = callbacks_dispatch_inline().as_dict()
+        report = dispatch()
         assert (report["reclaimed"], report["results"]) == (1, {"placed": 1})
         assert run() == {}
 
@@ -155,7 +166,7 @@ def test_a_reclaimed_callback_whose_call_was_placed_is_not_dialled_again(agent, 
 
     later = TUESDAY_2PM + CLAIM_LEASE + timedelta(seconds=1)
     with time_machine.travel(later, tick=False):
-        report = callbacks_dispatch_inline().as_dict()
+        report = dispatch()
     assert (report["reclaimed"], report["results"]) == (1, {"waiting": 1})
     assert CallSession.objects.count() == 1
 
@@ -265,7 +276,7 @@ def test_overdue_callbacks_are_flagged_and_spent_ones_marked_missed(agent, custo
     late = booked(customer, TUESDAY_2PM - OVERDUE_AFTER - timedelta(minutes=1))
     spent = booked(customer, TUESDAY_2PM - timedelta(minutes=1), attempts=3, max_attempts=3)
 
-    report = callbacks_dispatch_inline().as_dict()
+    report = dispatch()
 
     assert (report["overdue_flagged"], report["exhausted"]) == (1, 1)
     assert fresh(spent).status == "missed"
@@ -356,7 +367,7 @@ def test_a_customer_who_asked_not_to_be_called_never_gets_a_follow_up(agent, cus
 @time_machine.travel(TUESDAY_2PM, tick=False)
 def test_an_unanswered_call_from_a_do_not_call_customer_books_no_follow_up(agent, customer):
     call = call_place(agent=agent, customer=customer, call_type="outbound")
-    customer_set_do_not_call(customer=customer, do_not_call=True)
+    customer_opt_out(customer=customer)
 
     SimulatedPhone(agent).hang_up(call.twilio_call_sid, status="busy")
 

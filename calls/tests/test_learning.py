@@ -25,9 +25,9 @@ from calls.learning import (
 from calls.models import CallSession
 from calls.simulated_phone import SimulatedPhone
 from calls.tests.factories import CallFactory
+from conversation.scripted import ScriptedProvider, learned_callback_time
 from customers.tests.factories import CustomerFactory
 from integrations.llm.base import ConversationContext, ScheduleCallback
-from integrations.llm.scripted import ScriptedProvider, learned_callback_time
 
 NY = ZoneInfo("America/New_York")
 MONDAY_9AM = datetime(2025, 6, 2, 9, 0, tzinfo=NY)

@@ -11,7 +11,7 @@ import time_machine
 from django.db import connection, connections
 
 from calls.models import CallSession
-from calls.outbound import CallOrder, call_place, calls_place_batch
+from calls.outbound import CallToPlace, call_place, calls_place
 from core.errors import CallNotAllowed
 from customers.tests.factories import CustomerFactory
 
@@ -73,7 +73,7 @@ def test_racing_batches_place_one_live_call_per_customer(agent_a):
     def batch(n: int) -> list:
         # Each placer orders the customers differently: the locks must still be taken in one order.
         rotated = customers[n % 5 :] + customers[: n % 5]
-        return calls_place_batch([CallOrder(agent=agent_a, customer=c) for c in rotated])
+        return calls_place([CallToPlace(agent=agent_a, customer=c) for c in rotated])
 
     results = _race(batch)
 

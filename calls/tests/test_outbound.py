@@ -325,7 +325,7 @@ def test_a_manual_callback_for_a_customer_on_a_call_is_409_and_stays_booked(api_
 
 @time_machine.travel(MONDAY_10AM, tick=False)
 def test_starting_a_callback_by_hand_tells_the_agent_why_as_the_dispatcher_does(api_a, trained_agent):
-    from calls.dispatch import callbacks_dispatch_inline
+    from calls.dispatch import callbacks_dispatch_due
     from calls.tests.factories import CallFactory
 
     customer = CustomerFactory(ai_agent=trained_agent, phone_number="+12125550123")
@@ -353,7 +353,7 @@ def test_starting_a_callback_by_hand_tells_the_agent_why_as_the_dispatcher_does(
         ai_agent=trained_agent, customer_profile=other, scheduled_datetime=MONDAY_10AM,
         reason="Discuss pricing options", source_call=earlier,
     )  # fmt: skip
-    callbacks_dispatch_inline()
+    callbacks_dispatch_due()
     dispatched = CallSession.objects.get(callback=by_dispatcher)
     assert call.context.startswith(dispatched.context) and dispatched.context.endswith("battery price.")
 

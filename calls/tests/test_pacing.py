@@ -11,9 +11,9 @@ import time_machine
 from accounts.models import DialPace
 from callbacks.tests.factories import CallbackFactory
 from calls import pacing
-from calls.dispatch import callbacks_dispatch_inline
+from calls.dispatch import callbacks_dispatch_due
 from calls.models import CallSession
-from calls.outbound import CallOrder, call_place, calls_place_batch
+from calls.outbound import CallToPlace, call_place, calls_place
 from core.errors import CallNotAllowed
 from customers.tests.factories import CustomerFactory
 
@@ -60,10 +60,10 @@ def test_start_call_is_refused_past_the_clients_live_calls_and_other_clients_kee
 
 
 @time_machine.travel(TUESDAY_2PM, tick=False)
-def test_the_batch_path_admits_only_the_free_slots(agent):
+def test_a_set_of_calls_admits_only_the_free_slots(agent):
     agent.client.max_concurrent_calls = 3
     agent.client.save()
-    outcomes = calls_place_batch([CallOrder(agent=agent, customer=c) for c in people(agent, 5)])
+    outcomes = calls_place([CallToPlace(agent=agent, customer=c) for c in people(agent, 5)])
 
     assert [type(o).__name__ for o in outcomes] == ["CallSession"] * 3 + ["CallNotAllowed"] * 2
     assert {o.code for o in outcomes[3:]} == {"concurrency_limit"}
@@ -100,7 +100,7 @@ def test_a_callback_refused_for_concurrency_waits_unspent(agent):
     call_place(agent=agent, customer=a)
     callback = CallbackFactory(customer_profile=b, scheduled_datetime=TUESDAY_2PM - timedelta(minutes=1))
 
-    assert callbacks_dispatch_inline().as_dict()["results"] == {"rescheduled": 1}
+    assert callbacks_dispatch_due(max_claims=None).as_dict()["results"] == {"rescheduled": 1}
 
     callback.refresh_from_db()
     assert (callback.status, callback.attempts) == ("scheduled", 0)

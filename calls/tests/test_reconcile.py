@@ -12,7 +12,7 @@ from django.core.management import call_command
 
 from callbacks.models import ScheduledCallback
 from callbacks.tests.factories import CallbackFactory
-from calls.dispatch import callbacks_dispatch_inline
+from calls.dispatch import callbacks_dispatch_due
 from calls.models import CallSession
 from calls.outbound import call_place
 from calls.reconcile import RING_TIMEOUT, calls_reconcile_stale
@@ -34,7 +34,7 @@ def placed_callback(customer):
     """A due callback the dispatcher has placed: its call is queued and the callback in progress."""
     callback = CallbackFactory(customer_profile=customer, scheduled_datetime=MONDAY_10AM - timedelta(minutes=1))
     with time_machine.travel(MONDAY_10AM, tick=False):
-        assert callbacks_dispatch_inline().as_dict()["results"] == {"placed": 1}
+        assert callbacks_dispatch_due().as_dict()["results"] == {"placed": 1}
     return callback, CallSession.objects.get(callback=callback)
 
 

@@ -482,3 +482,17 @@ def test_staff_use_the_admin_not_the_client_api(staff_user):
     staff = APIClient()
     staff.force_authenticate(staff_user)
     _error(staff.get("/api/customers/"), 403, "This endpoint is for users of a client business.")
+
+
+def test_a_note_added_through_the_api_joins_a_full_list_in_the_shared_shape(api_a, agent_a):
+    from customers.services import MAX_NOTES
+
+    old = [{"at": "2025-01-01T00:00:00+00:00", "text": f"note {n}", "source": "import"} for n in range(MAX_NOTES)]
+    customer = CustomerFactory(ai_agent=agent_a, conversation_notes=old)
+
+    response = api_a.patch(f"/api/customers/{customer.pk}/", {"note": "  Asked for a quote "}, format="json")
+
+    assert response.status_code == 200, response.content
+    notes = response.json()["notes"]
+    assert len(notes) == MAX_NOTES and notes[0]["text"] == "note 1"
+    assert (notes[-1]["text"], notes[-1]["source"], notes[-1]["call"]) == ("Asked for a quote", "api", None)

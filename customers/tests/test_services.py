@@ -7,7 +7,17 @@ import pytest
 from core.errors import Conflict, ValidationFailed
 from customers.models import CustomerProfile
 from customers.selectors import CustomerFilters, customer_list
-from customers.services import customer_create, customer_update
+from customers.services import (
+    MAX_NOTES,
+    MAX_OBJECTIONS,
+    customer_add_note,
+    customer_create,
+    customer_opt_out,
+    customer_raise_interest,
+    customer_record_objection,
+    customer_update,
+    interest_after_call,
+)
 from customers.tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -80,3 +90,83 @@ def test_the_list_filters_and_orders_with_a_total_order(agent_a):
         "-created_at",
         "id",
     )
+
+
+# --- the customer rules every door shares (docs/rules.md) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("current", "level", "at_least", "expected"),
+    [
+        ("cold", "hot", False, "hot"),
+        ("hot", "warm", False, "warm"),  # a call may cool a customer...
+        ("hot", "warm", True, "hot"),  # ...unless it only says "at least warm"
+        ("warm", "hot", True, "hot"),
+        ("converted", "cold", False, "converted"),  # converted stays converted
+        ("converted", "warm", True, "converted"),
+    ],
+)
+def test_interest_ladder(current, level, at_least, expected):
+    assert interest_after_call(current, level, at_least=at_least) == expected
+
+
+def test_raising_interest_reads_the_committed_level_not_a_stale_copy(agent_a):
+    customer = CustomerFactory(ai_agent=agent_a, interest_level="warm")
+    # Another door converts the customer while this copy is in hand.
+    CustomerProfile.objects.filter(pk=customer.pk).update(interest_level="converted", is_converted=True)
+
+    assert customer_raise_interest(customer=customer, level="cold") is False
+
+    customer.refresh_from_db()
+    assert (customer.interest_level, customer.is_converted) == ("converted", True)
+    with pytest.raises(ValidationFailed, match="'lukewarm' is not an interest level"):
+        customer_raise_interest(customer=customer, level="lukewarm")
+
+
+def test_an_objection_is_kept_once_per_call_and_the_list_is_capped(agent_a):
+    old = [{"key": f"old_{n}", "text": "", "at": None, "call": None} for n in range(MAX_OBJECTIONS)]
+    customer = CustomerFactory(ai_agent=agent_a, objections=old)
+
+    assert customer_record_objection(customer=customer, key="price_too_high", text="pricey", call_id="c1")
+    assert not customer_record_objection(customer=customer, key="price_too_high", text="again", call_id="c1")
+    assert not customer_record_objection(customer=customer, key="  ", text="no key", call_id="c1")
+    assert customer_record_objection(customer=customer, key="k" * 500, text="x" * 9000)
+
+    customer.refresh_from_db()
+    assert len(customer.objections) == MAX_OBJECTIONS
+    assert [o["key"] for o in customer.objections[-2:]] == ["price_too_high", "k" * 64]
+    assert len(customer.objections[-1]["text"]) == 500
+
+
+def test_notes_are_appended_in_one_shape_once_per_call_and_capped(agent_a):
+    old = [{"at": "2025-01-01T00:00:00+00:00", "text": f"note {n}", "source": "api"} for n in range(MAX_NOTES)]
+    customer = CustomerFactory(ai_agent=agent_a, conversation_notes=old)
+
+    assert customer_add_note(customer=customer, text="  Wants a quote ", source="outcome", call_id="c1")
+    assert not customer_add_note(customer=customer, text="Wants a quote", source="outcome", call_id="c1")
+    assert not customer_add_note(customer=customer, text="   ", source="api")
+
+    customer.refresh_from_db()
+    assert len(customer.conversation_notes) == MAX_NOTES
+    assert customer.conversation_notes[0]["text"] == "note 1"
+    last = customer.conversation_notes[-1]
+    assert (set(last), last["text"], last["source"], last["call"]) == (
+        {"at", "text", "source", "call"},
+        "Wants a quote",
+        "outcome",
+        "c1",
+    )
+
+
+def test_opting_out_without_the_callbacks_canceller_fails_loudly_and_writes_nothing(agent_a, monkeypatch, caplog):
+    import customers.services
+
+    customer = CustomerFactory(ai_agent=agent_a)
+    monkeypatch.setattr(customers.services, "_callback_canceller", None)
+
+    with pytest.raises(RuntimeError, match="needs the callbacks app's canceller"):
+        customer_opt_out(customer=customer)
+
+    assert "customer_opt_out" in caplog.text
+    customer.refresh_from_db()
+    assert not customer.is_do_not_call

@@ -91,14 +91,6 @@ def ms(value) -> str:
 
 
 @register.filter
-def percent_of(part, whole) -> float:
-    try:
-        return round(100 * float(part) / float(whole), 1) if float(whole) else 0.0
-    except (TypeError, ValueError):
-        return 0.0
-
-
-@register.filter
 def get_item(mapping, key):
     try:
         return mapping.get(key)

@@ -28,9 +28,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "bench" / "screenshots"
 
 
 @pytest.fixture(autouse=True)
-def _dashboard_settings(settings, tmp_path):
-    # CSV uploads are kept per job while they import; each test gets its own folder.
-    settings.DASHBOARD_IMPORT_DIR = tmp_path / "imports"
+def _dashboard_settings(settings):
     # Charts are computed on every request unless a test is about the cache.
     settings.DASHBOARD_CHART_CACHE_SECONDS = 0
 

@@ -41,7 +41,7 @@ def test_the_token_lookup_failing_is_the_json_error_with_503_too(user_a, agent_a
 
 
 def test_a_dashboard_page_during_an_outage_is_a_plain_503(client, user_a, agent_a, monkeypatch):
-    from dashboard import views_calls
+    from dashboard.views import calls as views_calls
 
     client.force_login(user_a)
     monkeypatch.setattr(views_calls, "call_list", _database_down)

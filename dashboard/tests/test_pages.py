@@ -21,9 +21,9 @@ from callbacks.tests.factories import CallbackFactory
 from calls.models import CallSession, CallTurn
 from calls.outcomes import agent_learn_calls
 from calls.tests.factories import CallFactory, CallTurnFactory
-from customers.models import CustomerProfile
+from customers import import_jobs
+from customers.models import CustomerProfile, ImportJob
 from customers.tests.factories import CustomerFactory
-from dashboard import views_import
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 PRICE_ANSWER = "With zero down, most homeowners pay less each month than their old bill."
@@ -476,6 +476,27 @@ def test_customer_detail_shows_history_objections_preferences_notes_callbacks(pa
 
 
 @pytest.mark.django_db
+def test_the_do_not_call_switch_cancels_open_callbacks_and_undoing_it_revives_none(page_a, agent_a):
+    customer = CustomerFactory(ai_agent=agent_a)
+    CallbackFactory.create_batch(2, customer_profile=customer)
+    done = CallbackFactory(customer_profile=customer, status="completed")
+
+    on = page_a.post(url("customer-do-not-call", customer_id=customer.pk), {"do_not_call": "1"}, follow=True)
+
+    assert "On the do-not-call list; 2 open callbacks cancelled." in text(on)
+    customer.refresh_from_db()
+    assert customer.is_do_not_call
+    assert sorted(ScheduledCallback.objects.values_list("status", flat=True)) == ["canceled", "canceled", "completed"]
+    off = page_a.post(url("customer-do-not-call", customer_id=customer.pk), {"do_not_call": "0"}, follow=True)
+    assert "Taken off the do-not-call list. Cancelled callbacks stay cancelled." in text(off)
+    customer.refresh_from_db()
+    assert not customer.is_do_not_call
+    assert not ScheduledCallback.objects.filter(status="scheduled").exists()
+    done.refresh_from_db()
+    assert done.status == "completed"
+
+
+@pytest.mark.django_db
 def test_customer_pages_of_another_client_are_404(page_a, agent_b):
     customer = CustomerFactory(ai_agent=agent_b)
     CallbackFactory(customer_profile=customer)
@@ -527,49 +548,82 @@ def upload(content: str, name: str = "leads.csv") -> io.BytesIO:
     return stream
 
 
-@pytest.mark.django_db
-def test_import_with_htmx_reports_line_numbered_errors(page_a, agent_a):
-    response = page_a.post(url("customer-import"), {"file": upload(CSV_WITH_ONE_BAD_ROW)}, **HTMX)
-    body = text(response)
+def job_id_in(body: str) -> str:
+    return re.search(r'data-import-job="([0-9a-f-]+)"', body).group(1)
+
+
+def poll(page, job_id: str) -> str:
+    """What the page's HTMX poll gets: the progress partial of the job as it stands."""
+    response = page.get(url("customer-import-job", job_id=job_id), **HTMX)
     assert response.status_code == 200
+    return text(response)
+
+
+# The upload answers at once with the queued job; the worker (Celery, eager in tests) starts
+# when the upload's transaction commits, and the page then polls the job row until it is done.
+
+
+@pytest.mark.django_db
+def test_import_with_htmx_reports_line_numbered_errors(page_a, agent_a, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = page_a.post(url("customer-import"), {"file": upload(CSV_WITH_ONE_BAD_ROW)}, **HTMX)
+    assert response.status_code == 200
+    assert 'data-done="false"' in text(response) and 'hx-trigger="every 1s"' in text(response)
+    body = poll(page_a, job_id_in(text(response)))
     assert 'data-done="true"' in body
     assert 'data-error-line="4"' in body
     assert "Import finished" in body
+    assert "hx-trigger" not in body  # a finished job stops the poll
     assert agent_a.customers.count() == 3
     assert re.search(r"data-import-created>3<", body) and re.search(r"data-import-errors>1<", body)
 
 
 @pytest.mark.django_db
-def test_import_without_javascript_shows_the_report(page_a, agent_a):
-    response = page_a.post(url("customer-import"), {"file": upload(CSV_WITH_ONE_BAD_ROW)}, follow=True)
-    body = text(response)
+def test_import_without_javascript_shows_the_report(page_a, agent_a, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = page_a.post(url("customer-import"), {"file": upload(CSV_WITH_ONE_BAD_ROW)})
+    assert response.status_code == 302
+    body = text(page_a.get(response["Location"]))
     assert 'data-error-line="4"' in body
     assert "Import finished" in body
     assert agent_a.customers.count() == 3
 
 
 @pytest.mark.django_db
-def test_import_in_chunks_keeps_counting_and_finds_repeats_across_chunks(page_a, agent_a, monkeypatch):
-    monkeypatch.setattr(views_import, "MIN_CHUNK_ROWS", 2)
-    monkeypatch.setattr(views_import, "TARGET_CHUNKS", 100)
+def test_import_page_shows_progress_then_the_result_and_finds_repeats_across_batches(
+    page_a, agent_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Batches of 2 rows: the page, polled between batches, shows the bar moving, then the report."""
+    monkeypatch.setattr(import_jobs, "BATCH_SIZE", 2)
+    seen: list[str] = []
+    real_import = import_jobs.customers_import
+
+    def import_and_poll(*, progress, **kwargs):
+        def progress_then_poll(p):
+            progress(p)
+            seen.append(poll(page_a, str(ImportJob.objects.get().pk)))
+
+        return real_import(progress=progress_then_poll, **kwargs)
+
+    monkeypatch.setattr(import_jobs, "customers_import", import_and_poll)
     rows = [f"+1212555{n:04d},Person {n}" for n in range(1, 8)] + ["+12125550001,Again"]
     csv_text = "phone_number,name\n" + "\n".join(rows) + "\n"
-    first = page_a.post(url("customer-import"), {"file": upload(csv_text)}, **HTMX)
-    job_id = re.search(r'data-import-job="([0-9a-f]+)"', text(first)).group(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = page_a.post(url("customer-import"), {"file": upload(csv_text)}, **HTMX)
     assert 'data-done="false"' in text(first)
     assert 'role="progressbar"' in text(first)
-    steps = 0
-    body = text(first)
-    while 'data-done="false"' in body:
-        body = text(page_a.post(url("customer-import-step", job_id=job_id), **HTMX))
-        steps += 1
-        assert steps < 10
-    assert steps >= 3
+    assert len(seen) >= 3
+    assert all('data-done="false"' in body and 'hx-trigger="every 1s"' in body for body in seen)
+    assert 'aria-valuenow="25"' in seen[0] and "2 rows read of 8" in seen[0]
+    assert 'aria-valuenow="75"' in seen[2]
+    body = poll(page_a, job_id_in(text(first)))
+    assert 'aria-valuenow="100"' in body and "Import finished" in body
     assert agent_a.customers.count() == 7
     assert 'data-error-line="9"' in body
     assert "+12125550001 is already on line 2" in body
-    state = json.loads((views_import.import_root() / str(agent_a.client_id) / job_id / "state.json").read_text())
-    assert (state["created"], state["error_count"], state["rows"]) == (7, 1, 8)
+    job = ImportJob.objects.get()
+    assert (job.created, job.error_count, job.rows_processed) == (7, 1, 8)
+    assert job.status == "done" and not job.file  # the stored upload is gone with the job done
 
 
 @pytest.mark.django_db
@@ -578,16 +632,47 @@ def test_import_refuses_a_file_without_phone_column(page_a, agent_a):
     assert "no phone_number" in text(response)
     assert response["HX-Retarget"] == "#import-form"
     assert not agent_a.customers.exists()
+    assert not ImportJob.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("phone_number\n+12125550101\n".encode("utf-16-le"), "This is not a text file"),  # UTF-16 without its BOM
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "This is not a text file"),
+        (b"", "The submitted file is empty"),
+    ],
+)
+def test_import_refuses_a_file_that_is_not_text_with_the_reason(page_a, agent_a, content, message):
+    stream = io.BytesIO(content)
+    stream.name = "leads.csv"
+    response = page_a.post(url("customer-import"), {"file": stream}, **HTMX)
+    assert message in text(response)
+    assert not agent_a.customers.exists() and not ImportJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_import_refuses_a_file_too_big_before_storing_it(page_a, agent_a, monkeypatch):
+    monkeypatch.setattr(import_jobs, "MAX_UPLOAD_BYTES", 1024 * 1024)
+    big = CSV_WITH_ONE_BAD_ROW + "+12125550105,Filler\n" * 64_000  # about 1.2 MB
+    response = page_a.post(url("customer-import"), {"file": upload(big)}, **HTMX)
+    assert "The file is 1.2 MB; the limit here is 1 MB." in text(response)
+    assert "manage.py import_customers" in text(response)
+    assert not agent_a.customers.exists() and not ImportJob.objects.exists()
 
 
 @pytest.mark.django_db
 def test_import_job_of_another_client_is_404(client, page_a, agent_a, user_b, agent_b):
     response = page_a.post(url("customer-import"), {"file": upload(CSV_WITH_ONE_BAD_ROW)}, **HTMX)
-    job_id = re.search(r'data-import-job="([0-9a-f]+)"', text(response)).group(1)
+    job_id = job_id_in(text(response))
     client.force_login(user_b)
-    assert client.post(url("customer-import-step", job_id=job_id)).status_code == 404
+    assert client.get(url("customer-import-job", job_id=job_id), **HTMX).status_code == 404
+    assert client.get(url("customer-import-job", job_id=job_id)).status_code == 404
     assert client.get(url("customer-import"), {"job": job_id}).status_code == 404
     assert client.get(url("customer-import"), {"job": "../../etc"}).status_code == 404
+    assert ImportJob.objects.get().status == "queued"  # looking at it did not run or change it
+    assert not agent_a.customers.exists() and not agent_b.customers.exists()
 
 
 # --- callbacks -----------------------------------------------------------------------------------

@@ -20,12 +20,11 @@ from dashboard.selectors import (
     callback_overview,
     calls_per_day_by_outcome,
     customer_stats,
-    interest_funnel,
-    pickup_rate_by_hour,
     quick_actions,
     training_overview,
     turn_latency_percentiles,
 )
+from dashboard.view_models import funnel_from_counts
 
 NOW = datetime(2025, 10, 1, 15, 0, tzinfo=UTC)  # Wednesday 11:00 in New York (client A's timezone)
 
@@ -101,7 +100,7 @@ def test_customer_stats_and_funnel(agent_a, agent_b):
     stats = customer_stats(agent=agent_a)
 
     assert (stats.total, stats.cold, stats.warm, stats.hot, stats.converted, stats.do_not_call) == (10, 4, 3, 2, 1, 1)
-    assert interest_funnel(agent=agent_a) == [
+    assert funnel_from_counts(stats) == [
         {"level": "cold", "count": 4, "reached": 10, "rate": 100.0},
         {"level": "warm", "count": 3, "reached": 6, "rate": 60.0},
         {"level": "hot", "count": 2, "reached": 3, "rate": 50.0},
@@ -110,7 +109,7 @@ def test_customer_stats_and_funnel(agent_a, agent_b):
 
 
 def test_empty_funnel(agent_a):
-    assert [step["rate"] for step in interest_funnel(agent=agent_a)] == [0.0, 0.0, 0.0, 0.0]
+    assert [step["rate"] for step in funnel_from_counts(customer_stats(agent=agent_a))] == [0.0, 0.0, 0.0, 0.0]
 
 
 def test_training_overview(agent_a):
@@ -244,36 +243,6 @@ def test_calls_per_day_by_outcome_uses_client_days_and_fills_gaps(agent_a, custo
     ]
 
 
-def test_pickup_rate_by_hour_is_in_each_customers_local_time(agent_a):
-    new_york = CustomerFactory(ai_agent=agent_a, timezone="America/New_York")
-    london = CustomerFactory(ai_agent=agent_a, timezone="Europe/London", phone_number="+442071838700")
-    unknown = CustomerFactory(ai_agent=agent_a, timezone="")  # read in the client's zone (New York)
-    now = datetime(2025, 11, 5, 18, 0, tzinfo=UTC)
-    # 09:00 in New York both before (EDT, UTC-4) and after (EST, UTC-5) the clocks went back on Nov 2.
-    call(new_york, datetime(2025, 10, 20, 13, 0, tzinfo=UTC), outcome="interested")
-    call(new_york, datetime(2025, 11, 4, 14, 0, tzinfo=UTC), outcome="no_answer", status="no_answer")
-    call(london, datetime(2025, 10, 20, 13, 0, tzinfo=UTC), outcome="answered")  # 14:00 BST
-    call(unknown, datetime(2025, 11, 4, 14, 30, tzinfo=UTC), outcome="voicemail")  # 09:30 EST
-    call(new_york, datetime(2025, 9, 1, 13, 0, tzinfo=UTC), outcome="answered")  # older than 30 days
-
-    hours = pickup_rate_by_hour(agent=agent_a, days=30, now=now)
-
-    assert len(hours) == 24
-    assert hours[9] == {"hour": 9, "attempts": 3, "answered": 1, "pickup_rate": 33.3}
-    assert hours[14] == {"hour": 14, "attempts": 1, "answered": 1, "pickup_rate": 100.0}
-    assert sum(h["attempts"] for h in hours) == 4
-
-
-def test_pickup_counts_a_live_answered_call_without_outcome(agent_a, customer):
-    call(customer, NOW, outcome="", status="in_progress", answered_at=NOW, answered_by="human")
-    voicemail = CustomerFactory(ai_agent=agent_a)  # one live call per customer
-    call(voicemail, NOW, outcome="", status="in_progress", answered_at=NOW, answered_by="machine_start")
-
-    total = sum(h["answered"] for h in pickup_rate_by_hour(agent=agent_a))
-
-    assert total == 1
-
-
 def _turns(call_obj, latencies, speaker="agent"):
     start = CallTurn.objects.filter(call=call_obj).count()
     CallTurn.objects.bulk_create(
@@ -307,9 +276,5 @@ def test_chart_series_run_a_fixed_number_of_queries(agent_a, django_assert_max_n
     _fill(agent_a, customers=20, calls=120)
     with django_assert_max_num_queries(1):
         calls_per_day_by_outcome(agent=agent_a, days=14)
-    with django_assert_max_num_queries(1):
-        pickup_rate_by_hour(agent=agent_a)
-    with django_assert_max_num_queries(1):
-        interest_funnel(agent=agent_a)
     with django_assert_max_num_queries(4):  # the sampled call ids, then (on SQLite) a count and two ranks
         turn_latency_percentiles(agent=agent_a)

@@ -143,6 +143,10 @@ class ProviderError(Exception):
     """A provider could not produce a reply (time-out, bad response, unreachable)."""
 
 
+class ProviderTimeout(ProviderError):
+    """The provider's own deadline passed: reported as a time-out, like the turn budget's."""
+
+
 @runtime_checkable
 class ConversationProvider(Protocol):
     name: str

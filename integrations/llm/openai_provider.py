@@ -45,6 +45,7 @@ from integrations.llm.base import (
     MarkDoNotCall,
     PreviousCall,
     ProviderError,
+    ProviderTimeout,
     RecordObjection,
     Reply,
     ScheduleCallback,
@@ -222,6 +223,8 @@ class OpenAIProvider:
                 **self._sampling_options(),
             )
             return self._reply_from(completion, context)
+        except openai.APITimeoutError as exc:
+            raise ProviderTimeout(_describe_sdk_error(exc)) from exc
         except openai.OpenAIError as exc:
             raise ProviderError(_describe_sdk_error(exc)) from exc
         except _MALFORMED as exc:
@@ -281,8 +284,12 @@ class OpenAIProvider:
                     if left <= 0:
                         logger.warning("stream cut at %d characters", self.reply_max_chars)
                         break
+        except openai.APITimeoutError as exc:
+            raise ProviderTimeout(_describe_sdk_error(exc)) from exc
         except openai.OpenAIError as exc:
             raise ProviderError(_describe_sdk_error(exc)) from exc
+        except httpx2.TimeoutException as exc:
+            raise ProviderTimeout(f"{type(exc).__name__} while streaming") from exc
         except httpx2.HTTPError as exc:  # a stream's body is read after the SDK handed it over
             raise ProviderError(f"{type(exc).__name__} while streaming") from exc
         except _MALFORMED as exc:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 
-from integrations.llm.base import ConversationContext, ConversationProvider, Reply
+from integrations.llm.base import ConversationContext, ConversationProvider, ProviderTimeout, Reply
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +158,10 @@ class FallbackProvider:
         except FutureTimeoutError:
             if future is not None:
                 future.cancel()  # only helps if it never started; a running call is abandoned
+            self.breaker.record_failure()
+            return self._fallback_reply(context, self._timeout_reason())
+        except ProviderTimeout:
+            # The client's own deadline equals the budget, so under load it may fire first.
             self.breaker.record_failure()
             return self._fallback_reply(context, self._timeout_reason())
         except Exception as exc:  # noqa: BLE001 - any primary failure must become a fallback, not silence

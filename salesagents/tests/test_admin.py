@@ -12,6 +12,7 @@ from callbacks.tests.factories import CallbackFactory
 from calls.models import OutboundDayCount
 from calls.tests.factories import CallTurnFactory
 from campaigns.models import ApprovalDecision, Campaign, CampaignLead
+from customers.models import ImportJob
 from customers.tests.factories import CustomerFactory
 from simulations.models import SimulationRun
 
@@ -26,6 +27,7 @@ def populated(agent_a, user_a):
     CallTurnFactory(call__customer_profile=customer)
     OutboundDayCount.objects.create(client=agent_a.client, day=date(2026, 11, 23), placed=3)
     SimulationRun.objects.create(ai_agent=agent_a, personas=["busy"])
+    ImportJob.objects.create(ai_agent=agent_a, started_by=user_a, filename="leads.csv")
     SettingChange.objects.create(client=agent_a.client, changed_by=user_a, area="agent", field="name", new_value="Sam")
     campaign = Campaign.objects.create(ai_agent=agent_a, name="Spring")
     lead = CampaignLead.objects.create(campaign=campaign, customer=customer)

@@ -8,12 +8,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from callbacks.services import customer_set_do_not_call
 from customers.csv_export import customers_csv_lines
 from customers.selectors import CustomerFilters, customer_contactability, customer_get, customer_list
+from customers.services import customer_opt_in, customer_opt_out
+from dashboard.access import client_page, paginate
 from dashboard.forms import CustomerFilterForm, StartCallForm, yes_no
-from dashboard.page_selectors import customer_history
-from dashboard.views_access import client_page, paginate
+from dashboard.view_models import customer_history
 
 
 def customer_filters(form: CustomerFilterForm) -> CustomerFilters:
@@ -80,9 +80,8 @@ def customer_do_not_call(request: HttpRequest, customer_id) -> HttpResponse:
     """Put the customer on the do-not-call list (cancelling their callbacks) or take them off it."""
     customer = customer_get(agent=request.agent, customer_id=customer_id)
     on = request.POST.get("do_not_call") == "1"
-    change = customer_set_do_not_call(customer=customer, do_not_call=on)
     if on:
-        cancelled = change.callbacks_cancelled
+        cancelled = customer_opt_out(customer=customer).callbacks_cancelled
         messages.success(
             request,
             f"On the do-not-call list; {cancelled} open callback{'s' if cancelled != 1 else ''} cancelled."
@@ -90,6 +89,7 @@ def customer_do_not_call(request: HttpRequest, customer_id) -> HttpResponse:
             else "On the do-not-call list: the agent will never call this customer.",
         )
     else:
+        customer_opt_in(customer=customer)
         messages.success(request, "Taken off the do-not-call list. Cancelled callbacks stay cancelled.")
     return redirect("dashboard:customer-detail", customer_id=customer.pk)
 

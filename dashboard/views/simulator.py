@@ -15,14 +15,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from calls.models import CallSession
-from calls.selectors import call_detail
-from calls.selectors_voice import call_by_sid
+from calls.selectors import call_by_sid, call_detail
 from calls.simulated_phone import SimulatedPhone
 from core.errors import DomainError, NotFound
 from core.phone import normalize_e164
+from dashboard.access import client_page, is_htmx
 from dashboard.forms import SimulatorDialForm, SimulatorSayForm
-from dashboard.page_selectors import last_sequence, ringing_simulated_calls
-from dashboard.views_access import client_page, is_htmx
+from dashboard.view_models import last_sequence, ringing_simulated_calls
 
 
 def _page_url(call_sid: str) -> str:

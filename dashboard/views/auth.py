@@ -12,8 +12,8 @@ from django.views.decorators.http import require_http_methods
 from accounts.services import client_signup
 from agents.services import agent_setup
 from core.errors import DomainError
+from dashboard.access import client_page
 from dashboard.forms import AgentSetupForm, LoginForm, SignupForm, add_service_error
-from dashboard.views_access import client_page
 
 
 @require_http_methods(["GET", "POST"])

@@ -24,6 +24,7 @@ from agents.models import AIAgent
 from agents.services import agent_update
 from calls.numbers import twilio_account_connect, twilio_numbers_list
 from core.errors import DomainError
+from dashboard.access import client_page
 from dashboard.forms import add_service_error
 from dashboard.forms_settings import (
     AgentNumberForm,
@@ -32,7 +33,6 @@ from dashboard.forms_settings import (
     CallingPolicyForm,
     TwilioCredentialsForm,
 )
-from dashboard.views_access import client_page
 
 logger = logging.getLogger(__name__)
 

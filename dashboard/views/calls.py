@@ -19,10 +19,10 @@ from core.errors import CallNotAllowed, DomainError, NotFound
 from core.phone import normalize_e164, timezone_for_number
 from customers.contactability import customer_zone
 from customers.selectors import customer_get
+from dashboard.access import client_page, client_zone, is_htmx, paginate
 from dashboard.forms import CallFilterForm, StartCallForm
 from dashboard.selectors import local_day_start
 from dashboard.templatetags.dashboard_tags import action_chips
-from dashboard.views_access import client_page, client_zone, is_htmx, paginate
 from integrations.twilio import TelephonyError
 
 

@@ -6,8 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from dashboard.page_selectors import overview_page
-from dashboard.views_access import client_page
+from dashboard.access import client_page
+from dashboard.view_models import overview_page
 
 # Where each alert sends a person to act on it.
 ALERT_LINKS = {

@@ -11,9 +11,9 @@ from django.views.decorators.http import require_GET, require_POST
 from callbacks.selectors import callback_get
 from callbacks.services import callback_cancel, callback_reschedule
 from core.errors import DomainError
+from dashboard.access import client_page, is_htmx, paginate
 from dashboard.forms import RescheduleForm
-from dashboard.page_selectors import callback_counts, callbacks_by_priority, callbacks_done
-from dashboard.views_access import client_page, is_htmx, paginate
+from dashboard.view_models import callback_counts, callbacks_by_priority, callbacks_done
 
 
 @client_page

@@ -98,7 +98,7 @@ def _rate(part: int, whole: int) -> float:
 
 
 def funnel_from_counts(counts: selectors.CustomerStats) -> list[dict[str, Any]]:
-    """``selectors.interest_funnel``'s steps, from customer counts already in hand (no query).
+    """cold -> warm -> hot -> converted, from the customer counts the page already fetched (no query).
 
     ``reached`` counts a customer at every level up to theirs (a hot customer was warm too);
     each step's rate is the share of the previous step that moved on.

@@ -13,8 +13,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
+from dashboard.access import client_page, is_htmx
 from dashboard.forms import PersonaSimulationForm
-from dashboard.views_access import client_page, is_htmx
 from simulations.selectors import persona_list, simulation_run_get, simulation_run_list
 from simulations.services import simulation_run_start
 

@@ -15,9 +15,9 @@ from agents.knowledge import COMPANY_FIELDS, level_breakdown
 from agents.models import ACTIVE_THRESHOLD, LEARNING_THRESHOLD
 from agents.services import training_add
 from core.errors import DomainError
+from dashboard.access import client_page, paginate
 from dashboard.forms import SALES_TECHNIQUES, TRAINING_FORMS, add_service_error
-from dashboard.page_selectors import training_history
-from dashboard.views_access import client_page, paginate
+from dashboard.view_models import training_history
 
 KNOWN_TECHNIQUES = frozenset(value for value, _ in SALES_TECHNIQUES)
 MATERIALS = {

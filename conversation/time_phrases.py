@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from integrations.llm.intents import normalize
+from conversation.intents import normalize
 
 DEFAULT_DAY_TIME = time(10, 0)  # a day named without a time
 DEFAULT_CALLBACK_DELAY = timedelta(hours=2)  # "call me back later"

@@ -33,7 +33,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from integrations.llm import intents
+from conversation import intents
+from conversation.time_phrases import (
+    CALLBACK_DAY_END,
+    CALLBACK_DAY_START,
+    default_callback_time,
+    describe_when,
+    is_time_answer,
+    mentions_unreadable_time,
+    parse_when,
+)
 from integrations.llm.base import (
     INTEREST_LEVELS,
     Action,
@@ -46,15 +55,6 @@ from integrations.llm.base import (
     SetInterestLevel,
     TransferToHuman,
     Turn,
-)
-from integrations.llm.time_phrases import (
-    CALLBACK_DAY_END,
-    CALLBACK_DAY_START,
-    default_callback_time,
-    describe_when,
-    is_time_answer,
-    mentions_unreadable_time,
-    parse_when,
 )
 
 PROVIDER_NAME = "scripted"

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from integrations.llm.time_phrases import default_callback_time, describe_when, parse_when, spoken_clock
+from conversation.time_phrases import default_callback_time, describe_when, parse_when, spoken_clock
 
 NEW_YORK = ZoneInfo("America/New_York")
 # Friday 7 March 2025, 11:00, two days before clocks go forward.

@@ -36,8 +36,8 @@ from campaigns.services import (
     lead_decide,
 )
 from core.errors import DomainError
+from dashboard.access import client_page, is_htmx, paginate
 from dashboard.forms_campaigns import CampaignForm, DecisionForm
-from dashboard.views_access import client_page, is_htmx, paginate
 
 ACTIONS = {"start": "running", "pause": "paused", "resume": "running", "cancel": "cancelled"}
 OUTCOME_COLOURS = {

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from integrations.llm import intents
+from conversation import intents
+from conversation.scripted import ScriptedProvider, split_sentences
 from integrations.llm.base import (
     ConversationContext,
     ConversationProvider,
@@ -31,7 +32,6 @@ from integrations.llm.base import (
     TransferToHuman,
     Turn,
 )
-from integrations.llm.scripted import ScriptedProvider, split_sentences
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2025, 3, 7, 11, 0, tzinfo=NEW_YORK)  # a Friday morning
@@ -143,7 +143,7 @@ def test_same_context_same_reply() -> None:
 def test_same_reply_in_another_process_with_another_hash_seed() -> None:
     """String hashing changes per process; the wording must not depend on it."""
     program = (
-        "from integrations.tests.test_scripted import answer;"
+        "from conversation.tests.test_scripted import answer;"
         "print(answer('well I am not sure, we have a lot going on').text)"
     )
     root = Path(__file__).resolve().parents[2]

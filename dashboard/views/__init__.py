@@ -1,0 +1,1 @@
+"""The dashboard pages, one module per area; `dashboard/urls.py` maps them."""
