@@ -36,7 +36,7 @@ class Client(models.Model):
     recording_enabled = models.BooleanField(default=True, help_text="Record outbound calls.")
     # Pacing, enforced at dial time on every outbound path (calls.pacing).
     max_concurrent_calls = models.PositiveSmallIntegerField(
-        default=20, help_text="Outbound calls live at once, at most; reserved for this client."
+        default=100, help_text="Outbound calls live at once, at most; reserved for this client."
     )
     contact_calls_per_week = models.PositiveSmallIntegerField(
         default=10, help_text="Calls to one customer in any 7 days, at most (campaigns, callbacks, follow-ups)."
