@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from accounts.models import DialPace
 from callbacks.tests.factories import CallbackFactory
@@ -169,3 +170,21 @@ def test_a_dispatcher_sees_how_many_dials_the_account_can_start_soon(agent, pace
     assert pacing.dial_slots_free(client=agent.client, now=TUESDAY_2PM) == 1
     settings.PACE_SIMULATED_PHONE = False
     assert pacing.dial_slots_free(client=agent.client, now=TUESDAY_2PM) is None
+
+
+def test_a_placer_that_wakes_late_gives_its_slot_up_and_takes_the_next(agent, settings, monkeypatch):
+    settings.PACE_SIMULATED_PHONE = True
+    settings.TWILIO_CALLS_PER_SECOND = 1
+    with time_machine.travel(TUESDAY_2PM, tick=False) as clock:
+        DialPace.objects.create(account="platform", next_slot_at=TUESDAY_2PM + timedelta(seconds=1))
+        lateness = iter([timedelta(milliseconds=200), timedelta(0)])
+
+        def sleep(seconds):  # the first wake-up comes 200 ms late, the second on time
+            clock.shift(timedelta(seconds=seconds) + next(lateness))
+
+        monkeypatch.setattr(pacing, "sleep", sleep)
+        pacing.dial_slot_take(client=agent.client)
+
+        # The late slot (at +1 s) was given up; the dial took the next one, at +2.1 s.
+        assert timezone.now() == TUESDAY_2PM + timedelta(seconds=1 + pacing.SPACING)
+        assert DialPace.objects.get().next_slot_at == TUESDAY_2PM + timedelta(seconds=1 + 2 * pacing.SPACING)
