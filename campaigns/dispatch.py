@@ -357,9 +357,14 @@ def campaign_recover(*, campaign: Campaign, now: datetime) -> int:
 
 
 def _finished(campaign: Campaign, now: datetime) -> bool:
+    # Each a probe of an index however long the list is: an unordered "any pending lead?" is read
+    # by PostgreSQL as a scan of the table (most rows are pending), the queue's order is its index.
+    leads = CampaignLead.objects.filter(campaign=campaign)
+    if leads.filter(state=L.IN_PROGRESS).exists():
+        return False
     if campaign.ends_on and now.astimezone(ZoneInfo(campaign.ai_agent.client.timezone)).date() > campaign.ends_on:
-        return not CampaignLead.objects.filter(campaign=campaign, state=L.IN_PROGRESS).exists()
-    return not CampaignLead.objects.filter(campaign=campaign, state__in=(L.PENDING, L.IN_PROGRESS)).exists()
+        return True
+    return leads.filter(state=L.PENDING).order_by("-score", "id").values_list("pk", flat=True).first() is None
 
 
 @dataclass
