@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from campaigns.csv_export import campaign_results_csv_lines
 from campaigns.dispatch import lead_wait_reason
+from campaigns.models import CampaignLead
 from campaigns.selectors import (
     approval_queue,
     campaign_get,
@@ -112,14 +113,16 @@ def campaign_detail_page(request: HttpRequest, campaign_id) -> HttpResponse:
     if is_htmx(request):
         return render(request, "dashboard/campaigns/partials/live.html", _live(request, campaign))
     now = timezone.now()
-    page = paginate(request, campaign_leads(campaign=campaign, state=request.GET.get("state") or None))
+    state = request.GET.get("state", "")
+    state = state if state in CampaignLead.State.values else ""  # anything else shows every lead
+    page = paginate(request, campaign_leads(campaign=campaign, state=state or None))
     for lead in page.object_list:
         lead.waiting_because = lead_wait_reason(campaign, lead, now)
     context = {
         **_live(request, campaign),
         "page": page,
         "decisions": decisions(campaign=campaign)[:20],
-        "state": request.GET.get("state", ""),
+        "state": state,
     }
     return render(request, "dashboard/campaigns/detail.html", context)
 
