@@ -2,21 +2,8 @@
 
 The training level measures the *material* the agent has, not how often the training
 endpoint was called: posting the same script twice teaches nothing new, so it adds nothing.
-
-Level rule (100 points in all):
-
-=================  ======  ==========================================================
-material           points  full marks at
-=================  ======  ==========================================================
-sales script         25    a script of 60+ words (pro rata below that)
-product details      20    pricing (6) + 3 features (8) + 3 benefits (6)
-objection answers    25    5 distinct trained objections (5 each)
-company info         15    company name, product description, value proposition (5 each)
-sales techniques     10    4 techniques (2.5 each)
-FAQ                   5    5 answered questions (1 each)
-=================  ======  ==========================================================
-
-The status follows the level: training < 20 % <= learning < 80 % <= active.
+The points per material are in :func:`training_level`; the status follows the level
+(training < 20 % <= learning < 80 % <= active).
 """
 
 from __future__ import annotations
@@ -86,7 +73,19 @@ def compile_knowledge(trainings: Iterable[Any], business_info: dict) -> dict:
 
 
 def training_level(knowledge: dict) -> int:
-    """The level (0-100) the material in ``knowledge`` is worth, by the table in this module."""
+    """The level (0-100) the material in ``knowledge`` is worth (100 points in all).
+
+    =================  ======  ==========================================================
+    material           points  full marks at
+    =================  ======  ==========================================================
+    sales script         25    a script of 60+ words (pro rata below that)
+    product details      20    pricing (6) + 3 features (8) + 3 benefits (6)
+    objection answers    25    5 distinct trained objections (5 each)
+    company info         15    company name, product description, value proposition (5 each)
+    sales techniques     10    4 techniques (2.5 each)
+    FAQ                   5    5 answered questions (1 each)
+    =================  ======  ==========================================================
+    """
     product = knowledge.get("product_info", {})
     score = 25 * min(_words(knowledge.get("script", "")), 60) / 60
     score += 6 if product.get("pricing") else 0

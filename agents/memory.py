@@ -1,43 +1,9 @@
-"""The agent's learned memory: what its past call outcomes taught it, as plain JSON.
+"""The agent's learned memory: what its past call outcomes taught it, as plain JSON counters.
 
-The memory lives in ``AIAgent.conversation_memory`` so a call turn reads it from the agent
-row it already has (see ``calls.context``). It is made only of counters, so folding an
-outcome in is a cheap, order-independent addition, and taking one out again (when a client
-corrects an outcome) is the same addition with the opposite sign. Every function here is
-pure: it takes a memory and returns a new one, never touching the database, so the outcome
-service, the learning beat task and the tests all fold the same way.
-
-Shape, version 1 (every count is a non-negative integer; absent keys mean zero)::
-
-    {
-      "version": 1,
-      "processed_calls": 12,                      # outcomes folded in
-      "outcomes": {"interested": 4, ...},          # CallSession.Outcome value -> calls
-      "objections": {                              # objections that came up, once per call
-        "price_too_high": {"count": 5, "interested": 2, "converted": 1}
-      },
-      "objection_answers": {                       # trained answers the agent gave, once per call
-        "price_too_high": {"uses": 4, "interested": 2, "converted": 1}
-      },
-      "pickup_hours": {                            # customer-local hour of the attempt, "0".."23"
-        "14": {"attempts": 10, "answered": 6}
-      },
-      "conversion_trend": {                        # client-local day of the call
-        "2025-10-01": {"calls": 8, "conversions": 1}
-      }
-    }
-
-Keys the learning task derives from the counters (``calls.learning``; absent until its first
-run, rewritten on every run, never folded)::
-
-      "preferred_hours": [17, 10],                # customer-local hours that pick up best, best first
-      "insights": ["Customers pick up most ..."]  # short sentences for the client and the LLM
-
-``interested`` counts calls that ended interested *or* converted (interest was shown), so
-``converted <= interested <= count``. An objection key is the trained key it matched
-(``price_too_high``) or a built-in slug for an untrained one, so the keys stay a small set.
-``conversion_trend`` keeps the last :data:`TREND_DAYS` days and the objection tables keep
-the :data:`MAX_KEYS` most frequent keys, so the row never grows without bound.
+It lives in ``AIAgent.conversation_memory`` so a turn reads it from the agent row it already
+has. Only counters, so folding an outcome in is an order-independent addition and retracting
+one (a corrected outcome) is the same addition with the opposite sign. Every function is pure
+(memory in, new memory out), so the outcome service, the beat task and the tests fold alike.
 """
 
 from __future__ import annotations
@@ -122,7 +88,24 @@ def _is_day(key: str) -> bool:
 
 
 def empty_memory() -> dict[str, Any]:
-    """A memory that has learned nothing yet (what a new agent starts with)."""
+    """A memory that has learned nothing yet (what a new agent starts with).
+
+    Shape, version 1 (counts are non-negative integers; an absent key means zero)::
+
+        "version": 1,
+        "processed_calls": 12,                       # outcomes folded in
+        "outcomes": {"interested": 4},               # CallSession.Outcome value -> calls
+        "objections": {"price_too_high": {"count": 5, "interested": 2, "converted": 1}},
+        "objection_answers": {"price_too_high": {"uses": 4, "interested": 2, "converted": 1}},
+        "pickup_hours": {"14": {"attempts": 10, "answered": 6}},   # customer-local hour
+        "conversion_trend": {"2025-10-01": {"calls": 8, "conversions": 1}},  # client-local day
+
+    Objections and trained answers count once per call. ``interested`` counts calls that ended
+    interested *or* converted, so ``converted <= interested <= count``. An objection key is the
+    trained key it matched or a built-in slug, so the keys stay few; the trend keeps the last
+    :data:`TREND_DAYS` days and the objection tables the :data:`MAX_KEYS` most frequent keys,
+    so the row never grows without bound.
+    """
     return {
         "version": VERSION,
         "processed_calls": 0,
@@ -414,7 +397,13 @@ def learned_insights(memory: Any, *, today: date) -> list[str]:
 
 
 def with_learned_summary(memory: Any, *, today: date) -> dict[str, Any]:
-    """The memory with its derived keys (``preferred_hours``, ``insights``) brought up to date."""
+    """The memory with its derived keys (``preferred_hours``, ``insights``) brought up to date.
+
+    The learning task (``calls.learning``) calls this; the keys are absent until its first run,
+    rewritten on every run and never folded: ``"preferred_hours": [17, 10]`` (customer-local
+    hours that pick up best, best first) and ``"insights": ["Customers pick up most ..."]``
+    (short sentences for the client and the LLM).
+    """
     memory = coerce_memory(memory)
     memory["preferred_hours"] = preferred_call_hours(memory)
     memory["insights"] = learned_insights(memory, today=today)

@@ -1,24 +1,9 @@
 """Claiming callbacks for a dial: who may dial which callback, and for how long.
 
-Rules this module protects:
-
-- Two workers never take the same callback. On PostgreSQL the claim reads the due rows with
-  ``SELECT ... FOR UPDATE SKIP LOCKED`` (each worker gets rows nobody else holds, without
-  waiting); on SQLite, which has no row locks, the claiming ``UPDATE`` is conditional
-  (``WHERE status = 'scheduled'``) and a worker keeps only the rows stamped with its own lease.
-- A claim is a lease. It sets ``status = in_progress`` and ``lease_expires_at``; a worker that
-  dies leaves the lease to run out, and the callback is claimed again (:func:`callbacks_reclaim_expired`).
-- The lease end is also the claim's *fencing token*. Each claim stamps a lease end no one else
-  has (the lease plus a random number of microseconds), and every later write by the dispatcher
-  (take, release, settle, cancel) is an ``UPDATE ... WHERE lease_expires_at = <token>``. A worker
-  whose lease was taken over, or a task delivered twice, finds zero rows and does nothing.
-- A fresh claim counts an attempt; a reclaim does not (the dead worker's attempt is reused), and
-  a refusal by the calling rules gives the attempt back (:func:`callback_release`).
-
-Due callbacks are claimed in priority (1 first), then time order. PostgreSQL 15 has no b-tree
-skip scan, so one query over ``(priority_level, scheduled_datetime)`` would walk every future
-row of priority 1 before reaching priority 2; instead each priority is read with its own
-range scan of ``callback_due_idx`` (five at most, each stopping at the batch size).
+Two workers never take the same callback, and a dead worker's claim is taken over: a claim is
+a lease (``in_progress`` until ``lease_expires_at``) whose end doubles as its fencing token
+(:func:`lease_until`), so a worker whose claim was taken over, or a task delivered twice, writes
+nothing. Attempts: a claim counts one, a reclaim reuses it, a refusal gives it back.
 """
 
 from __future__ import annotations
@@ -48,7 +33,11 @@ _RELATED = ("customer_profile", "ai_agent__client")
 
 
 def lease_until(now: datetime, lease: timedelta = CLAIM_LEASE) -> datetime:
-    """A lease end nobody else holds: it doubles as the claim's fencing token (module docstring)."""
+    """A lease end nobody else holds (plus a random number of microseconds): the claim's fencing token.
+
+    Every later write by the dispatcher (take, release, settle, cancel) is an
+    ``UPDATE ... WHERE lease_expires_at = <token>``; a stale holder finds zero rows.
+    """
     return now + lease + timedelta(microseconds=1 + secrets.randbelow(999_999))
 
 
@@ -84,7 +73,14 @@ def callbacks_claim_due(
 
     A due callback is scheduled, its time has come and it has attempts left. Claiming it counts
     an attempt and leases it; the returned rows carry their customer, agent and client, and
-    their ``lease_expires_at`` is the token the dispatcher passes back (module docstring).
+    their ``lease_expires_at`` is the token the dispatcher passes back (:func:`lease_until`).
+
+    On PostgreSQL the due rows are read ``FOR UPDATE SKIP LOCKED`` (each worker gets rows nobody
+    holds, without waiting); on SQLite, which has no row locks, the claiming UPDATE is
+    conditional (``status = 'scheduled'``) and a worker keeps only rows stamped with its token.
+    Each priority is its own range scan of ``callback_due_idx`` (five at most, each stopping at
+    the batch size): PostgreSQL 15 has no b-tree skip scan, so one query over
+    ``(priority_level, scheduled_datetime)`` would walk every future priority-1 row first.
     """
     now = now or timezone.now()
     token = lease_until(now, lease)

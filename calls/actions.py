@@ -21,6 +21,7 @@ from conversation.intents import is_opt_out
 from core.errors import CallNotAllowed, ValidationFailed
 from core.phone import normalize_e164
 from customers.contactability import note_preferred_time
+from customers.level_counts import customer_level_counts_sync
 from customers.models import CustomerProfile
 from customers.services import customer_opt_out, customer_raise_interest, customer_record_objection
 from integrations.llm import base as llm
@@ -112,6 +113,7 @@ def apply_actions(
         result.records = [r for r in result.records if r.get("type") != "end_call"]
     if result.customer_fields:
         customer.save(update_fields=[*sorted(result.customer_fields), "updated_at"])
+        customer_level_counts_sync(customer_ids=[customer.pk])
     return result
 
 

@@ -1,34 +1,9 @@
 """Placing due callbacks and follow-ups: claim them, check the rules again at dial time, dial once.
 
-The beat task (``calls.tasks.dispatch_due_callbacks``) runs :func:`callbacks_dispatch_due`
-every 15 s: it flags overdue callbacks, marks exhausted ones missed, takes over claims whose
-worker died, claims due callbacks, and hands each claim to ``callback_place_task``, so the
-calls are placed in parallel by however many workers there are (placing is network-bound on
-Twilio, so parallelism matters more than cores). The task places its one callback with
-:func:`callback_place`. The ``dispatch_callbacks`` command (and the benchmark) runs the same
-tick without a queue: each claimed set is placed at once in this process
-(:func:`callbacks_place_claimed`), a few statements for the whole set. Both settle each
-callback in :func:`_place_held`, which dials through ``calls.outbound.calls_place``, the one
-placement path (ADR 0014).
-
-Rules this module protects:
-
-- A customer is never dialled twice for one attempt. The ``CallSession`` that
-  ``calls.outbound.calls_place`` creates (and commits) *before* it asks the phone network to
-  dial is the idempotency record: a callback whose claim is taken over after its worker died
-  is not dialled again when a live session exists for it. A session that never got Twilio's
-  call SID (the worker died between asking Twilio and writing down the answer) may or may not
-  have rung the customer; it is closed as failed and the callback waits for its next attempt
-  like an unanswered call, rather than risk a second call now.
-- The rules are checked again at dial time (they may have changed since the booking):
-  do-not-call cancels the callback; outside the calling hours or past the client's daily
-  limit it goes back to the next allowed time without spending the attempt; an agent that is
-  paused or untrained is retried later; a customer on another call (one live call per
-  customer, see ``calls.outbound``) is looked at again a minute later, the attempt unspent.
-- A follow-up (``kind=followup``) obeys the agent's follow-up limit as well as its own
-  ``max_attempts``; after the last attempt a callback is missed.
-- Placement is always done in autocommit (never inside a transaction), so the session row is
-  committed before the dial.
+The beat tick (:func:`callbacks_dispatch_due`, every 15 s) claims due callbacks and hands each
+claim to ``callback_place_task``: placing waits on Twilio's network, so workers give the
+parallelism. Without a queue the tick places each claimed set itself. Both dial through
+``calls.outbound.calls_place`` (ADR 0014); the rules guarded here are in docs/rules.md.
 """
 
 from __future__ import annotations
@@ -56,6 +31,7 @@ from callbacks.claims import (
     callbacks_reclaim_expired,
 )
 from callbacks.models import ScheduledCallback
+from calls.day_counts import call_day_counts_sync
 from calls.models import CallSession
 from calls.outbound import CallPlacementFailed, CallToPlace, PlacementOutcome, call_place, calls_place
 from core.errors import CallNotAllowed, Conflict, ValidationFailed
@@ -168,7 +144,11 @@ def _released(callback: ScheduledCallback, *, at: datetime, reason: str, now: da
 
 
 def _refused(callback: ScheduledCallback, refused: CallNotAllowed, now: datetime) -> Placement:
-    """The calling rules said no at dial time: cancel, or move to when they will say yes."""
+    """The calling rules said no at dial time: cancel, or move to when they will say yes.
+
+    They may have changed since the booking. Do-not-call cancels; a paused or untrained agent is
+    looked at again in an hour, a customer on another call a minute later; the attempt is unspent.
+    """
     if refused.code == "do_not_call":
         if not callback_cancel_claimed(callback=callback, reason=refused.message, now=now):
             return Placement(callback.pk, Result.SKIPPED, detail="the claim was taken over")
@@ -196,10 +176,11 @@ def close_orphan(call: CallSession, now: datetime) -> None:
         conversation_notes=ORPHAN_NOTE,
         updated_at=now,
     )
+    call_day_counts_sync(agent=call.ai_agent, call_ids=[call.pk])
 
 
 def callback_place(*, callback_id, lease: datetime, final_try: bool = True) -> Placement:
-    """Dial one claimed callback, at most once per attempt (module docstring).
+    """Dial one claimed callback, at most once per attempt (docs/rules.md, "Placing a call").
 
     ``lease`` is the claim's token (its ``lease_expires_at`` when it was claimed). The token is
     swapped for a fresh lease first, so a second delivery of the same task does nothing. Raises
@@ -245,7 +226,13 @@ def callbacks_place_claimed(claimed: list[ScheduledCallback], *, fresh: bool = F
 
 
 def _before_dial(callback: ScheduledCallback, *, live: CallSession | None, now: datetime) -> Placement | None:
-    """What becomes of a held callback without dialling (a live call, the follow-up limit), or None: dial it."""
+    """What becomes of a held callback without dialling (a live call, the follow-up limit), or None: dial it.
+
+    The session committed before the dial is the attempt's idempotency record: a taken-over
+    claim whose session is live is not dialled again. One that never got Twilio's SID may have
+    rung the customer, so it is closed as failed and the attempt spent, rather than risk a
+    second call now.
+    """
     if live is not None:
         if live.twilio_call_sid or now - live.created_at < ORPHAN_AFTER:
             # Dialled (or being dialled) already: lifecycle settles the callback when the call ends.

@@ -24,13 +24,14 @@ from django.utils import timezone
 from agents.models import AIAgent
 from calls.actions import AppliedActions, apply_actions, opt_out_honoured
 from calls.context import build_context, memory_record, previous_call_memory
+from calls.day_counts import call_day_counts_add, call_day_counts_sync
 from calls.models import CallSession, CallTurn
 from calls.providers import conversation_provider, silence_provider
 from calls.selectors import live_call
 from calls.telephony import webhook_url
 from calls.webhook_params import TwilioEvent
 from core.phone import region_of
-from customers.services import customer_capture_number, customer_for_caller, spoken_phone_number
+from customers.services import customer_capture_number, customer_delete, customer_for_caller, spoken_phone_number
 from integrations.llm.base import Reply, ScheduleCallback
 from integrations.twilio import twiml
 
@@ -144,16 +145,18 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool) -> str:
     try:
         with transaction.atomic():
             if inbound:
+                call_day_counts_add(calls=[call])
                 call.save(force_insert=True)
             elif not call.answered_at:
                 call.answered_at = now
                 if not call.is_final:
                     call.status = CallSession.Status.IN_PROGRESS
                 call.save(update_fields=["answered_at", "status", "updated_at"])
+                call_day_counts_sync(agent=agent, call_ids=[call.pk])
             CallTurn.objects.bulk_create([greeting])
     except IntegrityError:
         if inbound and call.customer_profile.is_anonymous:
-            call.customer_profile.delete()  # this delivery's own anonymous caller; the first one has its own
+            customer_delete(customer=call.customer_profile)  # this delivery's own anonymous caller
         stored = CallTurn.objects.filter(call__twilio_call_sid=event.call_sid, call__ai_agent=agent, sequence=0).first()
         if stored is None:  # the CallSid is another agent's call
             logger.warning("Call %s began twice, the first time for another agent", event.call_sid)
@@ -268,7 +271,7 @@ def _store_turn(
         latency_ms=int((time.perf_counter() - started) * 1000), provider=reply.provider, actions=records,
     )  # fmt: skip
     CallTurn.objects.bulk_create([caller_turn, agent_turn])
-    _note_call_changes(call=call, applied=applied, reply=reply)
+    _note_call_changes(agent=agent, call=call, applied=applied, reply=reply)
     return agent_turn
 
 
@@ -276,7 +279,7 @@ def _ended(turn: CallTurn) -> bool:
     return any(a.get("type") in ENDING_ACTIONS for a in turn.actions or [])
 
 
-def _note_call_changes(*, call: CallSession, applied: AppliedActions, reply: Reply) -> None:
+def _note_call_changes(*, agent: AIAgent, call: CallSession, applied: AppliedActions, reply: Reply) -> None:
     """Only turns that decided something write to the call row; plain turns leave it alone."""
     fields: set[str] = set()
     booked = any(r.get("type") == "schedule_callback" and r.get("callback_id") for r in applied.records)
@@ -293,3 +296,4 @@ def _note_call_changes(*, call: CallSession, applied: AppliedActions, reply: Rep
         fields.add("llm_fallbacks")
     if fields:
         call.save(update_fields=[*sorted(fields), "updated_at"])
+        call_day_counts_sync(agent=agent, call_ids=[call.pk])

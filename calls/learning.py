@@ -2,21 +2,8 @@
 
 Most outcomes are folded the moment their call ends (``calls.outcomes.call_outcome_learn``).
 This run, every 10 minutes per agent, catches the rest (seeded, imported or bulk-loaded calls,
-and any call whose closing did not learn it) and keeps the memory's derived keys current.
-
-Incremental, not a rescan: the agent's ``learned_through`` is a watermark, and a run reads only
-the agent's calls updated since the watermark, less :data:`WATERMARK_OVERLAP` (a call updated
-in a transaction that committed after a run started has an older ``updated_at``; the overlap
-catches it, and ``CallSession.outcome_learned`` makes re-reading it harmless). Every outcome
-is folded exactly once, even when two runs overlap: ``agent_learn_calls`` locks the calls it
-folds (skipping any another run holds) and then the agent row, and folds only unlearned ones.
-
-The optimizing rule: an *active* agent (trained to at least 80 %) whose memory holds at least
-:data:`OPTIMIZING_MIN_OUTCOMES` (50) learned outcomes moves to ``optimizing``: it has seen
-enough calls for its learned preferences (the hours that pick up, the answers that convert) to
-mean something. The move is one way; a paused, training or learning agent is never moved, and
-a client setting the agent back to active (``agent_update``) restarts the count's check on the
-next run.
+and any call whose closing did not learn it), keeps the memory's derived keys current, and
+moves an agent that has seen enough calls to ``optimizing`` (:func:`should_optimize`).
 """
 
 from __future__ import annotations
@@ -57,7 +44,12 @@ class LearningRun:
 
 
 def should_optimize(*, agent: AIAgent, memory: dict) -> bool:
-    """The optimizing rule (module docstring)."""
+    """The optimizing rule: an *active* agent (trained to 80 %+) with :data:`OPTIMIZING_MIN_OUTCOMES` learned outcomes.
+
+    By then its learned preferences (the hours that pick up, the answers that convert) mean
+    something. The move is one way; a paused, training or learning agent is never moved, and a
+    client setting the agent back to active (``agent_update``) restarts the check on the next run.
+    """
     return (
         agent.status == AIAgent.Status.ACTIVE
         and agent.training_level >= ACTIVE_THRESHOLD
@@ -71,6 +63,12 @@ def agents_to_learn() -> list[int]:
 
 
 def _new_outcomes(agent: AIAgent) -> list[CallSession]:
+    """The agent's calls updated since its ``learned_through`` watermark: incremental, not a rescan.
+
+    Less :data:`WATERMARK_OVERLAP`: a call updated in a transaction that committed after a run
+    started has an older ``updated_at``; re-reading it is harmless (``outcome_learned``), and
+    ``calls.outcomes.agent_learn_calls`` folds each outcome once even when two runs overlap.
+    """
     calls = CallSession.objects.filter(
         ai_agent=agent,
         outcome_learned=False,

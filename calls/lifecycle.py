@@ -24,6 +24,7 @@ from callbacks.services import callback_schedule
 # the lifecycle profile tests end real calls through this path, so a missing task fails them.
 from calls import tasks
 from calls.call_end import call_end_notify
+from calls.day_counts import call_day_counts_sync
 from calls.models import CallSession, CallTurn
 from calls.outcomes import call_outcome_learn
 from calls.sentiment import lexicon_sentiment, llm_sentiment_enabled
@@ -81,6 +82,7 @@ def call_status_update(*, agent: AIAgent, event: TwilioEvent, note: str = "") ->
             call.duration_seconds = event.call_duration if event.call_duration is not None else call.duration_seconds
             call_finish(call=call)
         call.save()
+        call_day_counts_sync(agent=agent, call_ids=[call.pk])
     return call
 
 
@@ -219,6 +221,7 @@ def call_amd_result(*, agent: AIAgent, event: TwilioEvent) -> None:
             call.outcome = CallSession.Outcome.VOICEMAIL
             fields.append("outcome")
         call.save(update_fields=fields)
+        call_day_counts_sync(agent=agent, call_ids=[call.pk])
     if machine and not call.is_final and not call.is_simulation:  # a simulated call never reaches Twilio
         voice = twiml.voice_for(agent.voice_model, agent.language)
         document = twiml.voicemail(text, voice=voice, language=agent.language)

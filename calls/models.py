@@ -18,6 +18,18 @@ from callbacks.models import ScheduledCallback
 from customers.models import CustomerProfile
 
 
+def cascade_uncounted(collector, field, sub_objs, using) -> None:
+    """CASCADE, first taking the calls out of the dashboard's day counts (``calls.day_counts``).
+
+    A deleted customer's calls go with them, whoever deletes the customer (the customers
+    app cannot call up into this one), so the counts follow the rows in the same transaction.
+    """
+    from calls.day_counts import call_day_counts_forget  # it imports this module
+
+    call_day_counts_forget(calls=sub_objs)
+    models.CASCADE(collector, field, sub_objs, using)
+
+
 class CallSession(models.Model):
     class CallType(models.TextChoices):
         INBOUND = "inbound", "Inbound"
@@ -53,7 +65,7 @@ class CallSession(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="calls", db_index=False)
     customer_profile = models.ForeignKey(
-        CustomerProfile, on_delete=models.CASCADE, related_name="calls", db_index=False
+        CustomerProfile, on_delete=cascade_uncounted, related_name="calls", db_index=False
     )
     callback = models.ForeignKey(
         ScheduledCallback,
@@ -89,6 +101,9 @@ class CallSession(models.Model):
     # A persona simulation's call (its customer is simulated too): kept for its transcript,
     # left out of every real statistic, list and learning.
     is_simulation = models.BooleanField(default=False, editable=False)
+    # What this call adds to the CallDayCount bucket it is counted in ({} = not counted): the
+    # counter service takes exactly this back out when the call changes (calls.day_counts).
+    dashboard_counted = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -190,3 +205,31 @@ class OutboundDayCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id} {self.day}: {self.placed}"
+
+
+class CallDayCount(models.Model):
+    """An agent's real calls of one client-local day with one outcome ("" while none is known).
+
+    Kept by ``calls.day_counts`` in the transaction of every write that creates a call or
+    changes what is counted here, so the dashboard's recent figures and calls-per-day chart
+    read a few dozen rows instead of a month of calls.
+    """
+
+    ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="day_counts", db_index=False)
+    day = models.DateField()
+    outcome = models.CharField(max_length=20, choices=CallSession.Outcome.choices, blank=True)
+    calls = models.IntegerField(default=0)
+    picked_up = models.IntegerField(default=0)  # a person answered (calls.day_counts.picked_up)
+    outbound = models.IntegerField(default=0)  # placed by us: counts against the daily limit
+    failed = models.IntegerField(default=0)  # status or outcome failed
+    duration_calls = models.IntegerField(default=0)  # calls with a duration, and their seconds:
+    duration_seconds = models.BigIntegerField(default=0)  # the average call length
+
+    class Meta:
+        ordering = ["-day", "outcome"]
+        verbose_name = "calls per day"
+        verbose_name_plural = "calls per day"
+        constraints = [models.UniqueConstraint(fields=["ai_agent", "day", "outcome"], name="call_day_count_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.ai_agent_id} {self.day} {self.outcome or '-'}: {self.calls}"

@@ -1,23 +1,10 @@
-"""Placing outbound calls: the one path every placement takes.
+"""Placing outbound calls: the one path every placement takes (ADR 0014).
 
-Start-call (API and dashboard) places one call with :func:`call_place`; the dispatcher places
-due callbacks and follow-ups (``calls.dispatch``), and next, campaign attempts, a claimed set at
-a time with :func:`calls_place`; ``call_place`` is ``calls_place`` of one. Every rule a dial
-must pass is checked in one function, :func:`calls_check_dialable`, at dial time: the calling
-hours in the callee's zone and the agent's working hours, do-not-call, the agent's training,
-one live call per customer, the client's daily limit, and pacing (``calls.pacing``: the client's
-live calls and calls per contact per week; the Twilio account's dials per second just before each
-dial). A refusal says why and when a call would be allowed. Placing a set costs a few statements
-for the whole set (ADR 0014).
-
-One live call per customer: a customer on a call (inbound ones included) or being dialled is
-not dialled again until that call is final. The placement locks the customers' rows, looks for
-live calls and records the sessions in one transaction, so racing placers queue on the locks
-and the second sees the first one's call; a partial unique index
-(``call_one_live_outbound_per_customer``) backs it in the database. Inbound calls are never
-refused by this rule (a customer who calls in is answered even while the dispatcher is dialling
-them) and take no lock, so an outbound placement racing a call coming in at that very instant
-can still ring them once.
+Start-call places one call with :func:`call_place`, which is :func:`calls_place` of one; the
+dispatcher places due callbacks and follow-ups (and next, campaign attempts) a claimed set at a
+time. Every rule a dial must pass is checked once, at dial time, in :func:`calls_check_dialable`
+(docs/rules.md, "Placing a call"), pacing included (``calls.pacing``); a refusal says why and
+when a call would be allowed.
 """
 
 from __future__ import annotations
@@ -36,6 +23,7 @@ from django.utils import timezone
 from accounts.models import Client
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
+from calls.day_counts import call_day_counts_add, call_day_counts_sync
 from calls.models import CallSession, OutboundDayCount
 from calls.pacing import dial_slot_take, pacing_admit_set
 from calls.telephony import gateway_for, uses_simulated_phone, webhook_url
@@ -230,6 +218,7 @@ def _dial(call: CallSession) -> str:
             conversation_notes=f"Twilio error {exc.code}: {exc.message}",
             updated_at=timezone.now(),
         )
+        call_day_counts_sync(agent=agent, call_ids=[call.pk])
         if not exc.may_have_acted:
             release_outbound_call(client=agent.client, at=call.started_at)
         logger.warning("Twilio did not place call %s (session %s): %r", call.twilio_call_sid or "-", call.pk, exc)
@@ -251,35 +240,58 @@ def calls_place(calls: Sequence[CallToPlace], *, at: datetime | None = None) -> 
     One outcome per call, in order: the queued session with Twilio's SID, or why it was not
     placed (a refusal by the rules or by the phone network). The sessions are committed, with
     the day's slots, before the first dial: a session is the record that stops a retried or
-    taken-over placement from dialling twice. Each SID is written as its dial returns. Must not
-    run inside a transaction.
+    taken-over placement from dialling twice. Each SID is written within
+    :data:`SID_WRITE_WITHIN` of its dial. Must not run inside a transaction.
     """
     at = at or timezone.now()
     outcomes: list[PlacementOutcome] = []
     with transaction.atomic():
         for call, refused in zip(calls, calls_check_dialable(calls, at=at), strict=True):
             outcomes.append(refused or _new_session(call, at))
-        CallSession.objects.bulk_create([o for o in outcomes if isinstance(o, CallSession)])
+        sessions = [o for o in outcomes if isinstance(o, CallSession)]
+        call_day_counts_add(calls=sessions)
+        CallSession.objects.bulk_create(sessions)
         for call, outcome in zip(calls, outcomes, strict=True):
             if call.on_recorded is not None and isinstance(outcome, CallSession):
                 call.on_recorded(outcome)
-    for i, outcome in enumerate(outcomes):
-        if not isinstance(outcome, CallSession):
-            continue
-        try:
-            outcome.twilio_call_sid = _dial(outcome)
-        except (TelephonyError, ValidationFailed) as exc:
-            outcomes[i] = exc
-            continue
-        _write_sid(outcome)
+    sids = _SidWriter()
+    try:
+        for i, outcome in enumerate(outcomes):
+            if not isinstance(outcome, CallSession):
+                continue
+            try:
+                outcome.twilio_call_sid = _dial(outcome)
+            except (TelephonyError, ValidationFailed) as exc:
+                outcomes[i] = exc
+                continue
+            sids.add(outcome)
+    finally:
+        # Even when a dial blows up unexpectedly, the SIDs of the calls already placed are kept.
+        sids.flush()
     return outcomes
 
 
-def _write_sid(call: CallSession) -> None:
-    """Twilio's SID, written as soon as the dial returns: the answered and status webhooks find the
-    call by it, and they may arrive while the rest of a set is still being dialled."""
-    call.updated_at = timezone.now()
-    CallSession.objects.filter(pk=call.pk).update(twilio_call_sid=call.twilio_call_sid, updated_at=call.updated_at)
+# How long a dialled call may wait for its SID to be written. Twilio's answered and status
+# webhooks find the call by its SID; none can come this soon after the dial returned (the callee
+# has not even heard it ring), so a fast set (the simulated phone) writes its SIDs in one
+# statement while real dials, hundreds of milliseconds each, write theirs one by one.
+SID_WRITE_WITHIN = timedelta(milliseconds=250)
+
+
+class _SidWriter:
+    def __init__(self) -> None:
+        self.pending: list[CallSession] = []
+
+    def add(self, call: CallSession) -> None:
+        call.updated_at = timezone.now()
+        self.pending.append(call)
+        if call.updated_at - self.pending[0].updated_at >= SID_WRITE_WITHIN:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            CallSession.objects.bulk_update(self.pending, ["twilio_call_sid", "updated_at"])
+            self.pending = []
 
 
 def call_place(

@@ -1,26 +1,9 @@
 """A call's outcome, and everything it changes: the call, the customer, the agent's counters and memory.
 
-Two ways in, one set of rules:
-
-- :func:`call_record_outcome`: a person (through ``POST /api/agents/ai/call-outcome/``) says
-  how a call went, possibly asking for a callback. It may correct an earlier outcome.
-- :func:`call_outcome_learn`: the engine closes a call that just ended (``calls.lifecycle``).
-
-Counting rule: a call is counted (customer ``total_calls``, agent ``calls_handled``) once,
-when it is closed with an outcome: when it ends, or when a person records the first
-outcome of an already ended call. Recording the same outcome again changes nothing; a
-different outcome moves only the success counters (customer ``successful_calls``: interested
-or converted; agent ``successful_conversions``: converted) from the old outcome to the new.
-
-Learning rule: a closed call's outcome is folded into the agent's memory at once (see
-``agents.memory``) and the call is marked ``outcome_learned``, so the learning task never
-folds it twice; a corrected outcome is taken out of the memory and folded in again.
-
-Lock order is call (with its customer), then agent, the same as the status webhook's
-(``calls.lifecycle``), so the two never deadlock; the agent row lock also serialises the
-read-modify-write of the memory JSON. The customer's rules (``customers.services``) lock the
-customer row again, which this transaction already holds, and an opt-out then cancels the
-customer's open callbacks: customer before callbacks, as every opt-out and booking does.
+Two doors share one set of rules: :func:`call_record_outcome` (a person records or corrects
+how a call went) and :func:`call_outcome_learn` (the engine closes a call that just ended).
+The rules (counted once, learned once, locks taken call first, then agent) are in
+docs/rules.md, "A call's outcome".
 """
 
 from __future__ import annotations
@@ -39,6 +22,7 @@ from agents.memory import OutcomeFacts, fold_outcome, fold_outcomes, objection_k
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from callbacks.services import callback_reschedule, callback_schedule
+from calls.day_counts import call_day_counts_sync
 from calls.models import CallSession, CallTurn
 from calls.selectors import CALL_NOT_FOUND
 from conversation.intents import builtin_objection, match_objection
@@ -377,7 +361,7 @@ def call_record_outcome(
 
     Updates the call (outcome, response, notes, satisfaction, follow-up), the customer
     (interest level by :func:`interest_after`, notes and objections appended once per call,
-    counters, last contact), the agent's counters and memory (module docstring), and books
+    counters, last contact), the agent's counters and memory (docs/rules.md, "A call's outcome"), and books
     the callback when asked, moved into a time the customer may be called. ``None`` for
     the text fields and satisfaction keeps what the call already has.
 
@@ -466,6 +450,7 @@ def call_record_outcome(
             "updated_at",
         ]
     )
+    call_day_counts_sync(agent=locked, call_ids=[call.pk])
     _save_counters(customer=customer, agent=locked, customer_fields=customer_fields)
     _sync(agent, locked)
     return OutcomeResult(

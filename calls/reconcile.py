@@ -1,22 +1,9 @@
 """No call stays open: calls whose end was never reported are closed as the phone network says.
 
-A call is final when Twilio's status callback says so. When that callback is lost (our server
-was down, Twilio gave up retrying), the session would stay queued, ringing or in progress for
-ever, and with it the customer (one live call per customer: ``calls.outbound``) and the
-callback that placed it. The beat task ``calls.reconcile_stale_calls`` runs
-:func:`calls_reconcile_stale` every minute:
-
-- Twilio: a call live for longer than ``CALL_RECONCILE_AFTER_MINUTES`` is fetched through the
-  SDK; when Twilio says it ended, it is closed through the very path of the status webhook
-  (``calls.lifecycle.call_status_update``), so outcome, counters, follow-up and learning are
-  the same. A call Twilio does not know (404) is closed as failed; any other error is logged
-  with the call SID and the call is looked at again on the next tick.
-- The simulated phone (nobody else can report on its calls): a call nobody answered within the
-  ring timeout is ``no_answer``, as Twilio would report it; an answered one left open past the
-  limit (a closed browser tab) is completed.
-- A session that never got a call SID (the placing process died mid-dial) is closed as failed
-  after the limit; a callback's is left to the dispatcher, which closes it and settles the
-  callback when it takes the dead worker's claim over.
+When Twilio's final status callback is lost (our server down, Twilio done retrying), the
+session would stay live for ever, and with it the customer (one live call per customer) and
+the callback that placed it. The beat task ``calls.reconcile_stale_calls`` runs
+:func:`calls_reconcile_stale` every minute.
 """
 
 from __future__ import annotations
@@ -109,7 +96,17 @@ def _reconcile_simulated(call: CallSession, report: ReconcileReport, now: dateti
 
 
 def calls_reconcile_stale(*, now: datetime | None = None, limit: int = MAX_PER_TICK) -> ReconcileReport:
-    """One tick: close the calls whose end was never reported (module docstring)."""
+    """One tick: close the calls whose end was never reported.
+
+    - Twilio: a call live past ``CALL_RECONCILE_AFTER_MINUTES`` is fetched; when Twilio says it
+      ended, it is closed through the status webhook's own path (``lifecycle.call_status_update``),
+      so outcome, counters, follow-up and learning are the same. Unknown at Twilio (404): failed;
+      any other error is logged with the SID and looked at again next tick.
+    - The simulated phone (nobody else reports on its calls): unanswered past the ring timeout is
+      ``no_answer``, as Twilio would say; answered and left open past the limit is completed.
+    - No call SID (the placing process died mid-dial): failed after the limit; a callback's is
+      left to the dispatcher, which settles the callback too.
+    """
     now = now or timezone.now()
     report = ReconcileReport()
     live = (

@@ -1,20 +1,8 @@
 """Celery tasks: thin wrappers that take ids, call a service, and retry what is transient.
 
-Every task is idempotent (running one twice does the work once), acknowledged late (a worker
-that dies mid-task leaves the message to be delivered again), and enqueued with
-``transaction.on_commit`` so it never runs before the rows it reads are committed. Periodic
-ones are scheduled by django-celery-beat from rows made by ``manage.py setup_periodic_tasks``.
-
-| task | schedule | service |
-| --- | --- | --- |
-| ``calls.dispatch_due_callbacks`` | every 15 s | :func:`calls.dispatch.callbacks_dispatch_due` |
-| ``calls.place_callback`` | per claimed callback | :func:`calls.dispatch.callback_place` |
-| ``calls.reconcile_stale_calls`` | every minute | :func:`calls.reconcile.calls_reconcile_stale` |
-| ``calls.learn_outcomes`` | every 10 min | fans out ``calls.learn_agent_outcomes`` per agent |
-| ``calls.learn_agent_outcomes`` | per agent | :func:`calls.learning.agent_learn_new_outcomes` |
-| ``calls.send_daily_reports`` | every 15 min | fans out ``calls.send_daily_report`` to clients past 09:00 |
-| ``calls.send_daily_report`` | per agent | :func:`calls.reports.daily_report_send` |
-| ``calls.refine_sentiment`` | per closed call, with an LLM | :func:`calls.sentiment.call_sentiment_refine` |
+Every task is idempotent, acknowledged late and enqueued with ``transaction.on_commit``; the
+periodic ones are rows made by ``manage.py setup_periodic_tasks`` (ADR 0003 lists them). Each
+task's docstring names its schedule; the per-call and per-agent ones are fanned out by a tick.
 """
 
 from __future__ import annotations

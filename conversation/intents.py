@@ -1,19 +1,9 @@
 """Understanding a caller's words without a model: intents, synonyms and trained-answer matching.
 
-The scripted provider must answer a caller who never uses the words the client trained with:
-the client trains ``price_too_high`` and the caller says "we can't afford it". So matching works
-on *meaning units*, not on raw words:
-
-- the text is normalised (lower case, contractions expanded: "can't" -> "can not"),
-- short phrases with a fixed meaning become a concept first ("another company" -> ``provider``,
-  "sleep on it" -> ``think``), then single words are mapped through a small synonym table
-  ("expensive", "afford", "budget" -> ``price``), and any other word is reduced to a light stem,
-- stopwords and words every sales call is full of ("business", "customer") are dropped, so two
-  sentences only match on what carries meaning,
-- negation matters only where it flips the meaning: "interested" and "not interested" are
-  different units (``want`` / ``not_want``); "can't afford" is simply about ``price``.
-
-Everything here is a pure function of its input, so a turn is answered the same way every time.
+The scripted provider must answer a caller who never uses the client's trained words (the
+client trains ``price_too_high``; the caller says "we can't afford it"), so matching works on
+*meaning units*, not raw words (:func:`meaning_units`). Everything here is a pure function of
+its input, so a turn is answered the same way every time.
 """
 
 from __future__ import annotations
@@ -199,7 +189,17 @@ _WORD_CONCEPT = _word_units()
 
 @lru_cache(maxsize=2048)
 def meaning_units(text: str) -> frozenset[str]:
-    """The set of concepts and content stems ``text`` is about (see the module docstring)."""
+    """The set of concepts and content stems ``text`` is about.
+
+    - the text is normalised (lower case, contractions expanded: "can't" -> "can not");
+    - short phrases with a fixed meaning become a concept first ("another company" -> ``provider``,
+      "sleep on it" -> ``think``), then single words go through a small synonym table
+      ("expensive", "afford", "budget" -> ``price``), and any other word is reduced to a light stem;
+    - stopwords and words every sales call is full of ("business", "customer") are dropped, so two
+      sentences only match on what carries meaning;
+    - negation matters only where it flips the meaning: "interested" and "not interested" are
+      different units (``want`` / ``not_want``); "can't afford" is simply about ``price``.
+    """
     units: set[str] = set()
     normalized = normalize(text)
     for pattern, concept in _CONCEPT_PHRASES:

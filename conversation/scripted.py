@@ -1,27 +1,9 @@
 """The ``scripted`` conversation provider: the embedded default that needs no key and no network.
 
-It answers from the client's training only (script, product facts, objection answers, FAQ,
-sales techniques, business info), so a client can try its agent the minute it is trained and
-every turn still gets an answer when the ``openai`` provider fails or is late.
-
-Rules it protects:
-
-- Deterministic: the same context always gives the same reply (no randomness, no ``hash()``),
-  so tests and the phone simulator are repeatable.
-- An opt-out wins over everything else said in the same breath: "not interested, stop calling
-  me" marks do-not-call.
-- Interest is never lowered by a neutral sentence; only a refusal sets it to cold.
-- The agent never says the same sentence twice in a row: follow-ups rotate through what the
-  client trained and skip what the agent has just said.
-- It never claims to be human: "are you a robot?" gets an honest answer. The AI/recording
-  disclosure itself is added by the engine, not here.
-
-Reading of the transcript: ``context.transcript`` is the call so far *without* the current
-utterance (that is ``caller_utterance``). If the engine stores the caller's turn first, the
-trailing copy is ignored, so both conventions work.
-
-English only for now (``context.language`` is not used), and ``client_instructions`` are free
-text for a model, which this provider cannot follow.
+It answers from the client's training only, so a client can try its agent the minute it is
+trained and every turn still gets an answer when the ``openai`` provider fails or is late
+(ADR 0005). The rules it keeps are on :class:`ScriptedProvider`; how it understands callers
+is ``intents`` and ``time_phrases``, measured by ``evals/`` (ADR 0010).
 """
 
 from __future__ import annotations
@@ -951,7 +933,26 @@ class _Turn:
 
 
 class ScriptedProvider:
-    """The conversation provider that answers from the client's training alone (see module doc)."""
+    """The conversation provider that answers from the client's training alone.
+
+    Training means script, product facts, objection answers, FAQ, sales techniques and business
+    info. Rules it keeps:
+
+    - Deterministic: the same context always gives the same reply (no randomness, no ``hash()``),
+      so tests and the phone simulator are repeatable.
+    - An opt-out wins over everything else said in the same breath: "not interested, stop calling
+      me" marks do-not-call.
+    - Interest is never lowered by a neutral sentence; only a refusal sets it to cold.
+    - Never the same sentence twice in a row: follow-ups rotate through what the client trained
+      and skip what the agent has just said.
+    - Never claims to be human: "are you a robot?" gets an honest answer. The AI/recording
+      disclosure itself is added by the engine, not here.
+
+    ``context.transcript`` is the call so far *without* the current utterance (that is
+    ``caller_utterance``); if the engine stored the caller's turn first, the trailing copy is
+    ignored, so both conventions work. English only (``context.language`` is not used), and
+    ``client_instructions`` are free text for a model, which this provider cannot follow.
+    """
 
     name = PROVIDER_NAME
 

@@ -2,28 +2,8 @@
 
 A caller who says "call me back tomorrow afternoon" must get a callback at a real instant in
 *their* wall-clock time, so every phrase is resolved against ``now_local`` (aware, in the
-customer's timezone) and the answer carries the same tzinfo.
-
-Readings we chose, so callers and tests can rely on them:
-
-- parts of the day: morning 10:00, afternoon 14:00, evening 18:00, tonight / night 19:00,
-  noon / lunch 12:00, after lunch 13:00, end of the day 17:00, first thing 09:00;
-- a bare hour without am/pm is read in business hours: 1-7 -> p.m., 8-11 -> a.m., 12 -> noon;
-  a part of the day decides it when given ("tomorrow evening at 7" -> 19:00);
-- a day without a time ("tomorrow", "on Friday", "next week") -> 10:00 that day; "next week"
-  is the coming Monday, "next month" the same day of next month; a weekday is its next
-  occurrence ("next Tuesday" and "Tuesday" alike), or today when the caller names today and
-  the time is still ahead;
-- a time already past moves forward: "at 9am" said at 11:00 -> tomorrow 09:00; "this
-  afternoon" said at 15:30 -> in an hour (rounded up to the quarter), since it is still afternoon;
-- "later today" is two hours from now (rounded up to the quarter hour) while still today; with
-  no time at all ("call me back later") the caller gets :func:`default_callback_time`;
-- "in 30 minutes" / "in two hours" are elapsed time (computed in UTC, so a DST change in
-  between does not shift them); "in 3 days" is calendar days at the same wall-clock time.
-
-Wall times are always built as local dates and clock times with the zone attached, then
-normalised through UTC, so a time in a DST gap (02:30 on the spring-forward night) becomes the
-real instant after it instead of a time that never happens.
+customer's timezone) and the answer carries the same tzinfo. The readings we chose, which
+callers and tests rely on, are listed on :func:`parse_when`. Hand-written on purpose: ADR 0010.
 """
 
 from __future__ import annotations
@@ -383,8 +363,27 @@ def _relative(text: str, now: datetime) -> tuple[timedelta | None, int | None]:
 def parse_when(text: str, now_local: datetime) -> datetime | None:
     """The instant ``text`` names, in ``now_local``'s timezone, or None when it names no time.
 
-    Always in the future: a time already past today moves to its next occurrence (see the
-    module docstring for every reading). Seconds are dropped: callbacks are minute-precise.
+    Always in the future: a time already past today moves to its next occurrence. Seconds are
+    dropped: callbacks are minute-precise. The readings:
+
+    - parts of the day: morning 10:00, afternoon 14:00, evening 18:00, tonight / night 19:00,
+      noon / lunch 12:00, after lunch 13:00, end of the day 17:00, first thing 09:00;
+    - a bare hour without am/pm is read in business hours: 1-7 -> p.m., 8-11 -> a.m., 12 -> noon;
+      a part of the day decides it when given ("tomorrow evening at 7" -> 19:00);
+    - a day without a time ("tomorrow", "on Friday", "next week") -> 10:00 that day; "next week"
+      is the coming Monday, "next month" the same day of next month; a weekday is its next
+      occurrence ("next Tuesday" and "Tuesday" alike), or today when the caller names today and
+      the time is still ahead;
+    - a time already past moves forward: "at 9am" said at 11:00 -> tomorrow 09:00; "this
+      afternoon" said at 15:30 -> in an hour (rounded up to the quarter), since it is still afternoon;
+    - "later today" is two hours from now (rounded up to the quarter hour) while still today; with
+      no time at all ("call me back later") the caller gets :func:`default_callback_time`;
+    - "in 30 minutes" / "in two hours" are elapsed time (computed in UTC, so a DST change in
+      between does not shift them); "in 3 days" is calendar days at the same wall-clock time.
+
+    Wall times are built as local dates and clock times with the zone attached, then normalised
+    through UTC, so a time in a DST gap (02:30 on the spring-forward night) becomes the real
+    instant after it instead of a time that never happens.
     """
     _require_aware(now_local)
     text = _prepare(text)

@@ -1,17 +1,8 @@
 """Import a leads file (CSV) into an agent's customers: upsert by phone number, row by row.
 
-The rules a person relies on:
-- every bad row is reported with its line in the file (the header is line 1) and a reason,
-  and never stops the good rows;
-- a row is matched to a customer by its number in E.164, so "+1 (212) 555-0101" and
-  "212.555.0101" are the same person;
-- a blank cell leaves the stored value alone (a leads file rarely has every column filled),
-  so importing the same file twice changes nothing and writes nothing;
-- the file is streamed and written in batches, each atomic, with a fixed handful of
-  queries per batch, so a file bigger than memory imports the same way as a small one.
-
-The API (size-limited upload) and the ``import_customers`` command (any size, progress bar)
-both go through :func:`customers_import_csv`.
+The API (size-limited upload), the ``import_customers`` command (any size, progress bar) and
+the dashboard's import jobs all go through this one importer, so a file imports the same way
+by every door. The rules a person relies on are in :func:`customers_import`.
 """
 
 from __future__ import annotations
@@ -38,6 +29,7 @@ from agents.models import AIAgent
 from core.errors import DomainError, ValidationFailed
 from core.phone import normalize_e164, timezone_for_number
 from core.timezones import is_timezone_name
+from customers.level_counts import customer_level_counts_sync
 from customers.models import CustomerProfile
 from customers.services import customer_note, customer_opt_out, notes_appended
 
@@ -504,6 +496,7 @@ def _write_batch(agent: AIAgent, rows: list[_Parsed]) -> _BatchOutcome:
             CustomerProfile.objects.bulk_create(to_create)
         if to_update:
             CustomerProfile.objects.bulk_update(to_update, [*sorted(fields), "updated_at"])
+        customer_level_counts_sync(customer_ids=[c.pk for c in (*to_create, *to_update)])
         for customer in opting_out:  # the few rows that opt someone out, one by one
             customer_opt_out(customer=customer, reason="Opted out in an imported file.")
     return outcome
@@ -523,6 +516,13 @@ def customers_import(
     leaves no half-written batch. A batch that collides with a customer created at the same
     moment elsewhere (a caller ringing in) is retried once against the new state.
     ``progress`` is called after every batch.
+
+    The rules a person relies on: every bad row is reported with its line (the header is line 1)
+    and a reason; a row matches a customer by its E.164 number ("+1 (212) 555-0101" and
+    "212.555.0101" are one person, and a number repeated in the file is refused on its second
+    line); a blank cell leaves the stored value alone, so importing a
+    file twice writes nothing; rows stream in batches with a fixed handful of queries each, so a
+    file bigger than memory imports like a small one.
     """
     report = ImportReport()
     seen = _NumbersSeen()
@@ -570,7 +570,7 @@ def customers_import_csv(
     progress: Callable[[ImportProgress], None] | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
-    """Read a leads file from ``stream`` and import it; see the module docstring for the rules."""
+    """Read a leads file from ``stream`` and import it by the rules of :func:`customers_import`."""
     ignored, rows = read_customer_csv(stream)
     report = customers_import(agent=agent, rows=rows, progress=progress, batch_size=batch_size)
     report.ignored_columns = ignored

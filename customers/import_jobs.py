@@ -1,19 +1,9 @@
 """CSV import jobs: the upload is stored, a Celery worker imports it, the page polls the row.
 
-Why a job and not the web request: a leads file can take minutes, and any web machine may
-answer the next poll, so the state lives in the database (``ImportJob``) and the file in
-Django's default storage, never on one machine's disk. The rows themselves go through
-:func:`customers.csv_import.customers_import`, the same importer the API and the
-``import_customers`` command use, with all its rules (upsert by number, blank cells keep
-values, a number repeated in the file refused on its second line).
-
-Rules of the job:
-- a file that is too big, not text, or has no phone column is refused at upload, with the
-  reason, before anything is stored;
-- the worker reads the whole file once before writing, so a file that turns out to be
-  unreadable further down fails with its line and no row written;
-- a job is claimed with a conditional UPDATE (queued -> running), so a redelivered task
-  never imports the same file twice.
+A job, not the web request: a leads file can take minutes and any web machine may answer the
+next poll, so the state lives in ``ImportJob`` and the file in default storage, never on one
+machine's disk. Rows go through ``customers.csv_import.customers_import``, the importer every
+door uses; the job's rules (refusals at upload, one read before writing, the claim) are ADR 0015's.
 """
 
 from __future__ import annotations

@@ -52,6 +52,9 @@ class CustomerProfile(models.Model):
     # A persona of a simulation run: never listed, counted, dialled or learned from.
     is_simulated = models.BooleanField(default=False, editable=False)
     last_contacted_at = models.DateTimeField(null=True, blank=True)
+    # The CustomerLevelCount bucket this customer is counted in ("warm:0"; "" = not counted):
+    # the counter service moves it from there to where it belongs now (customers.level_counts).
+    dashboard_counted = models.CharField(max_length=16, blank=True, default="", editable=False)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -170,3 +173,29 @@ class ImportJob(models.Model):
         if not self.rows_total:
             return 0
         return min(99, 100 * self.rows_processed // self.rows_total)
+
+
+class CustomerLevelCount(models.Model):
+    """How many real customers an agent has per interest level and do-not-call flag.
+
+    Kept by ``customers.level_counts`` in the transaction of every write that creates a
+    customer, moves their level or do-not-call flag, or deletes them, so the dashboard reads
+    at most eight rows instead of counting a hundred thousand customers.
+    """
+
+    ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="level_counts", db_index=False)
+    interest_level = models.CharField(max_length=10, choices=CustomerProfile.InterestLevel.choices)
+    is_do_not_call = models.BooleanField(default=False)
+    customers = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = "customers per level"
+        verbose_name_plural = "customers per level"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ai_agent", "interest_level", "is_do_not_call"], name="customer_level_count_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ai_agent_id} {self.interest_level}{' dnc' if self.is_do_not_call else ''}: {self.customers}"

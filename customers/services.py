@@ -16,6 +16,7 @@ from agents.models import AIAgent
 from core.errors import Conflict, ValidationFailed
 from core.phone import normalize_e164, timezone_for_number
 from core.timezones import is_timezone_name
+from customers.level_counts import customer_level_counts_forget, customer_level_counts_sync
 from customers.models import CustomerProfile
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def customer_create(
     try:
         with transaction.atomic():
             customer.save()
+            customer_level_counts_sync(customer_ids=[customer.pk])
     except IntegrityError:
         raise Conflict(f"A customer with the number {phone} already exists.", code="customer_exists") from None
     return customer
@@ -81,10 +83,11 @@ def customer_get_or_create(*, agent: AIAgent, phone_number: str) -> tuple[Custom
         return existing, False
     try:
         with transaction.atomic():
-            return (
-                CustomerProfile.objects.create(ai_agent=agent, phone_number=phone, timezone=timezone_for_number(phone)),
-                True,
+            customer = CustomerProfile.objects.create(
+                ai_agent=agent, phone_number=phone, timezone=timezone_for_number(phone)
             )
+            customer_level_counts_sync(customer_ids=[customer.pk])
+            return customer, True
     except IntegrityError:  # created concurrently by another webhook
         return CustomerProfile.objects.get(ai_agent=agent, phone_number=phone), False
 
@@ -110,7 +113,10 @@ def customer_for_caller(*, agent: AIAgent, caller_id: str) -> CustomerProfile:
             return customer_get_or_create(agent=agent, phone_number=raw)[0]
         except ValidationFailed:
             logger.info("Caller ID %r is not a phone number; the caller is treated as anonymous", raw[:32])
-    return CustomerProfile.objects.create(ai_agent=agent, phone_number="", is_anonymous=True)
+    with transaction.atomic():
+        customer = CustomerProfile.objects.create(ai_agent=agent, phone_number="", is_anonymous=True)
+        customer_level_counts_sync(customer_ids=[customer.pk])
+    return customer
 
 
 def spoken_phone_number(utterance: str, *, region: str) -> str | None:
@@ -179,6 +185,7 @@ def customer_update(*, customer: CustomerProfile, note: str = "", **changes: Any
             try:
                 with transaction.atomic():
                     customer.save(update_fields=[*sorted(fields), "updated_at"])
+                    customer_level_counts_sync(customer_ids=[customer.pk])
             except IntegrityError:
                 raise Conflict("Another customer already has that phone number.", code="customer_exists") from None
         customer_add_note(customer=customer, text=note, source="api")
@@ -240,6 +247,7 @@ def customer_opt_out(*, customer: CustomerProfile, reason: str = DO_NOT_CALL_CAN
     customer.is_do_not_call = True
     if not already:
         customer.save(update_fields=["is_do_not_call", "updated_at"])
+        customer_level_counts_sync(customer_ids=[customer.pk])
     cancelled = _callback_canceller(customer, (reason or DO_NOT_CALL_CANCEL_REASON)[:300])
     return DoNotCallChange(customer=customer, callbacks_cancelled=cancelled)
 
@@ -251,6 +259,7 @@ def customer_opt_in(*, customer: CustomerProfile) -> DoNotCallChange:
     customer.is_do_not_call = False
     if was_on:
         customer.save(update_fields=["is_do_not_call", "updated_at"])
+        customer_level_counts_sync(customer_ids=[customer.pk])
     return DoNotCallChange(customer=customer, callbacks_cancelled=0)
 
 
@@ -284,6 +293,7 @@ def customer_raise_interest(*, customer: CustomerProfile, level: str, at_least: 
         return False
     _apply_level(customer, after)
     customer.save(update_fields=["interest_level", "is_converted", "updated_at"])
+    customer_level_counts_sync(customer_ids=[customer.pk])
     return True
 
 
@@ -358,7 +368,9 @@ def _list_of(value: Any) -> list:
 
 def customer_delete(*, customer: CustomerProfile) -> None:
     """Forget the customer; their callbacks and calls go with them (database cascade)."""
-    customer.delete()
+    with transaction.atomic():
+        customer_level_counts_forget(customer=customer)
+        customer.delete()
 
 
 # 202-555-01xx: numbers reserved for fiction, so a persona never borrows a real person's number.

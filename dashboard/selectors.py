@@ -1,9 +1,11 @@
 """Read-only aggregates for the dashboard, always scoped to one agent (and so one client).
 
 Everything here runs a fixed number of queries whatever the number of calls, customers or
-callbacks: counts come from ``aggregate(...)`` with ``filter=Q(...)`` in the database, lists
-are sliced, and anything over calls is bounded to recent days so the (ai_agent, -started_at)
-index limits the rows read. Lifetime totals come from the counters the outcome service
+callbacks, and reads about as many rows for a busy agent as for a quiet one: the recent
+figures and calls per day come from the per-day counters the call services keep
+(``calls.day_counts``), the customer counts from the per-level counters the customer
+services keep (``customers.level_counts``), lists are sliced, and what still reads calls is
+bounded to a day or a sample. Lifetime totals come from the counters the outcome service
 keeps on the agent row rather than from counting a million calls.
 
 Days and "today" are the client's (its timezone); pick-up hours are the customer's.
@@ -21,8 +23,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, FloatField, Max, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Aggregate, Count, FloatField, Max, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents.knowledge import level_breakdown
@@ -37,10 +39,9 @@ from agents.memory import (
 from agents.models import LEARNING_THRESHOLD, AIAgent, AIAgentTraining
 from callbacks.models import ScheduledCallback
 from callbacks.selectors import callback_list
-from calls.models import CallSession, CallTurn
-from calls.outcomes import PICKED_UP_OUTCOMES
+from calls.models import CallDayCount, CallSession, CallTurn
 from calls.selectors import call_list
-from customers.models import CustomerProfile
+from customers.models import CustomerLevelCount, CustomerProfile
 
 PERFORMANCE_DAYS = 7  # the window of the dashboard's recent performance figures
 RECENT_CALLS = 10
@@ -52,15 +53,6 @@ CHART_CACHE_SECONDS = 60  # unless settings.DASHBOARD_CHART_CACHE_SECONDS says o
 Outcome = CallSession.Outcome
 Level = CustomerProfile.InterestLevel
 FUNNEL = (Level.COLD, Level.WARM, Level.HOT, Level.CONVERTED)
-# Placed by us, so they count against the client's daily call limit.
-OUTBOUND_TYPES = (CallSession.CallType.OUTBOUND, CallSession.CallType.SCHEDULED, CallSession.CallType.FOLLOWUP)
-
-
-def _picked_up() -> Q:
-    """A person answered: a human outcome, or (while no outcome is known) answered by a non-machine."""
-    return Q(outcome__in=PICKED_UP_OUTCOMES) | (
-        Q(outcome="") & Q(answered_at__isnull=False) & ~Q(answered_by__startswith="machine")
-    )
 
 
 def client_zone(agent: AIAgent) -> ZoneInfo:
@@ -99,33 +91,35 @@ class Performance:
 
 
 def agent_performance(*, agent: AIAgent, now: datetime | None = None) -> Performance:
-    """Lifetime counters plus the last days' activity, in one query over the recent calls."""
+    """Lifetime counters plus the last days' activity: two queries, over day counters and a day of calls.
+
+    The window and today come from the calls-per-day counters (a few rows per day); only the
+    AI fallbacks, a rolling 24 hours rather than client days, are summed over the calls.
+    """
     now = now or timezone.now()
     zone = client_zone(agent)
-    today_start = local_day_start(now.astimezone(zone).date(), zone)
-    window_start = local_day_start((now - timedelta(days=PERFORMANCE_DAYS - 1)).astimezone(zone).date(), zone)
-    last_day = now - timedelta(hours=24)
-    since = min(window_start, today_start, last_day)
-    today = Q(started_at__gte=today_start)
-    in_window = Q(started_at__gte=window_start)
-    # Counting started_at (never NULL), not the id: every column read here is in
-    # call_agent_recent_idx, so PostgreSQL answers from the index alone, however busy the window.
+    today = now.astimezone(zone).date()
+    window_first = (now - timedelta(days=PERFORMANCE_DAYS - 1)).astimezone(zone).date()
+    on_today = Q(day__gte=today)
     stats = (
-        _calls(agent)
-        .filter(started_at__gte=since)
+        CallDayCount.objects.filter(ai_agent=agent, day__gte=min(window_first, today))
+        .order_by()
         .aggregate(
-            window=Count("started_at", filter=in_window),
-            answered=Count("started_at", filter=in_window & _picked_up()),
-            conversions=Count("started_at", filter=in_window & Q(outcome=Outcome.CONVERTED)),
-            avg_duration=Avg("duration_seconds", filter=in_window & Q(duration_seconds__gt=0)),
-            today=Count("started_at", filter=today),
-            today_outbound=Count("started_at", filter=today & Q(call_type__in=OUTBOUND_TYPES)),
-            failed_today=Count(
-                "started_at", filter=today & (Q(status=CallSession.Status.FAILED) | Q(outcome=Outcome.FAILED))
-            ),
-            fallbacks=Sum("llm_fallbacks", filter=Q(started_at__gte=last_day)),
+            window=Coalesce(Sum("calls"), 0),
+            answered=Coalesce(Sum("picked_up"), 0),
+            conversions=Coalesce(Sum("calls", filter=Q(outcome=Outcome.CONVERTED)), 0),
+            duration_calls=Coalesce(Sum("duration_calls"), 0),
+            duration_seconds=Coalesce(Sum("duration_seconds"), 0),
+            today=Coalesce(Sum("calls", filter=on_today), 0),
+            today_outbound=Coalesce(Sum("outbound", filter=on_today), 0),
+            failed_today=Coalesce(Sum("failed", filter=on_today), 0),
         )
     )
+    # started_at and llm_fallbacks are in call_agent_recent_idx: an index-only sum of one day.
+    stats["fallbacks"] = (
+        _calls(agent).filter(started_at__gte=now - timedelta(hours=24)).aggregate(n=Sum("llm_fallbacks"))["n"]
+    )
+    stats["avg_duration"] = stats["duration_seconds"] / stats["duration_calls"] if stats["duration_calls"] else None
     limit = agent.client.daily_call_limit
     return Performance(
         calls_handled=agent.calls_handled,
@@ -182,12 +176,11 @@ def cached_for_agent(agent: AIAgent, name: str, compute):
 
 
 def customer_stats(*, agent: AIAgent) -> CustomerStats:
-    # Counting a column of customer_agent_interest_idx (never NULL), not the primary key, lets
-    # PostgreSQL count from the index alone.
-    counts = CustomerProfile.objects.filter(ai_agent=agent, is_simulated=False).aggregate(
-        total=Count("interest_level"),
-        **{level: Count("interest_level", filter=Q(interest_level=level)) for level in FUNNEL},
-        do_not_call=Count("interest_level", filter=Q(is_do_not_call=True)),
+    """Real customers per level and on the do-not-call list, from the per-level counters (eight rows at most)."""
+    counts = CustomerLevelCount.objects.filter(ai_agent=agent).aggregate(
+        total=Coalesce(Sum("customers"), 0),
+        **{level: Coalesce(Sum("customers", filter=Q(interest_level=level)), 0) for level in FUNNEL},
+        do_not_call=Coalesce(Sum("customers", filter=Q(is_do_not_call=True)), 0),
     )
     return CustomerStats(**counts)
 
@@ -407,10 +400,9 @@ class AgentDashboard:
 def agent_dashboard(*, agent: AIAgent, now: datetime | None = None) -> AgentDashboard:
     """Everything ``GET /api/dashboard/ai-agent/`` and the overview show above the charts.
 
-    Six queries whatever the data size. The customer counts may be a minute old (the chart
-    cache): counting every customer is the page's one read that grows with the customer list
-    (a hundred thousand index entries), and the figure that matters least to the second;
-    today's calls, the callbacks and the alerts are always live.
+    Seven queries whatever the data size. The customer counts may be a minute old (the chart
+    cache), the figure that matters least to the second; today's calls, the callbacks and the
+    alerts are always live.
     """
     now = now or timezone.now()
     performance = agent_performance(agent=agent, now=now)
@@ -439,22 +431,18 @@ def agent_dashboard(*, agent: AIAgent, now: datetime | None = None) -> AgentDash
 def calls_per_day_by_outcome(*, agent: AIAgent, days: int = 14, now: datetime | None = None) -> list[dict[str, Any]]:
     """``[{"date", "total", "outcomes": {outcome: n}}]`` for each of the last ``days`` client-local days.
 
-    One GROUP BY (day, outcome) query; days without calls are filled with zeros. Calls
-    without an outcome yet are counted under ``""``.
+    One query over the calls-per-day counters (a row per day and outcome); days without calls
+    are filled with zeros. Calls without an outcome yet are counted under ``""``.
     """
     now = now or timezone.now()
     zone = client_zone(agent)
     first = now.astimezone(zone).date() - timedelta(days=days - 1)
-    rows = (
-        _calls(agent)
-        .filter(started_at__gte=local_day_start(first, zone))
-        .annotate(day=TruncDate("started_at", tzinfo=zone))
-        .values("day", "outcome")
-        .annotate(n=Count("*"))  # not the id: call_agent_recent_idx alone answers
+    rows = CallDayCount.objects.filter(ai_agent=agent, day__gte=first, calls__gt=0).values_list(
+        "day", "outcome", "calls"
     )
     per_day: dict[date, dict[str, int]] = defaultdict(dict)
-    for row in rows:
-        per_day[row["day"]][row["outcome"]] = row["n"]
+    for day, outcome, n in rows:
+        per_day[day][outcome] = n
     series = []
     for offset in range(days):
         day = first + timedelta(days=offset)

@@ -1,20 +1,9 @@
 """Reads the dashboard pages need on top of ``dashboard.selectors``, always scoped to one agent.
 
-Same rule as the selectors they build on: a fixed number of queries whatever the number of
-rows (lists are sliced or paginated, counts come from one ``aggregate``), so a page costs
-the same for a client with one customer and for one with a hundred thousand.
-
-The overview must stay fast for a client with a million calls (bench/dashboard_scale.py), so
-its charts are built the cheap way where one exists:
-
-- the funnel reuses the customer counts the dashboard already fetched (no second query);
-- pick-up by hour comes from the agent's learned memory (``agents.memory``), the counters the
-  outcome service folds every closed call into, rather than joining a month of calls to their
-  customers' timezones on every page view;
-- what must scan many rows (calls per day, reply-time percentiles, the customer counts) is
-  cached per agent for ``DASHBOARD_CHART_CACHE_SECONDS`` (60 s by default,
-  ``selectors.cached_for_agent``; the dashboard API shares the customer counts): those may be
-  a minute old; today's calls, the callbacks and the alerts never are.
+Same rule as the selectors: a fixed number of queries whatever the number of rows, so a page
+costs the same for one customer as for a hundred thousand. The overview must stay fast at a
+million calls (bench/dashboard_scale.py), so its charts read counters and the learned memory
+(docs/rules.md, "Dashboard counts") instead of scanning calls; see :func:`overview_page`.
 """
 
 from __future__ import annotations
@@ -193,7 +182,16 @@ def _objection_insights(agent: AIAgent, rows: list[dict[str, Any]]) -> list[Obje
 
 
 def overview_page(*, agent: AIAgent, now: datetime | None = None) -> OverviewPage:
-    """The overview: the dashboard API's sections plus the four charts and the learning tables."""
+    """The overview: the dashboard API's sections plus the four charts and the learning tables.
+
+    Each chart is built the cheap way: the funnel reuses the customer counts already fetched;
+    pick-up by hour comes from the learned memory, not a month of calls joined to customer
+    timezones; calls per day and customer counts come from the writers' counters. The chart
+    figures (calls per day, reply-time percentiles from a sample of recent calls) and the
+    customer counts are cached per agent for ``DASHBOARD_CHART_CACHE_SECONDS`` (60 s by default,
+    ``selectors.cached_for_agent``; the dashboard API shares the customer counts), so they may be
+    a minute old; today's calls, the callbacks and the alerts never are.
+    """
     now = now or timezone.now()
     dashboard = selectors.agent_dashboard(agent=agent, now=now)
     as_of, per_day, latency = selectors.cached_for_agent(

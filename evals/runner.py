@@ -1,24 +1,9 @@
-"""Conversation evals: labelled caller turns driven through the signed Twilio webhooks.
+"""Conversation evals: labelled caller turns driven through the signed Twilio webhooks (ADR 0010).
 
-Each case is a call: the incoming-call webhook, then one signed turn webhook per caller
-utterance (``?n=``, ``CallSid`` = ``CA`` + 32 hex), exactly the door Twilio uses. What the
-agent *did* is read back from the database and the TwiML, never from the provider's reply
-object, so the suite measures what a caller and the client would notice:
-
-- ``opt_out``: the customer's do-not-call flag (every turn checks it, default false);
-- ``transfer``: a ``<Dial>`` in the answer (every turn checks it, default false);
-- ``callback``: a callback booked on this turn, inside ``[from, to]`` in the customer's local
-  time (``false``: none booked); ``asks_time``: none booked, the call goes on, the agent asks when;
-- ``objection``: the objection key recorded on this turn (``false``: none recorded);
-- ``refusal``: the trained not-interested answer or a close as not interested;
-- ``interest``: the customer's interest level after the turn;
-- ``outcome``: the call's outcome; ``ends``: the answer hangs up;
-- ``says`` / ``not_says``: text the answer must (not) contain, e.g. a trained fact;
-- ``none``: small talk, nothing done at all;
-- ``max_ms``: the turn's latency budget.
-
-The corpus lives in ``evals/corpus/*.yaml`` (see its comments). ``run_suite`` needs a database
-(the pytest ``db`` fixture, or the test database ``evals/run.py`` creates).
+Each case is a call played through the door Twilio uses. What the agent *did* is read back from
+the database and the TwiML, never from the provider's reply object, so the suite measures what
+a caller and the client would notice (the ``expect`` keys: :func:`_check`). The corpus is
+``evals/corpus/*.yaml``; ``run_suite`` needs a database (pytest's ``db``, or ``evals/run.py``'s).
 """
 
 from __future__ import annotations
@@ -242,6 +227,20 @@ def _twiml(response) -> tuple[str, set[str]]:
 
 def _check(spec: TurnSpec, *, reply: str, verbs: set[str], records: list[dict], customer: CustomerProfile,
            call: CallSession, booked: list[ScheduledCallback], latency_ms: float) -> list[str]:  # fmt: skip
+    """What the turn missed of its ``expect``; the keys:
+
+    - ``opt_out``: the customer's do-not-call flag (every turn checks it, default false);
+    - ``transfer``: a ``<Dial>`` in the answer (every turn checks it, default false);
+    - ``callback``: a callback booked on this turn, inside ``[from, to]`` in the customer's local
+      time (``false``: none booked); ``asks_time``: none booked, the call goes on, the agent asks when;
+    - ``objection``: the objection key recorded on this turn (``false``: none recorded);
+    - ``refusal``: the trained not-interested answer or a close as not interested;
+    - ``interest``: the customer's interest level after the turn;
+    - ``outcome``: the call's outcome; ``ends``: the answer hangs up;
+    - ``says`` / ``not_says``: text the answer must (not) contain, e.g. a trained fact;
+    - ``none``: small talk, nothing done at all;
+    - ``max_ms``: the turn's latency budget.
+    """
     expect, misses = spec.expect, []
     kinds = [r.get("type") for r in records]
     objections = [r.get("key") for r in records if r.get("type") == "record_objection"]

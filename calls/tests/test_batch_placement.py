@@ -12,6 +12,7 @@ from django.db import connection, connections
 
 from callbacks.claims import callbacks_claim_due
 from callbacks.tests.factories import CallbackFactory
+from calls import outbound
 from calls.dispatch import callbacks_dispatch_due, callbacks_place_claimed
 from calls.models import CallSession, OutboundDayCount
 from calls.outbound import CallToPlace, calls_place, reserve_outbound_call
@@ -119,21 +120,33 @@ def test_a_mixed_batch_settles_each_callback_by_its_own_rules(agent, monkeypatch
 
 
 @time_machine.travel(TUESDAY_2PM, tick=False)
-def test_the_sessions_are_recorded_before_the_first_dial_and_each_sid_written_as_its_dial_returns(agent, monkeypatch):
+@pytest.mark.parametrize(
+    ("write_within", "without_sid_at_each_dial"),
+    [
+        # Dials as fast as the simulated phone's: the set's SIDs are written together after the last.
+        (timedelta(seconds=5), [3, 3, 3]),
+        # Dials as slow as real ones: each SID is written before the next dial, so Twilio's webhooks
+        # for the first calls of a set find them while the rest is dialled.
+        (timedelta(0), [3, 2, 1]),
+    ],
+)
+def test_the_sessions_are_recorded_before_the_first_dial_and_each_sid_soon_after_its_dial(
+    agent, monkeypatch, write_within, without_sid_at_each_dial
+):
     made = due_callbacks(agent, ["a", "b", "c"])
     seen: list[int] = []
     real_place_call = SimulatedGateway.place_call
 
     def place_call(self, request):
-        # Every session of the set is there before any call is dialled; the calls dialled already
-        # carry their SID (Twilio's webhooks for them may arrive while the rest is dialled).
+        # Every session of the set is there before any call is dialled.
         seen.append(CallSession.objects.filter(twilio_call_sid__isnull=True, status="queued").count())
         return real_place_call(self, request)
 
     monkeypatch.setattr(SimulatedGateway, "place_call", place_call)
+    monkeypatch.setattr(outbound, "SID_WRITE_WITHIN", write_within)
 
     assert callbacks_dispatch_due().as_dict()["results"] == {"placed": 3}
-    assert seen == [3, 2, 1]
+    assert seen == without_sid_at_each_dial
     assert CallSession.objects.filter(twilio_call_sid__startswith="CA").count() == 3
     assert set(CallSession.objects.values_list("callback_id", flat=True)) == {cb.pk for cb in made.values()}
 

@@ -24,8 +24,10 @@ from playwright.sync_api import expect
 from accounts.models import User
 from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
+from calls.day_counts import call_day_counts_rebuild
 from calls.models import CallSession, CallTurn
 from calls.outcomes import PICKED_UP_OUTCOMES, agent_learn_calls
+from customers.level_counts import customer_level_counts_rebuild
 from customers.models import CustomerProfile
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -162,6 +164,9 @@ def seed_history(agent: AIAgent) -> None:
         for call in calls
         if call.answered_at and call.started_at > now - timedelta(days=6)
     )
+    # Loaded in bulk past the services, so recounted as after any bulk load.
+    call_day_counts_rebuild(agent=agent)
+    customer_level_counts_rebuild(agent=agent)
 
 
 def percentile(values: list[int], p: float) -> float:

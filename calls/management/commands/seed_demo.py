@@ -17,10 +17,12 @@ from accounts.models import Client, User
 from agents.models import AIAgent
 from agents.services import agent_setup, training_add
 from callbacks.models import ScheduledCallback
+from calls.day_counts import call_day_counts_rebuild
 from calls.models import CallSession, CallTurn
 from calls.outcomes import agent_learn_calls, interest_after
 from calls.sentiment import lexicon_sentiment
 from customers.contactability import booking_zone, next_allowed_time
+from customers.level_counts import customer_level_counts_rebuild
 from customers.models import CustomerProfile
 from customers.services import customer_get_or_create
 
@@ -84,6 +86,8 @@ class Command(BaseCommand):
             people.append(customer)
         self._calls(agent, people, calls, rng, quiet=options["verbosity"] == 0)
         self._callbacks(agent, people)
+        call_day_counts_rebuild(agent=agent)  # the history was bulk-loaded past the counting services
+        customer_level_counts_rebuild(agent=agent)
         # Fold the history into the agent's memory now, so insights and charts show on first login.
         learned = agent_learn_calls(
             agent=agent, calls=list(CallSession.objects.filter(ai_agent=agent, outcome_learned=False))
