@@ -139,6 +139,7 @@ class Carrier:
         self.pending: list[tuple[float, str, str, object]] = []  # (when, sid, status, agent_id)
         self.stop = threading.Event()
         self.placed = 0
+        self.retried = 0
         self.first_1000_at: float | None = None
         self.started = time.perf_counter()
 
@@ -157,7 +158,7 @@ class Carrier:
                 self.first_1000_at = time.perf_counter() - self.started
 
     def run(self) -> None:
-        from django.db import connections
+        from django.db import OperationalError, connections
 
         from agents.models import AIAgent
         from calls.lifecycle import call_status_update
@@ -174,27 +175,32 @@ class Carrier:
                 for event in due:
                     _, sid, status, agent_id = event
                     agent = agents.get(agent_id) or agents.setdefault(agent_id, AIAgent.objects.get(pk=agent_id))
-                    applied = call_status_update(
-                        agent=agent,
-                        event=TwilioEvent(
-                            call_sid=sid,
-                            from_number="",
-                            to_number="",
-                            direction="",
-                            call_status=status,
-                            speech=None,
-                            confidence=None,
-                            sequence_number=None,
-                            answered_by="",
-                            call_duration=1,
-                            recording_url="",
-                            recording_sid="",
-                            recording_duration=None,
-                            recording_status="",
-                            error_code="",
-                            turn=None,
-                        ),
-                    )
+                    try:
+                        applied = call_status_update(
+                            agent=agent,
+                            event=TwilioEvent(
+                                call_sid=sid,
+                                from_number="",
+                                to_number="",
+                                direction="",
+                                call_status=status,
+                                speech=None,
+                                confidence=None,
+                                sequence_number=None,
+                                answered_by="",
+                                call_duration=1,
+                                recording_url="",
+                                recording_sid="",
+                                recording_duration=None,
+                                recording_status="",
+                                error_code="",
+                                turn=None,
+                            ),
+                        )
+                    except OperationalError:  # a deadlock victim: Twilio's retry, or the reconcile tick, sends it again
+                        self.retried += 1
+                        retry.append((now + 0.05, *event[1:]))
+                        continue
                     if applied is None:  # the placer has not written the SID down yet
                         retry.append((now + 0.05, *event[1:]))
                 with self.lock:
@@ -205,7 +211,7 @@ class Carrier:
 
 
 def _run(args, leads: int, run: int, stop_after: int | None) -> dict:
-    from django.db import connections
+    from django.db import OperationalError, connections
 
     from calls import pacing
     from calls.simulated_phone import SimulatedGateway, new_call_sid
@@ -227,6 +233,7 @@ def _run(args, leads: int, run: int, stop_after: int | None) -> dict:
     tick_seconds: list[float] = []
     done = threading.Event()
     errors: list[BaseException] = []
+    retried: list[str] = []
 
     def dispatcher():
         try:
@@ -250,7 +257,12 @@ def _run(args, leads: int, run: int, stop_after: int | None) -> dict:
                 client = lead.campaign.ai_agent.client
                 local.account = pacing._account(client)[0]
                 local.agent_id = lead.campaign.ai_agent_id
-                lead_place(lead_id=lead.pk, token=lead.claim_token)
+                for _ in range(5):  # as the Celery task retries a database error (a deadlock victim)
+                    try:
+                        lead_place(lead_id=lead.pk, token=lead.claim_token)
+                        break
+                    except OperationalError as exc:
+                        retried.append(repr(exc)[:80])
         except BaseException as exc:  # noqa: BLE001 - reported after the run
             errors.append(exc)
         finally:
@@ -284,7 +296,8 @@ def _run(args, leads: int, run: int, stop_after: int | None) -> dict:
     SimulatedGateway.place_call = real_place_call
     if errors:
         raise errors[0]
-    return {**_verify(args, loaded, carrier, stop_after), "elapsed": elapsed, "ticks": tick_seconds, "carrier": carrier}
+    verified = _verify(args, loaded, carrier, stop_after)
+    return {**verified, "elapsed": elapsed, "ticks": tick_seconds, "carrier": carrier, "retried": len(retried)}
 
 
 def _verify(args, loaded: dict, carrier: Carrier, stop_after: int | None) -> dict:
@@ -368,6 +381,8 @@ def _print(name: str, result: dict, placed_target: int | None) -> float:
     print(f"duplicates: {result['duplicates']}   missed: {result['missed']}   (target 0 and 0)")
     print(f"dispatcher: {len(ticks)} ticks, {1000 * sum(ticks):.0f} ms in all, {per_call:.2f} ms per placed call")
     print(f"time to place the first 1,000: {first:.1f} s" if first else "time to place the first 1,000: (fewer placed)")
+    carrier = result["carrier"]
+    print(f"database errors retried: {result['retried']} placements, {carrier.retried} status events")
     return per_call
 
 

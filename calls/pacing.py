@@ -95,7 +95,7 @@ def pacing_admit(*, agent: AIAgent, customers: Sequence[CustomerProfile], at: da
     are inserted (in that same transaction). Admits calls in the given order while slots last.
     """
     client = (
-        Client.objects.select_for_update()
+        Client.objects.select_for_update(no_key=True)  # placers queue; rows that refer to the client do not
         .only("max_concurrent_calls", "contact_calls_per_week")
         .get(pk=agent.client_id)
     )

@@ -162,7 +162,7 @@ def _context(campaign: Campaign, attempt: int) -> str:
 
 def _bind(call: CallSession, *, lead_id: int, token: uuid.UUID, campaign_id) -> None:
     """Inside the transaction that records the call: tie it to the lead, or raise to dial nothing."""
-    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    campaign = Campaign.objects.select_for_update(no_key=True).get(pk=campaign_id)
     if campaign.status != Campaign.Status.RUNNING or campaign.waits_for_approval:
         raise CampaignStopped(f"campaign {campaign_id} is {campaign.status}")
     tied = CampaignLead.objects.filter(

@@ -114,7 +114,7 @@ def campaign_transition(*, campaign: Campaign, to: str, now: datetime | None = N
     """Move the campaign to ``to`` if :data:`TRANSITIONS` allows it (else 409); the one door for status."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        locked = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
         if to not in TRANSITIONS[locked.status]:
             raise Conflict(
                 f"A {locked.get_status_display().lower()} campaign cannot become {Campaign.Status(to).label.lower()}.",
@@ -140,7 +140,7 @@ def campaign_transition(*, campaign: Campaign, to: str, now: datetime | None = N
 def campaign_complete(*, campaign: Campaign, now: datetime | None = None) -> bool:
     """Nothing is left to call: complete it, unless another dispatcher (or a person) moved it first."""
     with transaction.atomic():
-        if not Campaign.objects.select_for_update().filter(pk=campaign.pk, status=S.RUNNING).exists():
+        if not Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk, status=S.RUNNING).exists():
             return False
         campaign_transition(campaign=campaign, to=S.COMPLETED, now=now)
     return True
@@ -213,7 +213,7 @@ def campaign_leads_add(*, campaign: Campaign, customers: Iterable[CustomerProfil
                     result.skipped[reason] = result.skipped.get(reason, 0) + 1
             CampaignLead.objects.bulk_create(leads)
             zones = {lead.timezone for lead in leads if lead.state == CampaignLead.State.PENDING}
-            locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+            locked = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
             if zones - set(locked.lead_zones):
                 locked.lead_zones = sorted(set(locked.lead_zones) | zones)
                 locked.save(update_fields=["lead_zones", "updated_at"])
@@ -282,7 +282,7 @@ def campaign_decide(*, campaign: Campaign, approve: bool, reason: str = "", deci
     """The operator's decision on a campaign that waits for approval; recorded, and a rejection cancels it."""
     reason = reason.strip()[:300]
     with transaction.atomic():
-        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        locked = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
         if locked.approval != Campaign.Approval.PENDING:
             raise Conflict("This campaign is not waiting for approval.", code="not_pending")
         if not approve and not reason:
