@@ -25,7 +25,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	@$(PYTHON) -c "import secrets; print('DEBUG=1'); print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('FIELD_ENCRYPTION_KEY=' + secrets.token_urlsafe(32))" > .env
 	@echo "Wrote .env (DEBUG=1, random SECRET_KEY and FIELD_ENCRYPTION_KEY)."
 
-# The web server and, in the background, a Celery worker with embedded beat (the embedded
+# The web server (uvicorn: HTTP and the ConversationRelay WebSocket in one process) and, in the background, a Celery worker with embedded beat (the embedded
 # filesystem broker, or Redis when REDIS_URL is set). Stopping `make run` stops the worker too.
 run: $(VENV)/.runtime .env
 	@mkdir -p var
@@ -34,7 +34,7 @@ run: $(VENV)/.runtime .env
 	$(PY) manage.py seed_demo
 	@$(VENV)/bin/celery -A salesagents worker -B --loglevel=INFO --concurrency=2 --without-gossip --without-mingle & \
 	worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+	$(VENV)/bin/uvicorn salesagents.asgi:application --host $(HOST) --port $(PORT)
 
 # Separate processes (see docs/adr/0003-broker-default.md): any number of workers, on any machine
 # that reaches the same database and Redis; exactly one beat per deployment.
@@ -50,6 +50,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/turn_latency.py
 	$(PY) bench/callback_dispatch.py
 	$(PY) bench/dashboard_scale.py
+	$(PY) bench/relay_latency.py
 	$(PY) bench/campaign_pacing.py
 
 # 1,000,000 scheduled callbacks, 10,000 due, 2 worker processes, on PostgreSQL (DATABASE_URL).

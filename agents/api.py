@@ -144,12 +144,20 @@ class TrainingBreakdownSerializer(serializers.Serializer):
         ref_name = "TrainingBreakdown"
 
 
+VOICE_MODE_HELP = (
+    "gather: each turn is a <Gather> webhook round trip (any Twilio account). relay: Twilio ConversationRelay "
+    "holds a WebSocket to RELAY_BASE_URL + /relay/<public_id>/ and speaks the reply as it streams (needs "
+    "ConversationRelay enabled on the Twilio account)."
+)
+
+
 class AgentOutputSerializer(serializers.Serializer):
     public_id = serializers.UUIDField(help_text="Names the agent in its webhook URLs.")
     agent_name = serializers.CharField(source="name")
     personality_type = serializers.ChoiceField(choices=AIAgent.Personality.choices)
     voice_model = serializers.CharField()
     language = serializers.CharField()
+    voice_mode = serializers.ChoiceField(choices=AIAgent.VoiceMode.choices, help_text=VOICE_MODE_HELP)
     phone_number = serializers.CharField(allow_null=True)
     working_hours_start = HourMinuteField(help_text=HOURS_HELP)
     working_hours_end = HourMinuteField(help_text=HOURS_HELP)
@@ -209,6 +217,7 @@ class AgentUpdateInputSerializer(serializers.Serializer):
     personality_type = serializers.ChoiceField(choices=AIAgent.Personality.choices, required=False)
     voice_model = serializers.CharField(max_length=60, required=False)
     language = serializers.CharField(max_length=10, required=False)
+    voice_mode = serializers.ChoiceField(choices=AIAgent.VoiceMode.choices, required=False, help_text=VOICE_MODE_HELP)
     phone_number = PhoneNumberField(
         max_length=32, required=False, allow_blank=True, allow_null=True,
         help_text="The agent's own number, normalised to E.164. Empty or null removes it.",

@@ -37,12 +37,22 @@ class AIAgent(models.Model):
         ENTHUSIASTIC = "enthusiastic", "Enthusiastic"
         EMPATHETIC = "empathetic", "Empathetic"
 
+    class VoiceMode(models.TextChoices):
+        # Each turn a <Gather> round trip through the turn webhook: works on every Twilio account.
+        GATHER = "gather", "Gather (webhook per turn)"
+        # Twilio ConversationRelay: a WebSocket per call, replies streamed as they are written.
+        RELAY = "relay", "ConversationRelay (streaming)"
+
     client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="agent")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=120)
     personality_type = models.CharField(max_length=20, choices=Personality.choices, default=Personality.FRIENDLY)
     voice_model = models.CharField(max_length=60, default="Polly.Joanna-Neural")
     language = models.CharField(max_length=10, default="en-US")
+    voice_mode = models.CharField(
+        max_length=10, choices=VoiceMode.choices, default=VoiceMode.GATHER,
+        help_text="How calls talk: a webhook per turn, or a ConversationRelay socket (needs it enabled on Twilio).",
+    )  # fmt: skip
     phone_number = models.CharField(
         max_length=16, null=True, blank=True, unique=True, validators=[validate_e164],
         help_text="The agent's own number (E.164); inbound calls to it reach this agent.",

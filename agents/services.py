@@ -34,6 +34,7 @@ class AgentChanges(TypedDict, total=False):
     personality_type: str
     voice_model: str
     language: str
+    voice_mode: str
     phone_number: str | None
     working_hours_start: time
     working_hours_end: time

@@ -27,6 +27,7 @@ from calls.context import build_context, memory_record, previous_call_memory
 from calls.day_counts import call_day_counts_add, call_day_counts_sync
 from calls.models import CallSession, CallTurn
 from calls.providers import conversation_provider, silence_provider
+from calls.relay.twiml import connect_relay
 from calls.selectors import live_call
 from calls.telephony import webhook_url
 from calls.webhook_params import TwilioEvent
@@ -93,6 +94,8 @@ def answer_twiml(*, agent: AIAgent, answer: TurnAnswer) -> str:
 
 def render_turn(*, agent: AIAgent, turn: CallTurn) -> str:
     """TwiML for a stored agent turn: the same document on every replay of its webhook."""
+    if turn.sequence == 0 and agent.voice_mode == AIAgent.VoiceMode.RELAY:
+        return connect_relay(agent=agent, greeting=turn.text)  # the call goes on over the relay socket
     return answer_twiml(agent=agent, answer=TurnAnswer.of(turn))
 
 
@@ -257,13 +260,7 @@ def _store_turn(
     """Apply the reply's actions and store the caller's and the agent's turns; returns the agent's."""
     applied = apply_actions(agent=agent, call=call, customer=call.customer_profile, reply=reply, utterance=utterance)
     text = " ".join(t for t in (applied.say_instead or reply.text, applied.extra_text) if t)
-    records = list(applied.records)
-    if applied.end_outcome and not any(r.get("type") == "end_call" for r in records):
-        records.append({"type": "end_call", "outcome": applied.end_outcome})
-    if reply.fallback_reason:
-        records.append({"type": "llm_fallback", "reason": reply.fallback_reason})
-    if reply.answered_objection:
-        records.append({"type": "answered_objection", "key": reply.answered_objection})
+    records = turn_records(applied=applied, reply=reply)
     now = timezone.now()
     caller_turn = CallTurn(call=call, sequence=sequence, speaker=CallTurn.Speaker.CALLER, text=utterance, spoken_at=now)
     agent_turn = CallTurn(
@@ -273,6 +270,18 @@ def _store_turn(
     CallTurn.objects.bulk_create([caller_turn, agent_turn])
     _note_call_changes(agent=agent, call=call, applied=applied, reply=reply)
     return agent_turn
+
+
+def turn_records(*, applied: AppliedActions, reply: Reply) -> list[dict]:
+    """What the agent did on a turn, as the JSON records stored on its turn (both transports)."""
+    records = list(applied.records)
+    if applied.end_outcome and not any(r.get("type") == "end_call" for r in records):
+        records.append({"type": "end_call", "outcome": applied.end_outcome})
+    if reply.fallback_reason:
+        records.append({"type": "llm_fallback", "reason": reply.fallback_reason})
+    if reply.answered_objection:
+        records.append({"type": "answered_objection", "key": reply.answered_objection})
+    return records
 
 
 def _ended(turn: CallTurn) -> bool:

@@ -176,6 +176,12 @@ class CallTurn(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Time to produce this agent turn.")
     provider = models.CharField(max_length=20, blank=True)
     actions = models.JSONField(default=list, blank=True)
+    # ConversationRelay turns: from the caller's final prompt to the first and to the last text
+    # token sent (the caller starts hearing the reply at the first); null on <Gather> turns.
+    first_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The caller spoke over this agent turn: ``text`` is cut to what they heard.
+    interrupted = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["call", "sequence"]

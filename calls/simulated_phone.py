@@ -81,6 +81,11 @@ def read_twiml(call_sid: str, status: int, body: bytes) -> Screen:
             said.append(element.text)
         elif element.tag == "Gather":
             listening = True
+        elif element.tag == "ConversationRelay":
+            # A relay-mode agent: the greeting is an attribute, and the simulator goes on
+            # through the turn webhook (the same engine; the socket is Twilio's transport).
+            said.append(element.get("welcomeGreeting") or "")
+            listening = True
         elif element.tag == "Hangup":
             ended = True
         elif element.tag == "Dial":

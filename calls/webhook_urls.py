@@ -6,5 +6,5 @@ from calls import webhooks
 
 urlpatterns = [
     path(f"<uuid:agent_id>/{name}/", getattr(webhooks, name), name=f"twilio-{name}")
-    for name in ("incoming", "answered", "turn", "status", "recording", "amd", "fallback")
+    for name in ("incoming", "answered", "turn", "status", "recording", "amd", "fallback", "relay_action")
 ]

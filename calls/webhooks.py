@@ -25,6 +25,8 @@ from django.views.decorators.http import require_POST
 from agents.models import AIAgent
 from agents.selectors import agent_by_public_id
 from calls import engine, lifecycle
+from calls.relay.twiml import after_relay
+from calls.selectors import live_call
 from calls.telephony import webhook_auth_token
 from calls.webhook_params import MalformedWebhook, TwilioEvent, parse_event
 from core.errors import NotFound
@@ -124,6 +126,12 @@ def answered(agent: AIAgent, event: TwilioEvent) -> str:
 @twilio_webhook(speaks=True, needs_turn=True)
 def turn(agent: AIAgent, event: TwilioEvent) -> str:
     return engine.call_turn(agent=agent, event=event)
+
+
+@twilio_webhook(speaks=True)
+def relay_action(agent: AIAgent, event: TwilioEvent) -> str:
+    """The ``<Connect action>`` of a ConversationRelay session: what the call does after the socket."""
+    return after_relay(agent=agent, live=live_call(agent=agent, call_sid=event.call_sid))
 
 
 @twilio_webhook(speaks=False)

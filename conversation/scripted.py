@@ -976,3 +976,11 @@ class ScriptedProvider:
         come from :meth:`reply` (the same context always gives the same reply).
         """
         yield from split_sentences(self.reply(context).text)
+
+    def stream_reply(self, context: ConversationContext) -> Iterator[str | Reply]:
+        """Sentence by sentence (joined, they are the reply's text), then the reply with its actions."""
+        reply = self.reply(context)
+        sentences = split_sentences(reply.text)
+        for index, sentence in enumerate(sentences):
+            yield sentence if index == len(sentences) - 1 else sentence + " "
+        yield reply

@@ -49,6 +49,11 @@ class AgentSettingsForm(forms.Form):
     personality_type = forms.ChoiceField(choices=AIAgent.Personality.choices, label="Personality")
     language = forms.ChoiceField(choices=language_choices, label="Language")
     voice_model = forms.ChoiceField(choices=voice_choices, label="Voice", help_text="Only voices for the language.")
+    voice_mode = forms.ChoiceField(
+        choices=AIAgent.VoiceMode.choices, label="Voice mode", required=False,
+        help_text="ConversationRelay starts speaking while the reply is written; it must be enabled on your "
+        "Twilio account. Gather works everywhere.",
+    )  # fmt: skip
     working_hours_start = forms.TimeField(widget=TIME_WIDGET, label="Works from", input_formats=["%H:%M", "%H:%M:%S"])
     working_hours_end = forms.TimeField(widget=TIME_WIDGET, label="Until", input_formats=["%H:%M", "%H:%M:%S"])
     transfer_phone_number = forms.CharField(
@@ -95,6 +100,7 @@ class AgentSettingsForm(forms.Form):
             "personality_type": d["personality_type"],
             "language": d["language"],
             "voice_model": d["voice_model"],
+            **({"voice_mode": d["voice_mode"]} if d.get("voice_mode") else {}),  # absent: unchanged
             "working_hours_start": d["working_hours_start"],
             "working_hours_end": d["working_hours_end"],
             "voicemail_message": d["voicemail_message"].strip(),

@@ -474,8 +474,14 @@ class LatencyPercentiles:
 LATENCY_SAMPLE_CALLS = 500
 
 
-def turn_latency_percentiles(*, agent: AIAgent, days: int = 7, now: datetime | None = None) -> LatencyPercentiles:
+def turn_latency_percentiles(
+    *, agent: AIAgent, days: int = 7, now: datetime | None = None, relay: bool = False
+) -> LatencyPercentiles:
     """p50 and p95 of the time the agent took to answer, over its turns on calls of the last ``days`` days.
+
+    ``<Gather>`` turns by default (webhook in, TwiML out); with ``relay``, ConversationRelay
+    turns' time from the caller's prompt to the first word sent, which is what the caller
+    waits for on a streamed reply. Each kind is left out of the other's figures.
 
     At most the latest :data:`LATENCY_SAMPLE_CALLS` calls are read (found newest first through
     the agent/time index), so a busy agent's overview costs the same as a quiet one's.
@@ -492,20 +498,21 @@ def turn_latency_percentiles(*, agent: AIAgent, days: int = 7, now: datetime | N
         .order_by("-started_at")
         .values_list("pk", flat=True)[:LATENCY_SAMPLE_CALLS]
     )
+    field = "first_token_ms" if relay else "latency_ms"
     turns = CallTurn.objects.filter(
         call_id__in=recent_calls,
         speaker=CallTurn.Speaker.AGENT,
-        latency_ms__isnull=False,
+        **{f"{field}__isnull": False},
     ).order_by()
+    if not relay:
+        turns = turns.filter(first_token_ms__isnull=True)
     if connection.vendor == "postgresql":
-        stats = turns.aggregate(
-            n=Count("pk"), p50=PercentileCont("latency_ms", 0.5), p95=PercentileCont("latency_ms", 0.95)
-        )
+        stats = turns.aggregate(n=Count("pk"), p50=PercentileCont(field, 0.5), p95=PercentileCont(field, 0.95))
         return LatencyPercentiles(turns=stats["n"], p50_ms=_ms(stats["p50"]), p95_ms=_ms(stats["p95"]), days=days)
     n = turns.count()
     if not n:
         return LatencyPercentiles(turns=0, p50_ms=None, p95_ms=None, days=days)
-    ordered = turns.order_by("latency_ms").values_list("latency_ms", flat=True)
+    ordered = turns.order_by(field).values_list(field, flat=True)
 
     def percentile(p: float) -> float:
         position = p * (n - 1)

@@ -76,6 +76,7 @@ class OverviewPage:
     dashboard: selectors.AgentDashboard
     charts: dict[str, Any]
     latency: selectors.LatencyPercentiles
+    relay_latency: selectors.LatencyPercentiles  # ConversationRelay: prompt -> first word sent
     objections: list[ObjectionInsight]
     converting_answers: list[ObjectionInsight]
     pickup_learned_calls: int
@@ -194,13 +195,14 @@ def overview_page(*, agent: AIAgent, now: datetime | None = None) -> OverviewPag
     """
     now = now or timezone.now()
     dashboard = selectors.agent_dashboard(agent=agent, now=now)
-    as_of, per_day, latency = selectors.cached_for_agent(
+    as_of, per_day, latency, relay_latency = selectors.cached_for_agent(
         agent,
-        "recent",
+        "recent-with-relay",
         lambda: (
             now,
             selectors.calls_per_day_by_outcome(agent=agent, now=now),
             selectors.turn_latency_percentiles(agent=agent, now=now),
+            selectors.turn_latency_percentiles(agent=agent, now=now, relay=True),
         ),
     )
     pickup = learned_pickup_by_hour(agent=agent)
@@ -219,6 +221,7 @@ def overview_page(*, agent: AIAgent, now: datetime | None = None) -> OverviewPag
         dashboard=dashboard,
         charts=charts,
         latency=latency,
+        relay_latency=relay_latency,
         objections=objections,
         converting_answers=converting,
         pickup_learned_calls=sum(row["attempts"] for row in pickup),

@@ -1,6 +1,20 @@
+"""The one server process: HTTP to Django, and the ConversationRelay WebSocket to its consumer.
+
+Served by uvicorn (``make run``, the Dockerfile, docker-compose). Django's ASGI handler is
+built first so the app registry is ready before the consumer's models are imported. No
+channel layer: a call's socket talks only to its own consumer, and everything durable is in
+the database after each turn, so any process can serve a reconnect.
+"""
+
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesagents.settings")
-application = get_asgi_application()
+django_http = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from calls.relay.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter({"http": django_http, "websocket": URLRouter(websocket_urlpatterns)})

@@ -31,6 +31,11 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Twilio signs the public URL it called; we validate against this, never the Host header.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Where Twilio opens the ConversationRelay socket (relay-mode agents), signed like a webhook over
+# this URL: the same host as PUBLIC_BASE_URL with ws(s):// unless a proxy serves sockets elsewhere.
+RELAY_BASE_URL = env.str(
+    "RELAY_BASE_URL", default=PUBLIC_BASE_URL.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -295,6 +300,9 @@ LLM_TURN_BUDGET_SECONDS = env.float("LLM_TURN_BUDGET_SECONDS", default=6.0)
 # a sentence) before the reply is stored or spoken, for servers that ignore max_tokens.
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=300)
 LLM_REPLY_MAX_CHARS = env.int("LLM_REPLY_MAX_CHARS", default=1000)
+# ConversationRelay: how fast Twilio speaks a goodbye (characters a second), so the socket's
+# ``end`` waits until the caller has heard it; tests speed it up.
+RELAY_SPEECH_CHARS_PER_SECOND = env.float("RELAY_SPEECH_CHARS_PER_SECOND", default=15.0)
 
 # Dashboard: chart figures may be this many seconds old.
 DASHBOARD_CHART_CACHE_SECONDS = env.int("DASHBOARD_CHART_CACHE_SECONDS", default=60)

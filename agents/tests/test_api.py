@@ -464,3 +464,14 @@ def test_training_validation_errors_say_what_is_wrong_and_store_nothing(api_a, a
     assert _error(response)["message"].startswith(message)
     assert not AIAgentTraining.objects.exists()
     assert _agent_row(agent_a) == before
+
+
+def test_patch_switches_the_voice_mode_and_refuses_an_unknown_one(api_a, agent_a):
+    assert api_a.get(AGENT).json()["voice_mode"] == "gather"  # the default: every Twilio account has it
+
+    switched = api_a.patch(AGENT, {"voice_mode": "relay"}, format="json")
+    assert switched.status_code == 200 and switched.json()["voice_mode"] == "relay"
+    unknown = api_a.patch(AGENT, {"voice_mode": "carrier-pigeon"}, format="json")
+    assert unknown.status_code == 400 and "voice_mode" in unknown.content.decode()
+    agent_a.refresh_from_db()
+    assert agent_a.voice_mode == "relay"

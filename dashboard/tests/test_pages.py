@@ -357,6 +357,29 @@ def test_call_detail_shows_turns_latency_sentiment_actions_and_recording(page_a,
 
 
 @pytest.mark.django_db
+def test_call_detail_shows_a_relay_turns_time_to_first_and_last_word_and_an_interruption(page_a, agent_a):
+    call = CallFactory(customer_profile=CustomerFactory(ai_agent=agent_a))
+    CallTurnFactory(call=call, sequence=0, text="Hi, this is", latency_ms=380, interrupted=True)
+    CallTurnFactory(call=call, sequence=1, speaker="caller", text="What does it cost?")
+    CallTurnFactory(call=call, sequence=2, text="From $89 a month.", latency_ms=640, first_token_ms=212,
+                    last_token_ms=640, provider="openai")  # fmt: skip
+    body = text(page_a.get(url("call-detail", call_id=call.pk)))
+    assert 'data-first-word="212"' in body and "first word 212 ms · last 640 ms · openai" in body
+    assert body.count("data-interrupted") == 1
+
+
+@pytest.mark.django_db
+def test_overview_shows_relay_time_to_first_word_next_to_the_gather_figures(page_a, agent_a, settings):
+    settings.DASHBOARD_CHART_CACHE_SECONDS = 0
+    call = CallFactory(customer_profile=CustomerFactory(ai_agent=agent_a))
+    CallTurnFactory(call=call, sequence=0, latency_ms=900)
+    CallTurnFactory(call=call, sequence=2, latency_ms=700, first_token_ms=150, last_token_ms=700)
+    body = text(page_a.get(url("overview")))
+    assert 'data-latency="p50">900 ms<' in body
+    assert 'data-relay-latency="p50">150 ms<' in body
+
+
+@pytest.mark.django_db
 def test_call_detail_of_another_client_is_404(page_a, agent_b):
     call = CallFactory(customer_profile=CustomerFactory(ai_agent=agent_b))
     assert page_a.get(url("call-detail", call_id=call.pk)).status_code == 404

@@ -279,3 +279,27 @@ def test_chart_series_run_a_fixed_number_of_queries(agent_a, django_assert_max_n
         calls_per_day_by_outcome(agent=agent_a, days=14)
     with django_assert_max_num_queries(4):  # the sampled call ids, then (on SQLite) a count and two ranks
         turn_latency_percentiles(agent=agent_a)
+
+
+def test_relay_turns_have_their_own_time_to_first_word_and_stay_out_of_the_gather_figures(agent_a, customer):
+    relay_call = call(customer, NOW - timedelta(hours=1))
+    CallTurn.objects.bulk_create(
+        [
+            CallTurn(
+                call=relay_call,
+                sequence=i,
+                speaker="agent",
+                latency_ms=first + 900,
+                first_token_ms=first,
+                last_token_ms=first + 900,
+            )
+            for i, first in enumerate([100, 200, 300])
+        ]
+    )
+    _turns(call(customer, NOW - timedelta(hours=2)), [1500, 2500])
+
+    gather = turn_latency_percentiles(agent=agent_a)
+    relay = turn_latency_percentiles(agent=agent_a, relay=True)
+
+    assert (gather.turns, gather.p50_ms) == (2, 2000.0)
+    assert (relay.turns, relay.p50_ms, relay.p95_ms) == (3, 200.0, 290.0)

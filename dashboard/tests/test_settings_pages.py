@@ -287,3 +287,16 @@ def _raw_token(client_id: int) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT twilio_auth_token FROM accounts_client WHERE id = %s", [client_id])
         return cursor.fetchone()[0]
+
+
+def test_the_agent_page_switches_the_agent_to_conversation_relay_and_back(page_a, agent_a):
+    assert b"ConversationRelay (streaming)" in page_a.get(AGENT_PAGE).content
+    page_a.post(AGENT_PAGE, agent_form(voice_mode="relay"))
+    agent_a.refresh_from_db()
+    assert agent_a.voice_mode == "relay"
+    page_a.post(AGENT_PAGE, agent_form())  # a form without the field (an older page) keeps the mode
+    agent_a.refresh_from_db()
+    assert agent_a.voice_mode == "relay"
+    page_a.post(AGENT_PAGE, agent_form(voice_mode="gather"))
+    agent_a.refresh_from_db()
+    assert agent_a.voice_mode == "gather"

@@ -63,6 +63,7 @@ def settings_agent(request: HttpRequest) -> HttpResponse:
         "personality_type": agent.personality_type,
         "language": agent.language,
         "voice_model": agent.voice_model,
+        "voice_mode": agent.voice_mode,
         "working_hours_start": agent.working_hours_start,
         "working_hours_end": agent.working_hours_end,
         "transfer_phone_number": client.transfer_phone_number,

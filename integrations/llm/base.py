@@ -156,3 +156,13 @@ class ConversationProvider(Protocol):
     def stream(self, context: ConversationContext) -> Iterator[str]:
         """Yield the reply text in pieces so a streaming transport can start speaking early."""
         ...
+
+    def stream_reply(self, context: ConversationContext) -> Iterator[str | Reply]:
+        """The reply as it is written: text pieces (``str``), then exactly one complete :class:`Reply`.
+
+        The final ``Reply`` carries the actions (tool calls complete only at the end of a
+        stream) and its ``text`` is the pieces joined (or, when the model only called tools,
+        a confirmation that was also yielded as a piece). ConversationRelay speaks the pieces
+        as they come; ``reply()`` is this stream collected.
+        """
+        ...

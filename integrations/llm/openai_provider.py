@@ -297,6 +297,57 @@ class OpenAIProvider:
         if left == self.reply_max_chars:
             raise ProviderError("the model streamed no text")
 
+    def stream_reply(self, context: ConversationContext) -> Iterator[str | Reply]:
+        """Content deltas as the model writes them, then the :class:`Reply` with its tool calls.
+
+        Tools are offered as in :meth:`reply`. A streamed tool call arrives in pieces keyed by
+        its ``index`` (the id and name first, then the JSON arguments a few characters at a
+        time); they are joined here and parsed once the stream is done, with the same rules
+        as a whole response. A stream of tool calls only yields the confirmation as its text.
+        """
+        left = self.reply_max_chars
+        said: list[str] = []
+        calls: dict[int, dict[str, str]] = {}
+        try:
+            chunks = self._client.chat.completions.create(
+                model=self.model,
+                messages=build_messages(context),  # type: ignore[arg-type]
+                tools=TOOLS,  # type: ignore[arg-type]
+                stream=True,
+                **self._sampling_options(),
+            )
+            with chunks:
+                for chunk in chunks:
+                    for choice in chunk.choices or ():
+                        delta = getattr(choice, "delta", None)
+                        for part in getattr(delta, "tool_calls", None) or ():
+                            _gather_tool_call(calls, part)
+                        piece = getattr(delta, "content", None)
+                        if isinstance(piece, str) and piece and left > 0:
+                            said.append(piece[:left])
+                            left -= len(piece)
+                            yield said[-1]
+        except openai.OpenAIError as exc:
+            raise ProviderError(_describe_sdk_error(exc)) from exc
+        except httpx2.HTTPError as exc:
+            raise ProviderError(f"{type(exc).__name__} while streaming") from exc
+        except _MALFORMED as exc:
+            raise ProviderError(f"malformed stream chunk: {type(exc).__name__}") from exc
+        if left <= 0:
+            logger.warning("stream cut at %d characters", self.reply_max_chars)
+        actions = _actions_from_tool_calls(
+            (_StreamedCall(c["name"], c["arguments"]) for _, c in sorted(calls.items())), context
+        )
+        text = "".join(said).strip()
+        if not text and not actions:
+            raise ProviderError("the model streamed neither text nor a tool call")
+        if not text:
+            text = confirmation_for(actions, context)
+            yield text
+        yield Reply(
+            text=text, actions=actions, provider=self.name, answered_objection=_answered_objection(actions, context)
+        )
+
     def _sampling_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"max_tokens": self.max_tokens}
         if self.temperature is not None:
@@ -538,6 +589,34 @@ def _as_int(value: Any) -> int:
 
 
 # --- tool calls -> actions --------------------------------------------------------------------
+
+
+class _StreamedCall:
+    """A tool call joined from stream deltas, shaped like the SDK's (``.function.name/.arguments``)."""
+
+    def __init__(self, name: str, arguments: str) -> None:
+        self.function = self
+        self.name = name
+        self.arguments = arguments
+
+
+# A model's streamed tool calls are bounded like its text: a few calls of a few kilobytes.
+_STREAMED_CALLS_MAX = 8
+_STREAMED_ARGUMENTS_MAX = 4000
+
+
+def _gather_tool_call(calls: dict[int, dict[str, str]], part: Any) -> None:
+    index = getattr(part, "index", None)
+    if not isinstance(index, int) or (index not in calls and len(calls) >= _STREAMED_CALLS_MAX):
+        return
+    call = calls.setdefault(index, {"name": "", "arguments": ""})
+    function = getattr(part, "function", None)
+    name = getattr(function, "name", None)
+    if isinstance(name, str) and name:
+        call["name"] = name[:64]
+    arguments = getattr(function, "arguments", None)
+    if isinstance(arguments, str) and len(call["arguments"]) < _STREAMED_ARGUMENTS_MAX:
+        call["arguments"] = (call["arguments"] + arguments)[:_STREAMED_ARGUMENTS_MAX]
 
 
 def _actions_from_tool_calls(tool_calls: Any, context: ConversationContext) -> tuple[Action, ...]:

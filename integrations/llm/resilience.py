@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,9 +28,20 @@ logger = logging.getLogger(__name__)
 # after a few of those, so a handful of workers is enough and the pool cannot grow unbounded.
 _PRIMARY_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="llm-primary")
 
+# A stream holds a worker for as long as the model writes (a second or two), so streams get a
+# pool of their own, sized for a few hundred replies being spoken at once.
+_STREAM_POOL = ThreadPoolExecutor(max_workers=256, thread_name_prefix="llm-stream")
+
 _REASON_MAX_CHARS = 200
 
 _STREAM_DONE = object()
+
+
+class _Failed:
+    """The primary's stream raised: carried to the reader, which falls back."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 class CircuitBreaker:
@@ -145,6 +157,7 @@ class FallbackProvider:
         self.budget_s = budget_s
         self.breaker = breaker if breaker is not None else CircuitBreaker()
         self._executor = executor if executor is not None else _PRIMARY_POOL
+        self._stream_executor = executor if executor is not None else _STREAM_POOL
         self.name = primary.name
 
     def reply(self, context: ConversationContext) -> Reply:
@@ -238,6 +251,83 @@ class FallbackProvider:
             close = getattr(pieces[0], "close", None) if pieces else None
             if idle and close is not None:
                 close()
+
+    def stream_reply(self, context: ConversationContext) -> Iterator[str | Reply]:
+        """:meth:`stream` with the final :class:`Reply`, under the same budget and fallback.
+
+        Before the first piece a late, failing or empty primary is replaced whole by the
+        fallback's stream (its final reply carries ``fallback_reason``). After it, a stall or
+        an error ends the turn with what was already said and no actions: the caller heard
+        the start of the primary's answer, and a second, different answer would confuse them.
+        The primary's stream is read by one worker for its whole length (a hand-off per piece
+        would cost more than the piece), which stops at the next piece once nobody listens.
+        """
+        if not self.breaker.allow():
+            yield from self._fallback_stream(context, "circuit open")
+            return
+        items: queue.SimpleQueue = queue.SimpleQueue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            stream = None
+            try:
+                stream = iter(self.primary.stream_reply(context))
+                for item in stream:
+                    items.put(item)
+                    if stop.is_set():
+                        break
+            except Exception as exc:  # noqa: BLE001 - handed to the reader, which falls back
+                items.put(_Failed(exc))
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+                items.put(_STREAM_DONE)
+
+        said: list[str] = []
+        deadline = time.monotonic() + self.budget_s
+        self._stream_executor.submit(produce)
+        try:
+            while True:
+                try:
+                    item = items.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    reason = self._timeout_reason()
+                else:
+                    if isinstance(item, _Failed):
+                        reason = _error_reason(item.error)
+                    elif isinstance(item, Reply) or item is _STREAM_DONE:
+                        if not said and not (isinstance(item, Reply) and item.text):
+                            self.breaker.record_failure()
+                            yield from self._fallback_stream(context, "error: empty stream")
+                            return
+                        reply = item if isinstance(item, Reply) else Reply(text="".join(said).strip())
+                        self.breaker.record_success()
+                        yield dataclasses.replace(reply, provider=reply.provider or self.primary.name)
+                        return
+                    else:
+                        if not said:
+                            self.breaker.record_success()  # in time; the reader may stop early
+                        said.append(str(item))
+                        yield said[-1]
+                        continue
+
+                self.breaker.record_failure()
+                if not said:
+                    yield from self._fallback_stream(context, reason)
+                else:
+                    logger.warning("provider %s stream broke off after the first piece: %s", self.primary.name, reason)
+                    yield Reply(text="".join(said).strip(), provider=self.primary.name, fallback_reason=reason)
+                return
+        finally:
+            stop.set()
+
+    def _fallback_stream(self, context: ConversationContext, reason: str) -> Iterator[str | Reply]:
+        self._log_fallback(reason)
+        for item in self.fallback.stream_reply(context):
+            if isinstance(item, Reply):
+                item = dataclasses.replace(item, fallback_reason=reason, provider=item.provider or self.fallback.name)
+            yield item
 
     def _fallback_reply(self, context: ConversationContext, reason: str) -> Reply:
         self._log_fallback(reason)

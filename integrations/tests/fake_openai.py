@@ -235,3 +235,42 @@ def sales_context(**overrides: Any) -> ConversationContext:
     }
     values.update(overrides)
     return ConversationContext(**values)
+
+
+def stream_tool_chunks(*pieces: str, tool_calls: list[tuple[str, dict[str, Any]]] = (), split: int = 7) -> list[dict]:
+    """SSE chunks as OpenAI streams them: content deltas, then each tool call in pieces.
+
+    A streamed tool call starts with its index, id and name and an empty argument string; its
+    JSON arguments then arrive ``split`` characters at a time, keyed by the same index.
+    """
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1_790_000_000,
+            "model": "test-model", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }  # fmt: skip
+
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    chunks += [chunk({"content": piece}) for piece in pieces]
+    for index, (name, arguments) in enumerate(tool_calls):
+        start = {"index": index, "id": f"call_{index}", "type": "function", "function": {"name": name, "arguments": ""}}
+        chunks.append(chunk({"tool_calls": [start]}))
+        raw = json.dumps(arguments)
+        for at in range(0, len(raw), split):
+            chunks.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": raw[at : at + split]}}]}))
+    chunks.append(chunk({}, "tool_calls" if tool_calls else "stop"))
+    return chunks
+
+
+def streamed(
+    *pieces: str,
+    tool_calls: list[tuple[str, dict[str, Any]]] = (),
+    first_token_s: float = 0.0,
+    tokens_per_s: float = 0.0,
+) -> Canned:
+    """A streamed answer: the first chunk after ``first_token_s``, then ``tokens_per_s`` chunks a second."""
+    return Canned(
+        sse=stream_tool_chunks(*pieces, tool_calls=tool_calls),
+        delay_s=first_token_s,
+        trickle_s=1.0 / tokens_per_s if tokens_per_s else 0.0,
+    )

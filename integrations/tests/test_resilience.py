@@ -58,6 +58,10 @@ class CannedFallback:
         yield "Thanks for calling, "
         yield "let me note that down."
 
+    def stream_reply(self, context: ConversationContext) -> Iterator[str | Reply]:
+        yield from self.stream(context)
+        yield Reply(text="Thanks for calling, let me note that down.", provider=self.name)
+
 
 class HangingPrimary:
     """A primary that never answers until the test releases it."""

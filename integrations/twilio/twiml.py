@@ -167,3 +167,65 @@ def _locale(language: str) -> str | None:
 
 def _polly(name: str) -> str:
     return f"Polly.{name}-Neural"
+
+
+def relay_voice(voice: str) -> tuple[str, str]:
+    """``(ttsProvider, voice)`` for ConversationRelay from a ``<Say>`` voice name.
+
+    ``<Say>`` names the engine in the voice ("Polly.Joanna-Neural"); ConversationRelay takes the
+    provider and the voice apart ("Amazon", "Joanna-Neural"). A basic voice ("alice") has no
+    ConversationRelay equivalent: both come back blank and Twilio uses its default voice.
+    """
+    for prefix, provider in (("Polly.", "Amazon"), ("Google.", "Google")):
+        if voice.startswith(prefix):
+            return provider, voice.removeprefix(prefix)
+    return "", ""
+
+
+def connect_conversation_relay(
+    *,
+    relay_url: str,
+    action_url: str,
+    greeting: str,
+    voice: str,
+    language: str,
+    parameters: dict[str, str],
+) -> str:
+    """Hand the call to a ConversationRelay socket at ``relay_url``, greeting the caller first.
+
+    Twilio speaks ``greeting``, then sends the caller's words to the socket and speaks the text
+    it streams back; the caller may talk over the agent (``interruptible``) and press keys
+    (``dtmfDetection``). When the socket sends ``end`` (or the session fails) Twilio posts to
+    ``action_url`` and continues with the TwiML answered there. ``parameters`` reach the socket
+    in its ``setup`` message.
+    """
+    tts_provider, relay_voice_name = relay_voice(voice)
+    response = VoiceResponse()
+    connect = response.connect(action=action_url, method="POST")
+    relay = connect.conversation_relay(
+        url=relay_url,
+        welcome_greeting=greeting,
+        welcome_greeting_interruptible="speech",
+        language=language or DEFAULT_LANGUAGE,
+        tts_provider=tts_provider or None,
+        voice=relay_voice_name or None,
+        interruptible="speech",
+        dtmf_detection=True,
+    )
+    for name, value in parameters.items():
+        relay.parameter(name=name, value=value)
+    return response.to_xml()
+
+
+def dial(number: str, *, caller_id: str | None = None) -> str:
+    """Connect the caller to ``number`` (a transfer whose announcement was already spoken)."""
+    response = VoiceResponse()
+    response.dial(number, caller_id=caller_id)
+    return response.to_xml()
+
+
+def hangup() -> str:
+    """End the call now (the goodbye was already spoken)."""
+    response = VoiceResponse()
+    response.hangup()
+    return response.to_xml()

@@ -29,6 +29,8 @@ import yaml
 from django.conf import settings
 from django_guid import clear_guid, set_guid
 from kombu.utils.url import as_url
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as ws_connect
 
 from calls.management.commands.setup_periodic_tasks import PERIODIC_TASKS
 
@@ -36,7 +38,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-START_SECONDS = 40  # the slowest start (gunicorn's workers importing Django) is ~5 s here
+START_SECONDS = 40  # the slowest start (the web server importing Django) is ~5 s here
 
 
 def interpolate(value: str, shell: dict) -> str:
@@ -126,7 +128,7 @@ def test_services_start_after_migrate_and_postgres_and_redis_are_healthy():
         }
     assert "setup_periodic_tasks" in services["migrate"]["command"]
     assert services["postgres"]["healthcheck"]["test"] and services["redis"]["healthcheck"]["test"]
-    assert services["web"]["command"].startswith("gunicorn ")
+    assert services["web"]["command"].startswith("uvicorn salesagents.asgi:application")
 
 
 def test_each_service_runs_its_own_command(fresh_database, tmp_path, settings):
@@ -146,9 +148,10 @@ def test_each_service_runs_its_own_command(fresh_database, tmp_path, settings):
     assert {spec.name: spec.task for spec in PERIODIC_TASKS}.items() <= tasks.items()
 
     port = free_port()
+    listen = {"UVICORN_HOST": "127.0.0.1", "UVICORN_PORT": str(port)}  # compose's are 0.0.0.0:8000
     logs = {name: tmp_path / f"{name}.log" for name in ("web", "worker", "beat")}
     processes = {
-        "web": start("web", {**service_env("web", shell, servers), "PORT": str(port)}, logs["web"]),
+        "web": start("web", {**service_env("web", shell, servers), **listen}, logs["web"]),
         "worker": start("worker", service_env("worker", shell, servers), logs["worker"]),
         "beat": start("beat", service_env("beat", shell, servers), logs["beat"]),
     }
@@ -166,6 +169,11 @@ def test_each_service_runs_its_own_command(fresh_database, tmp_path, settings):
         assert (body["database"]["status"], body["broker"]["status"], body["broker"]["transport"]) == (
             "ok", "ok", "redis"
         )  # fmt: skip
+
+        # The same process serves the ConversationRelay socket: an unsigned handshake is refused.
+        with pytest.raises(InvalidStatus) as refused:
+            ws_connect(f"ws://127.0.0.1:{port}/relay/{uuid.uuid4()}/", open_timeout=5)
+        assert refused.value.response.status_code == 403
 
         wait_for(lambda: b" ready." in logs["worker"].read_bytes(), "worker ready", processes["worker"],
                  logs["worker"], deadline)  # fmt: skip

@@ -55,7 +55,7 @@ def test_compose_has_the_production_shape():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
     assert set(services) >= {"web", "worker", "beat", "postgres", "redis"}
-    assert "gunicorn salesagents.wsgi" in services["web"]["command"]
+    assert "uvicorn salesagents.asgi:application" in services["web"]["command"]  # HTTP and the relay socket
     assert services["worker"]["command"].startswith("celery -A salesagents worker")
     assert "DatabaseScheduler" in services["beat"]["command"]
     for name in ("web", "worker", "beat"):

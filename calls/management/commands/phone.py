@@ -3,16 +3,23 @@
     python manage.py phone --agent demo --from +12125550123
     python manage.py phone --agent demo --answer          # pick up the latest ringing outbound call
 
-Every line goes through the same signed webhooks Twilio would call.
+Every line goes through the same signed webhooks Twilio would call. A relay-mode agent is
+talked to over its ConversationRelay socket on the running server (``--server``, where
+``make run`` listens), signed as Twilio signs it, the reply printed as it streams;
+``--no-socket`` drives its turns through the turn webhook instead (the same engine).
 """
 
 from __future__ import annotations
 
+import json
+
 from django.core.management.base import BaseCommand, CommandError
+from websockets.exceptions import InvalidHandshake
 
 from agents.models import AIAgent
 from calls.models import CallSession
-from calls.simulated_phone import Screen, SimulatedPhone
+from calls.relay.phone import RelaySocket
+from calls.simulated_phone import Screen, SimulatedPhone, read_twiml
 from core.errors import ValidationFailed
 from core.phone import normalize_e164
 
@@ -37,8 +44,12 @@ class Command(BaseCommand):
         parser.add_argument("--agent", required=True, help="Client slug or agent public id.")
         parser.add_argument("--from", dest="from_number", default="+12025550143", help="Your (the caller's) number.")
         parser.add_argument("--answer", action="store_true", help="Answer the latest ringing outbound call instead.")
+        parser.add_argument("--server", default="ws://127.0.0.1:8000", help="Where the app serves relay sockets.")
+        parser.add_argument("--no-socket", action="store_true", help="Relay agents: use the turn webhook instead.")
 
-    def handle(self, *args, agent: str, from_number: str, answer: bool, **options):
+    def handle(
+        self, *args, agent: str, from_number: str, answer: bool, server: str, no_socket: bool = False, **options
+    ):
         phone = SimulatedPhone(find_agent(agent))
         if answer:
             call = (
@@ -60,13 +71,53 @@ class Command(BaseCommand):
                 raise CommandError(exc.message) from None
             self.stdout.write(f"Calling {phone.agent.name} from {number}... (empty line = silence, /hangup to end)")
             screen = phone.dial_in(from_number=number)
-        self._talk(phone, screen)
+        if phone.agent.voice_mode == AIAgent.VoiceMode.RELAY and screen.listening and not no_socket:
+            self._talk_on_socket(phone, screen, server)
+        else:
+            self._talk(phone, screen)
 
     def _show(self, screen: Screen) -> None:
         for line in screen.said:
             self.stdout.write(self.style.SUCCESS(f"Agent: {line}"))
         if screen.transferred_to:
             self.stdout.write(f"(transferring you to {screen.transferred_to})")
+
+    def _talk_on_socket(self, phone: SimulatedPhone, screen: Screen, server: str) -> None:
+        """A relay-mode agent: Twilio's side of the socket, typed; "/press 123" sends keys."""
+        try:
+            self._show(screen)  # the welcome greeting
+            with RelaySocket(agent=phone.agent, call_sid=screen.call_sid, server=server) as socket:
+                while socket.handoff is None:
+                    try:
+                        text = input("You: ").strip()
+                    except EOFError:
+                        text = "/hangup"
+                    if text == "/hangup":
+                        break
+                    self.stdout.write(self.style.SUCCESS("Agent: "), ending="")
+                    write = lambda token: self.stdout.write(self.style.SUCCESS(token), ending="")  # noqa: E731
+                    if text.startswith("/press "):
+                        socket.press(text.removeprefix("/press ").strip(), write)
+                    else:
+                        socket.say(text, write)
+                    self.stdout.write("")
+                if socket.handoff is not None:
+                    # What Twilio does after "end": ask the <Connect action> URL what happens next.
+                    status, body = phone.post(
+                        "relay_action", {"CallSid": screen.call_sid, "CallStatus": "in-progress",
+                                         "SessionStatus": "ended", "HandoffData": json.dumps(socket.handoff)},
+                    )  # fmt: skip
+                    self._show(read_twiml(screen.call_sid, status, body))
+        except (OSError, InvalidHandshake) as exc:
+            raise CommandError(
+                f"Could not open the relay socket at {server} ({exc}). Start the server (make run), "
+                "give --server, or use --no-socket."
+            ) from None
+        except KeyboardInterrupt:
+            self.stdout.write("")
+        finally:
+            phone.hang_up(screen.call_sid)
+        self.stdout.write("Call ended.")
 
     def _talk(self, phone: SimulatedPhone, screen: Screen) -> None:
         try:
