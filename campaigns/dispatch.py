@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -357,14 +357,25 @@ def campaign_recover(*, campaign: Campaign, now: datetime) -> int:
 
 
 def _finished(campaign: Campaign, now: datetime) -> bool:
-    # Each a probe of an index however long the list is: an unordered "any pending lead?" is read
-    # by PostgreSQL as a scan of the table (most rows are pending), the queue's order is its index.
-    leads = CampaignLead.objects.filter(campaign=campaign)
-    if leads.filter(state=L.IN_PROGRESS).exists():
-        return False
+    """Nothing pending or in progress, read in one statement (one snapshot: a lead moving between
+    the two states while it runs is seen in one of them). Each probe reads an index, however long
+    the list: an unordered "any pending lead?" is planned as a scan of the table, the queue's
+    order is its index."""
+    table = CampaignLead._meta.db_table
+    key = Campaign._meta.pk.get_db_prep_value(campaign.pk, connection)  # a UUID is text on SQLite
+    in_progress = f"SELECT 1 FROM {table} WHERE campaign_id = %s AND state = 'in_progress'"  # noqa: S608
+    pending = (
+        f"SELECT 1 FROM (SELECT id FROM {table} WHERE campaign_id = %s AND state = 'pending' "  # noqa: S608
+        "ORDER BY score DESC, id LIMIT 1) AS queue"
+    )
     if campaign.ends_on and now.astimezone(ZoneInfo(campaign.ai_agent.client.timezone)).date() > campaign.ends_on:
-        return True
-    return leads.filter(state=L.PENDING).order_by("-score", "id").values_list("pk", flat=True).first() is None
+        sql, params = f"SELECT EXISTS ({in_progress})", [key]
+    else:
+        sql, params = f"SELECT EXISTS ({in_progress}) OR EXISTS ({pending})", [key, key]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (still_open,) = cursor.fetchone()
+    return not still_open
 
 
 @dataclass
