@@ -1,4 +1,4 @@
-"""The one server process: HTTP to Django, and the ConversationRelay WebSocket to its consumer.
+"""The one server process: HTTP to Django, the ConversationRelay WebSocket, the dashboard's test phone.
 
 Served by uvicorn (``make run``, the Dockerfile, docker-compose). Django's ASGI handler is
 built first so the app registry is ready before the consumer's models are imported. No
@@ -15,6 +15,7 @@ django_http = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from calls.relay.routing import websocket_urlpatterns  # noqa: E402
+from calls.relay.routing import websocket_urlpatterns as relay_sockets  # noqa: E402
+from dashboard.routing import websocket_urlpatterns as dashboard_sockets  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_http, "websocket": URLRouter(websocket_urlpatterns)})
+application = ProtocolTypeRouter({"http": django_http, "websocket": URLRouter(relay_sockets + dashboard_sockets)})

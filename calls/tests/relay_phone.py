@@ -52,7 +52,12 @@ def served_app() -> Iterator[str]:
         listener.close()
         # The consumers' database calls ran on asgiref's shared thread: close its connection there,
         # or PostgreSQL's test database cannot be dropped at the end of the session.
-        asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
+        # From a thread of its own when this one runs an event loop (Playwright's, in browser tests).
+        closer = threading.Thread(
+            target=lambda: asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
+        )
+        closer.start()
+        closer.join(timeout=10)
 
 
 @dataclass

@@ -4,6 +4,8 @@ Every step goes through ``calls.simulated_phone.SimulatedPhone``, which posts si
 requests to the very webhook views Twilio calls, so a test call runs the real path
 (signature check, engine, actions, TwiML) and lands in the calls list like any other.
 HTMX appends each step's new turns to the transcript (an aria-live region).
+A relay-mode agent is called over a socket instead (``dashboard.consumers``), as Twilio
+reaches it; a call already on the page (or dialled without script) goes on through the webhooks.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from agents.models import AIAgent
 from calls.models import CallSession
 from calls.selectors import call_by_sid, call_detail
 from calls.simulated_phone import SimulatedPhone
@@ -21,6 +24,7 @@ from core.errors import DomainError, NotFound
 from core.phone import normalize_e164
 from dashboard.access import client_page, is_htmx
 from dashboard.forms import SimulatorDialForm, SimulatorSayForm
+from dashboard.routing import test_phone_path
 from dashboard.view_models import last_sequence, ringing_simulated_calls
 
 
@@ -63,7 +67,9 @@ def simulator(request: HttpRequest) -> HttpResponse:
             call = _call_with_turns(request, sid)
         except NotFound:
             call = None
-    return render(request, "dashboard/simulator.html", _phone_context(request, call))
+    relay = call is None and request.agent.voice_mode == AIAgent.VoiceMode.RELAY
+    context = _phone_context(request, call, relay=relay, socket_path=test_phone_path(request.agent))
+    return render(request, "dashboard/simulator.html", context)
 
 
 @client_page
