@@ -51,6 +51,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/callback_dispatch.py
 	$(PY) bench/dashboard_scale.py
 	$(PY) bench/relay_latency.py
+	$(PY) bench/campaign_pacing.py
 
 # 1,000,000 scheduled callbacks, 10,000 due, 2 worker processes, on PostgreSQL (DATABASE_URL).
 .PHONY: bench-callbacks

@@ -34,11 +34,31 @@ class Client(models.Model):
     disclosure_enabled = models.BooleanField(default=True, help_text="Say the AI/recording disclosure first.")
     disclosure_text = models.CharField(max_length=300, default=DEFAULT_DISCLOSURE, blank=True)
     recording_enabled = models.BooleanField(default=True, help_text="Record outbound calls.")
+    # Pacing, enforced at dial time on every outbound path (calls.pacing).
+    max_concurrent_calls = models.PositiveSmallIntegerField(
+        default=100, help_text="Outbound calls live at once, at most; reserved for this client."
+    )
+    contact_calls_per_week = models.PositiveSmallIntegerField(
+        default=10, help_text="Calls to one customer in any 7 days, at most (campaigns, callbacks, follow-ups)."
+    )
+    dial_rate_per_second = models.PositiveSmallIntegerField(
+        default=1, help_text="Dials per second on the client's own Twilio subaccount (Twilio's default is 1)."
+    )
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=~Q(slug=""), name="client_slug_not_empty"),
+            models.CheckConstraint(
+                condition=Q(max_concurrent_calls__gte=1, max_concurrent_calls__lte=500), name="client_concurrency_1_500"
+            ),
+            models.CheckConstraint(
+                condition=Q(contact_calls_per_week__gte=1, contact_calls_per_week__lte=50),
+                name="client_contact_calls_week_1_50",
+            ),
+            models.CheckConstraint(
+                condition=Q(dial_rate_per_second__gte=1, dial_rate_per_second__lte=100), name="client_dial_rate_1_100"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -47,6 +67,23 @@ class Client(models.Model):
     @property
     def has_twilio_subaccount(self) -> bool:
         return bool(self.twilio_subaccount_sid and self.twilio_auth_token)
+
+
+class DialPace(models.Model):
+    """The next free dial slot of one Twilio account: a token bucket of one token (calls.pacing).
+
+    Keyed by the account that dials (a client's subaccount SID, or ``platform`` for the account
+    shared by clients without one), so clients sharing an account share its calls per second.
+    """
+
+    account = models.CharField(max_length=64, unique=True)
+    next_slot_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "dial pace"
+
+    def __str__(self) -> str:
+        return f"{self.account}: next dial at {self.next_slot_at:%H:%M:%S.%f}"
 
 
 class UserManager(BaseUserManager["User"]):

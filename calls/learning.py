@@ -91,7 +91,7 @@ def agent_learn_new_outcomes(*, agent_id: int, now: datetime | None = None) -> L
     through = pending[-1].updated_at if len(pending) >= MAX_CALLS_PER_RUN else now
     with transaction.atomic():
         learned = agent_learn_calls(agent=agent, calls=pending)  # locks the calls, then the agent
-        locked = AIAgent.objects.select_for_update(of=("self",)).select_related("client").get(pk=agent_id)
+        locked = AIAgent.objects.select_for_update(of=("self",), no_key=True).select_related("client").get(pk=agent_id)
         today = now.astimezone(ZoneInfo(locked.client.timezone or "UTC")).date()
         memory = with_learned_summary(locked.conversation_memory, today=today)
         fields = []

@@ -23,6 +23,7 @@ from callbacks.services import callback_schedule
 # The module, not the task: calls.tasks imports the services (reconcile -> lifecycle) back, and
 # the lifecycle profile tests end real calls through this path, so a missing task fails them.
 from calls import tasks
+from calls.call_end import call_end_notify
 from calls.day_counts import call_day_counts_sync
 from calls.models import CallSession, CallTurn
 from calls.outcomes import call_outcome_learn
@@ -112,7 +113,9 @@ def call_finish(*, call: CallSession) -> None:
         call.outcome = _default_outcome(call)
     call_outcome_learn(call=call)
     _settle_callback(call)
-    if (call.status in UNANSWERED or call.outcome == CallSession.Outcome.VOICEMAIL) and not call.is_simulation:
+    retried_elsewhere = call_end_notify(call)  # a campaign settles its lead and retries by its own policy
+    unanswered = call.status in UNANSWERED or call.outcome == CallSession.Outcome.VOICEMAIL
+    if unanswered and not call.is_simulation and not retried_elsewhere:
         _schedule_followup(call)
 
 

@@ -3,14 +3,15 @@
 Start-call places one call with :func:`call_place`, which is :func:`calls_place` of one; the
 dispatcher places due callbacks and follow-ups (and next, campaign attempts) a claimed set at a
 time. Every rule a dial must pass is checked once, at dial time, in :func:`calls_check_dialable`
-(docs/rules.md, "Placing a call"); a refusal says why and when a call would be allowed.
+(docs/rules.md, "Placing a call"), pacing included (``calls.pacing``); a refusal says why and
+when a call would be allowed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from calls.day_counts import call_day_counts_add, call_day_counts_sync
 from calls.models import CallSession, OutboundDayCount
+from calls.pacing import dial_slot_take, pacing_admit_set
 from calls.telephony import gateway_for, uses_simulated_phone, webhook_url
 from core.errors import CallNotAllowed, ValidationFailed
 from customers.contactability import check_call_allowed, customer_zone, next_allowed_time
@@ -116,6 +118,10 @@ class CallToPlace:
     call_type: str = CallSession.CallType.OUTBOUND
     context: str = ""
     callback: ScheduledCallback | None = None
+    # Called with the new session inside the transaction that records it, before any dial: a
+    # caller above ``calls`` (a campaign) ties its own row to the call, or raises to dial nothing
+    # (which rolls back the whole set).
+    on_recorded: Callable[[CallSession], None] | None = None
 
 
 Refusal = CallNotAllowed | ValidationFailed
@@ -167,6 +173,7 @@ def calls_check_dialable(calls: Sequence[CallToPlace], *, at: datetime) -> list[
             continue
         busy.add(call.customer.pk)
         by_client[call.agent.client_id].append(i)
+    pacing_admit_set(calls, by_client, refusals, at=at)  # concurrency, calls per contact per week (calls.pacing)
     clients = {calls[waiting[0]].agent.client_id: calls[waiting[0]].agent.client for waiting in by_client.values()}
     granted = _reserve_days({clients[cid]: len(waiting) for cid, waiting in by_client.items()}, at)
     for client_id, waiting in by_client.items():
@@ -200,6 +207,7 @@ def _dial(call: CallSession) -> str:
         record=agent.client.recording_enabled,
     )
     try:
+        dial_slot_take(client=agent.client)  # calls per second of the Twilio account (calls.pacing)
         return gateway_for(agent.client).place_call(request).sid
     except TelephonyError as exc:
         # The attempt is kept, complete, as a failed call: the client sees what happened and why.
@@ -243,6 +251,9 @@ def calls_place(calls: Sequence[CallToPlace], *, at: datetime | None = None) -> 
         sessions = [o for o in outcomes if isinstance(o, CallSession)]
         call_day_counts_add(calls=sessions)
         CallSession.objects.bulk_create(sessions)
+        for call, outcome in zip(calls, outcomes, strict=True):
+            if call.on_recorded is not None and isinstance(outcome, CallSession):
+                call.on_recorded(outcome)
     sids = _SidWriter()
     try:
         for i, outcome in enumerate(outcomes):
@@ -291,9 +302,13 @@ def call_place(
     context: str = "",
     callback: ScheduledCallback | None = None,
     at: datetime | None = None,
+    on_recorded: Callable[[CallSession], None] | None = None,
 ) -> CallSession:
     """Place one call: :func:`calls_place` of one; raises its refusal. Returns the session, queued."""
-    call = CallToPlace(agent=agent, customer=customer, call_type=call_type, context=context, callback=callback)
+    call = CallToPlace(
+        agent=agent, customer=customer, call_type=call_type, context=context, callback=callback,
+        on_recorded=on_recorded,
+    )  # fmt: skip
     try:
         (outcome,) = calls_place([call], at=at)
     except IntegrityError:

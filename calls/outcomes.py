@@ -202,7 +202,9 @@ def _save_counters(*, customer: CustomerProfile, agent: AIAgent, customer_fields
 
 
 def _locked_agent(agent_id: int) -> AIAgent:
-    return AIAgent.objects.select_for_update(of=("self",)).select_related("client").get(pk=agent_id)
+    # NO KEY: a placement committing a new call (or day count) of this agent only needs KEY SHARE
+    # on it for the foreign key; a plain FOR UPDATE here made the two wait on each other (deadlock).
+    return AIAgent.objects.select_for_update(of=("self",), no_key=True).select_related("client").get(pk=agent_id)
 
 
 def _sync(target: AIAgent, source: AIAgent) -> None:

@@ -5,6 +5,7 @@ from django.urls import path
 from dashboard.views import auth as views_auth
 from dashboard.views import callbacks as views_callbacks
 from dashboard.views import calls as views_calls
+from dashboard.views import campaigns as views_campaigns
 from dashboard.views import customer_import as views_import
 from dashboard.views import customers as views_customers
 from dashboard.views import overview as views_overview
@@ -50,6 +51,17 @@ urlpatterns = [
         views_callbacks.callback_reschedule_view,
         name="callback-reschedule",
     ),
+    path("campaigns/", views_campaigns.campaign_list_page, name="campaigns"),
+    path("campaigns/approvals/", views_campaigns.campaign_approvals, name="campaign-approvals"),
+    path("campaigns/<uuid:campaign_id>/", views_campaigns.campaign_detail_page, name="campaign-detail"),
+    path("campaigns/<uuid:campaign_id>/results.csv", views_campaigns.campaign_export, name="campaign-export"),
+    path("campaigns/<uuid:campaign_id>/decision/", views_campaigns.campaign_decision, name="campaign-decision"),
+    path(
+        "campaigns/<uuid:campaign_id>/leads/<int:lead_id>/decision/",
+        views_campaigns.campaign_lead_decision,
+        name="campaign-lead-decision",
+    ),
+    path("campaigns/<uuid:campaign_id>/<str:action>/", views_campaigns.campaign_action, name="campaign-action"),
     path("settings/", views_settings.settings_index, name="settings"),
     path("settings/agent/", views_settings.settings_agent, name="settings-agent"),
     path("settings/agent/status/", views_settings.settings_agent_status, name="settings-agent-status"),

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "customers",
     "callbacks",
     "calls",
+    "campaigns",
     "simulations",
     "dashboard",
 ]
@@ -249,6 +250,9 @@ SPECTACULAR_SETTINGS = {
         "SentimentLabelEnum": ["positive", "neutral", "negative"],
         "PersonaEnum": "simulations.personas.PERSONA_KEYS",
         "SimulationStatusEnum": "simulations.models.SimulationRun.Status",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "CampaignLeadStateEnum": "campaigns.models.CampaignLead.State",
+        "InterestLevelEnum": "customers.models.CustomerProfile.InterestLevel",
     },
 }
 
@@ -269,6 +273,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TELEPHONY_BACKEND = env.str("TELEPHONY_BACKEND", default="twilio" if TWILIO_ACCOUNT_SID else "simulated")
+# Dials per second on the platform Twilio account, shared by every client without its own
+# subaccount (Twilio's default is 1). The built-in phone has no carrier limit and is paced only
+# when PACE_SIMULATED_PHONE is on (the pacing tests and bench/campaign_pacing.py).
+TWILIO_CALLS_PER_SECOND = env.int("TWILIO_CALLS_PER_SECOND", default=1)
+PACE_SIMULATED_PHONE = env.bool("PACE_SIMULATED_PHONE", default=False)
 # Called with agent= whenever a client sets its agent's number (agents may not import calls):
 # points the number on the Twilio account at the agent's webhooks. Empty turns it off.
 AGENT_PHONE_NUMBER_CONFIGURER = "calls.numbers.agent_phone_number_configure_if_set"

@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/", include("callbacks.api_urls")),
     path("api/", include("calls.api_urls")),
     path("api/", include("calls.voice_api_urls")),
+    path("api/", include("campaigns.api_urls")),
     path("api/", include("simulations.api_urls")),
     path("api/", include("dashboard.api_urls")),
     path("", include("dashboard.urls")),

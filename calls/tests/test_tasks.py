@@ -142,10 +142,11 @@ def test_setup_periodic_tasks_is_idempotent_and_keeps_what_staff_changed():
         "Close calls left open": ("calls.reconcile_stale_calls", 1, "minutes"),
         "Learn from call outcomes": ("calls.learn_outcomes", 10, "minutes"),
         "Send daily reports": ("calls.send_daily_reports", 15, "minutes"),
+        "Work through running campaigns": ("campaigns.dispatch", 15, "seconds"),
     }
     assert tasks_by_name["Place due callbacks"].expire_seconds == 30
     assert all(name in app.tasks for name in (t.task for t in tasks_by_name.values()))
-    assert out.getvalue().count("unchanged") == 4
+    assert out.getvalue().count("unchanged") == 5
 
     # Staff slow the dispatcher down and pause learning in the admin; a restart keeps that.
     slower, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.MINUTES)
@@ -158,7 +159,7 @@ def test_setup_periodic_tasks_is_idempotent_and_keeps_what_staff_changed():
     call_command("setup_periodic_tasks", "--reset", stdout=out)
     assert PeriodicTask.objects.get(name="Place due callbacks").interval.every == 15
     assert PeriodicTask.objects.get(name="Learn from call outcomes").enabled is True
-    assert PeriodicTask.objects.count() == 4
+    assert PeriodicTask.objects.count() == 5
 
 
 @time_machine.travel(TUESDAY_2PM, tick=False)

@@ -126,6 +126,7 @@ ICONS = {
     "alert": '<path d="M10.3 3.9 1.8 18a2 2 0 0 0 1.7 3h17a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0-3.4 0z"/>'
     '<path d="M12 9v4M12 17h.01"/>',
     "menu": '<path d="M3 6h18M3 12h18M3 18h18"/>',
+    "campaigns": '<path d="M3 11l18-5v12L3 13v-2z"/><path d="M11.6 16.8a3 3 0 1 1-5.8-1.6"/>',
     "plus": '<path d="M12 5v14M5 12h14"/>',
     "x": '<path d="M18 6 6 18M6 6l12 12"/>',
     "back": '<path d="M19 12H5M12 19l-7-7 7-7"/>',
@@ -163,6 +164,9 @@ NAV_SECTIONS = {
     "customer-detail": "customers",
     "customer-import": "customers",
     "callbacks": "callbacks",
+    "campaigns": "campaigns",
+    "campaign-detail": "campaigns",
+    "campaign-approvals": "campaigns",
     "settings": "settings",
     "settings-agent": "settings",
     "settings-policy": "settings",

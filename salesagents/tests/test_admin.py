@@ -11,6 +11,7 @@ from agents.tests.factories import AIAgentTrainingFactory
 from callbacks.tests.factories import CallbackFactory
 from calls.models import OutboundDayCount
 from calls.tests.factories import CallTurnFactory
+from campaigns.models import ApprovalDecision, Campaign, CampaignLead
 from customers.models import ImportJob
 from customers.tests.factories import CustomerFactory
 from simulations.models import SimulationRun
@@ -28,6 +29,9 @@ def populated(agent_a, user_a):
     SimulationRun.objects.create(ai_agent=agent_a, personas=["busy"])
     ImportJob.objects.create(ai_agent=agent_a, started_by=user_a, filename="leads.csv")
     SettingChange.objects.create(client=agent_a.client, changed_by=user_a, area="agent", field="name", new_value="Sam")
+    campaign = Campaign.objects.create(ai_agent=agent_a, name="Spring")
+    lead = CampaignLead.objects.create(campaign=campaign, customer=customer)
+    ApprovalDecision.objects.create(campaign=campaign, lead=lead, decision="approved", decided_by=user_a)
 
 
 def test_staff_can_open_every_changelist_change_and_add_page(client, staff_user, populated, rf):

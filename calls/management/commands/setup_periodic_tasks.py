@@ -48,6 +48,10 @@ PERIODIC_TASKS = (
         "Send daily reports", "calls.send_daily_reports", 15, IntervalSchedule.MINUTES,
         "Email each client its report once a day, after 09:00 in the client's timezone.",
     ),
+    Periodic(
+        "Work through running campaigns", "campaigns.dispatch", 15, IntervalSchedule.SECONDS,
+        "Claim the best-scored leads that may be called now, within each campaign's and client's pacing.",
+    ),
 )  # fmt: skip
 
 
