@@ -7,12 +7,14 @@ dispatcher binding a call serialise on it (a paused campaign places nothing).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import BinaryIO
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -25,7 +27,8 @@ from core.errors import Conflict, ValidationFailed
 from core.phone import normalize_e164
 from customers.contactability import customer_zone
 from customers.csv_import import CsvRow, ImportReport, customers_import, read_customer_csv
-from customers.models import CustomerProfile
+from customers.import_jobs import import_job_run, import_job_start
+from customers.models import CustomerProfile, ImportJob
 
 logger = logging.getLogger(__name__)
 
@@ -239,40 +242,85 @@ def campaign_leads_add_by_filter(*, campaign: Campaign, lead_filter: LeadFilter)
     return campaign_leads_add(campaign=campaign, customers=qs.order_by("pk").iterator(chunk_size=ADD_BATCH))
 
 
+class _FilePhones:
+    """The numbers of a leads file's rows, kept while the customers importer reads them.
+
+    Only (line, number) is kept, not the row, so a long file costs little memory; a row the
+    importer then refuses is dropped by its line, so bad rows join no campaign.
+    """
+
+    def __init__(self) -> None:
+        self.by_line: dict[int, str] = {}
+
+    def see(self, row: CsvRow) -> None:
+        if row.error:
+            return
+        with contextlib.suppress(ValidationFailed):
+            self.by_line[row.line] = normalize_e164(row.values.get("phone_number", "").strip())
+
+    def watch(self, rows: Iterable[CsvRow]) -> Iterator[CsvRow]:
+        for row in rows:
+            self.see(row)
+            yield row
+
+    def leads_add(self, *, campaign: Campaign, report: ImportReport) -> LeadsAdded:
+        bad_lines = {error.line for error in report.errors}
+        phones = [phone for line, phone in self.by_line.items() if line not in bad_lines]
+        if report.errors_truncated:
+            # Bad rows past the reported ones are not known by line: their numbers may join if valid.
+            logger.warning("Campaign %s: the file has more bad rows than the report lists", campaign.pk)
+        customers = []
+        for start in range(0, len(phones), ADD_BATCH):
+            chunk = phones[start : start + ADD_BATCH]
+            customers += list(CustomerProfile.objects.filter(ai_agent=campaign.ai_agent, phone_number__in=chunk))
+        result = campaign_leads_add(campaign=campaign, customers=customers)
+        result.import_report = report
+        return result
+
+
 def campaign_leads_import_csv(*, campaign: Campaign, stream: BinaryIO) -> LeadsAdded:
     """A leads file: imported into the customers by the customers importer, then its good rows added as leads.
 
     Bad rows are in the returned report with their line and reason and join no campaign.
+    Synchronous (the API's door); the dashboard runs the same steps as a job, below.
     """
     ignored, rows = read_customer_csv(stream)
-    seen: list[CsvRow] = []
-
-    def remember(source: Iterable[CsvRow]) -> Iterator[CsvRow]:
-        for row in source:
-            seen.append(row)
-            yield row
-
-    report = customers_import(agent=campaign.ai_agent, rows=remember(rows))
+    phones = _FilePhones()
+    report = customers_import(agent=campaign.ai_agent, rows=phones.watch(rows))
     report.ignored_columns = ignored
-    bad_lines = {error.line for error in report.errors}
-    phones: list[str] = []
-    for row in seen:
-        if row.error or row.line in bad_lines:
-            continue
-        try:
-            phones.append(normalize_e164(row.values.get("phone_number", "").strip()))
-        except ValidationFailed:
-            continue
-    if report.errors_truncated:
-        # Bad rows past the reported ones are not known by line: their numbers may join if valid.
-        logger.warning("Campaign %s: the file has more bad rows than the report lists", campaign.pk)
-    customers = []
-    for start in range(0, len(phones), ADD_BATCH):
-        chunk = phones[start : start + ADD_BATCH]
-        customers += list(CustomerProfile.objects.filter(ai_agent=campaign.ai_agent, phone_number__in=chunk))
-    result = campaign_leads_add(campaign=campaign, customers=customers)
-    result.import_report = report
-    return result
+    return phones.leads_add(campaign=campaign, report=report)
+
+
+def campaign_leads_import_start(*, campaign: Campaign, user: User | None, upload: UploadedFile) -> ImportJob:
+    """Store a leads file as a customers ``ImportJob`` whose task also adds its good rows as leads.
+
+    CsvFileInvalid (nothing stored) when the file is refused at upload.
+    """
+    from campaigns.tasks import campaign_leads_import_task  # the tasks module imports the services
+
+    campaign_id = str(campaign.pk)
+    return import_job_start(
+        agent=campaign.ai_agent,
+        user=user,
+        upload=upload,
+        enqueue=lambda job_id: campaign_leads_import_task.delay(job_id, campaign_id),
+    )
+
+
+def campaign_leads_import_run(*, job_id: str, campaign_id: str) -> ImportJob | None:
+    """Run a leads file's job: customers imported, then the good rows added as leads before "done".
+
+    Idempotent as ``import_job_run`` is: a job already claimed is not run again.
+    """
+    campaign = Campaign.objects.select_related("ai_agent").get(pk=campaign_id)
+    phones = _FilePhones()
+
+    def add_leads(job: ImportJob, report: ImportReport) -> None:
+        if job.ai_agent_id != campaign.ai_agent_id:
+            raise ValueError(f"campaign_leads_import_run: job {job.pk} is not campaign {campaign.pk}'s agent's")
+        phones.leads_add(campaign=campaign, report=report)
+
+    return import_job_run(job_id=job_id, on_row=phones.see, on_imported=add_leads)
 
 
 # --- approvals ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ door uses; the job's rules (refusals at upload, one read before writing, the cla
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -19,7 +20,9 @@ from agents.models import AIAgent
 from customers.csv_import import (
     BATCH_SIZE,
     CsvFileInvalid,
+    CsvRow,
     ImportProgress,
+    ImportReport,
     check_customer_csv,
     customers_import,
     read_customer_csv,
@@ -34,8 +37,14 @@ KEEP_JOBS = 20  # per agent; older jobs (and any file they still hold) are delet
 FILENAME_MAX = ImportJob._meta.get_field("filename").max_length
 
 
-def import_job_start(*, agent: AIAgent, user: User | None, upload: UploadedFile) -> ImportJob:
-    """Check the upload, store it and queue its import; CsvFileInvalid (nothing stored) when refused."""
+def import_job_start(
+    *, agent: AIAgent, user: User | None, upload: UploadedFile, enqueue: Callable[[str], None] | None = None
+) -> ImportJob:
+    """Check the upload, store it and queue its import; CsvFileInvalid (nothing stored) when refused.
+
+    ``enqueue(job_id)`` queues the task that runs the job (after commit); by default the customers
+    import. An app above (campaigns) passes its own task, which adds its work to the same job.
+    """
     if upload.size > MAX_UPLOAD_BYTES:
         limit_mb = MAX_UPLOAD_BYTES // 1024 // 1024
         raise CsvFileInvalid(
@@ -48,15 +57,26 @@ def import_job_start(*, agent: AIAgent, user: User | None, upload: UploadedFile)
     with transaction.atomic():
         _prune_old_jobs(agent)
         job.save(force_insert=True)
-    from customers.tasks import customer_import_task
+    if enqueue is None:
+        from customers.tasks import customer_import_task
 
+        enqueue = customer_import_task.delay
     job_id = str(job.pk)
-    transaction.on_commit(lambda: customer_import_task.delay(job_id))
+    transaction.on_commit(lambda: enqueue(job_id))
     return job
 
 
-def import_job_run(*, job_id) -> ImportJob | None:
-    """Import a queued job's file; a job already claimed (running, done, failed) is left alone."""
+def import_job_run(
+    *,
+    job_id,
+    on_row: Callable[[CsvRow], None] | None = None,
+    on_imported: Callable[[ImportJob, ImportReport], None] | None = None,
+) -> ImportJob | None:
+    """Import a queued job's file; a job already claimed (running, done, failed) is left alone.
+
+    ``on_row`` sees every row the importer reads; ``on_imported`` runs after the rows are in and
+    before the job is marked done, so a page that sees "done" sees the caller's work done too.
+    """
     now = timezone.now()
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
         status=ImportJob.Status.RUNNING, started_at=now, heartbeat_at=now
@@ -65,7 +85,7 @@ def import_job_run(*, job_id) -> ImportJob | None:
     if not claimed or job is None:
         return job
     try:
-        _run(job)
+        _run(job, on_row=on_row, on_imported=on_imported)
     except CsvFileInvalid as exc:
         _finish(job, status=ImportJob.Status.FAILED, failure=exc.message)
     except Exception:
@@ -81,7 +101,18 @@ def import_job_run(*, job_id) -> ImportJob | None:
     return job
 
 
-def _run(job: ImportJob) -> None:
+def _watched(rows: Iterable[CsvRow], on_row: Callable[[CsvRow], None]) -> Iterator[CsvRow]:
+    for row in rows:
+        on_row(row)
+        yield row
+
+
+def _run(
+    job: ImportJob,
+    *,
+    on_row: Callable[[CsvRow], None] | None = None,
+    on_imported: Callable[[ImportJob, ImportReport], None] | None = None,
+) -> None:
     with job.file.open("rb") as stream:
         # First pass, read only: count the rows, and refuse a file that breaks further down
         # before any of it is written.
@@ -90,6 +121,8 @@ def _run(job: ImportJob) -> None:
         ImportJob.objects.filter(pk=job.pk).update(rows_total=total)
         stream.seek(0)
         ignored, rows = read_customer_csv(stream)
+        if on_row is not None:
+            rows = _watched(rows, on_row)
 
         def progress(p: ImportProgress) -> None:
             ImportJob.objects.filter(pk=job.pk).update(
@@ -111,6 +144,8 @@ def _run(job: ImportJob) -> None:
         errors=[[e.line, e.reason] for e in report.errors[:MAX_JOB_ERRORS]],
         ignored_columns=ignored,
     )
+    if on_imported is not None:
+        on_imported(job, report)
     _finish(job, status=ImportJob.Status.DONE)
 
 

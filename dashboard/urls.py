@@ -55,6 +55,11 @@ urlpatterns = [
     path("campaigns/approvals/", views_campaigns.campaign_approvals, name="campaign-approvals"),
     path("campaigns/<uuid:campaign_id>/", views_campaigns.campaign_detail_page, name="campaign-detail"),
     path("campaigns/<uuid:campaign_id>/results.csv", views_campaigns.campaign_export, name="campaign-export"),
+    path(
+        "campaigns/<uuid:campaign_id>/imports/<uuid:job_id>/",
+        views_campaigns.campaign_import_job,
+        name="campaign-import-job",
+    ),
     path("campaigns/<uuid:campaign_id>/decision/", views_campaigns.campaign_decision, name="campaign-decision"),
     path(
         "campaigns/<uuid:campaign_id>/leads/<int:lead_id>/decision/",

@@ -76,8 +76,10 @@ def test_a_campaign_from_a_csv_with_live_progress(signed_in, tmp_path, screensho
     page.locator('input[name="window_end"]').fill("21:00")
     page.get_by_label("Leads (CSV)").set_input_files(str(csv))
     page.get_by_role("button", name="Create campaign").click()
-    page.wait_for_url(re.compile(r"/campaigns/[0-9a-f-]+/$"))
-    assert page.get_by_text("5 leads added from the file; 1 rows had errors").is_visible()
+    page.wait_for_url(re.compile(r"/campaigns/[0-9a-f-]+/\?import=[0-9a-f-]+$"))
+    page.locator('#import-progress[data-done="true"]').wait_for(timeout=10_000)  # the import job's card
+    assert page.locator("[data-campaign-leads]").get_attribute("data-campaign-leads") == "5"
+    assert page.locator("[data-import-errors]").inner_text() == "1"
     assert page.locator('[data-kpi="remaining"]').inner_text() == "4 / 5"
 
     page.get_by_role("button", name="Start").click()

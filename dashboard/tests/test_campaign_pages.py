@@ -1,7 +1,12 @@
-"""Campaign pages: create with a CSV, live progress (HTMX), actions, approvals, export; other clients get 404s."""
+"""Campaign pages: create with a CSV, live progress (HTMX), actions, approvals, export; other clients get 404s.
+
+The leads file is an import job run by a Celery task (eager in tests) once the upload's
+transaction commits; ``django_capture_on_commit_callbacks`` stands in for that commit.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import time
 
 import pytest
@@ -11,8 +16,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from calls.models import CallSession
 from campaigns.dispatch import campaigns_dispatch_inline
 from campaigns.models import ApprovalDecision, Campaign, CampaignLead
-from campaigns.services import CampaignSpec, campaign_create, campaign_leads_add
+from campaigns.services import CampaignSpec, campaign_create, campaign_leads_add, campaign_leads_import_run
 from campaigns.tests.conftest import TUESDAY_2PM, customers
+from customers.import_jobs import import_job_start
+from customers.models import ImportJob
 
 pytestmark = pytest.mark.django_db
 
@@ -38,15 +45,17 @@ def form(**extra) -> dict:
 
 
 @time_machine.travel(TUESDAY_2PM, tick=False)
-def test_create_with_a_csv_then_watch_it_run(page_a, agent):
+def test_create_with_a_csv_then_watch_it_run(page_a, agent, django_capture_on_commit_callbacks):
     upload = SimpleUploadedFile("leads.csv", CSV, content_type="text/csv")
-    response = page_a.post("/campaigns/", form(leads_file=upload))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = page_a.post("/campaigns/", form(leads_file=upload))
 
-    campaign = Campaign.objects.get()
-    assert response.status_code == 302 and response.url == f"/campaigns/{campaign.pk}/"
+    campaign, job = Campaign.objects.get(), ImportJob.objects.get()
+    assert response.status_code == 302 and response.url == f"/campaigns/{campaign.pk}/?import={job.pk}"
     assert CampaignLead.objects.count() == 2
-    page = page_a.get(response.url)
-    assert "1 rows had errors (first: line 3" in page.content.decode()
+    page = page_a.get(response.url).content.decode()
+    assert "Import finished" in page and 'data-campaign-leads="2"' in page
+    assert re.search(r"data-import-errors>1<", page) and 'data-error-line="3"' in page
     assert page_a.post(f"/campaigns/{campaign.pk}/start/").status_code == 302
     campaigns_dispatch_inline()
 
@@ -115,3 +124,74 @@ def test_another_clients_campaign_is_a_404_on_every_page(page_a, agent, theirs, 
     theirs.refresh_from_db()
     assert (theirs.status, theirs.approval) == ("draft", "pending")
     assert not ApprovalDecision.objects.exists() and not CallSession.objects.exists()
+
+
+def _poll(page, campaign, job) -> str:
+    response = page.get(f"/campaigns/{campaign.pk}/imports/{job.pk}/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@time_machine.travel(TUESDAY_2PM, tick=False)
+def test_the_upload_shows_progress_then_the_leads_added(page_a, agent, django_capture_on_commit_callbacks):
+    upload = SimpleUploadedFile("leads.csv", CSV, content_type="text/csv")
+    with django_capture_on_commit_callbacks() as queued:
+        response = page_a.post("/campaigns/", form(leads_file=upload))
+    campaign, job = Campaign.objects.get(), ImportJob.objects.get()
+
+    waiting = page_a.get(response.url).content.decode()  # the worker has not started yet
+    assert job.status == "queued" and not CampaignLead.objects.exists()
+    assert 'data-done="false"' in waiting and 'hx-trigger="every 1s"' in waiting
+    assert f'hx-get="/campaigns/{campaign.pk}/imports/{job.pk}/"' in waiting
+    assert "Waiting to start" in _poll(page_a, campaign, job)
+
+    for callback in queued:  # the upload's transaction commits: the task runs
+        callback()
+    done = _poll(page_a, campaign, job)
+    assert 'data-done="true"' in done and "hx-trigger" not in done and "<html" not in done
+    assert 'data-campaign-leads="2"' in done and "2 leads" in done
+    assert 'data-error-line="3"' in done and re.search(r"data-import-created>2<", done)
+    assert CampaignLead.objects.filter(campaign=campaign).count() == 2
+    full = page_a.get(f"/campaigns/{campaign.pk}/imports/{job.pk}/")  # without JavaScript: the page
+    assert full.status_code == 302 and full.url == f"/campaigns/{campaign.pk}/?import={job.pk}"
+
+
+def test_a_file_without_a_phone_column_is_refused_on_the_form(page_a, agent, django_capture_on_commit_callbacks):
+    upload = SimpleUploadedFile("leads.csv", b"name,email\nAva,a@x.test\n", content_type="text/csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = page_a.post("/campaigns/", form(leads_file=upload))
+
+    assert response.status_code == 422 and "phone" in response.content.decode()
+    assert not ImportJob.objects.exists() and not CampaignLead.objects.exists()
+
+
+def _queued_job(agent_, django_capture_on_commit_callbacks) -> ImportJob:
+    upload = SimpleUploadedFile("leads.csv", CSV, content_type="text/csv")
+    with django_capture_on_commit_callbacks():  # stored, never run
+        return import_job_start(agent=agent_, user=None, upload=upload)
+
+
+def test_another_clients_import_or_campaign_is_a_404(
+    page_a, agent, agent_b, theirs, django_capture_on_commit_callbacks
+):
+    mine = campaign_create(agent=agent, spec=CampaignSpec(name="Mine"))
+    my_job = _queued_job(agent, django_capture_on_commit_callbacks)
+    their_job = _queued_job(agent_b, django_capture_on_commit_callbacks)
+
+    for path in (f"/campaigns/{mine.pk}/imports/{their_job.pk}/", f"/campaigns/{theirs.pk}/imports/{my_job.pk}/"):
+        assert page_a.get(path).status_code == 404, path
+        assert page_a.get(path, HTTP_HX_REQUEST="true").status_code == 404, path
+    for job_id in (their_job.pk, "../../etc"):  # the page's import card (its HTMX poll is the live card only)
+        assert page_a.get(f"/campaigns/{mine.pk}/", {"import": job_id}).status_code == 404
+    their_job.refresh_from_db()
+    assert their_job.status == "queued" and their_job.rows_processed == 0
+
+
+def test_the_task_refuses_a_job_of_another_agent(agent, theirs, django_capture_on_commit_callbacks):
+    my_job = _queued_job(agent, django_capture_on_commit_callbacks)
+    before = theirs.leads.count()
+
+    with pytest.raises(ValueError, match="campaign_leads_import_run"):
+        campaign_leads_import_run(job_id=str(my_job.pk), campaign_id=str(theirs.pk))
+    assert theirs.leads.count() == before
+    assert ImportJob.objects.get().status == "failed"

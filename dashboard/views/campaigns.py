@@ -1,7 +1,9 @@
 """Campaign pages: list and create (with a CSV upload), detail with live progress, approvals.
 
 Thin: every read goes through ``campaigns.selectors`` and every write through
-``campaigns.services``; the detail page's progress card polls itself with HTMX.
+``campaigns.services``; the detail page's progress card polls itself with HTMX. A leads file
+becomes a customers ``ImportJob`` run by a worker (it can take minutes); the detail page polls
+the job with the customers import's progress bar, then says how many leads the campaign has.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -32,11 +35,13 @@ from campaigns.services import (
     campaign_create,
     campaign_decide,
     campaign_leads_add_by_filter,
-    campaign_leads_import_csv,
+    campaign_leads_import_start,
     campaign_transition,
     lead_decide,
 )
 from core.errors import DomainError
+from customers.models import ImportJob
+from customers.selectors import import_job_get
 from dashboard.access import client_page, is_htmx, paginate
 from dashboard.forms_campaigns import CampaignForm, DecisionForm
 
@@ -53,17 +58,13 @@ OUTCOME_COLOURS = {
 def campaign_list_page(request: HttpRequest) -> HttpResponse:
     form = CampaignForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
+        job = None
         try:
             with transaction.atomic():
                 campaign = campaign_create(agent=request.agent, spec=form.spec(), created_by=request.user)
             if form.cleaned_data["leads_file"]:
-                added = campaign_leads_import_csv(campaign=campaign, stream=form.cleaned_data["leads_file"])
-                report = added.import_report
-                messages.info(
-                    request,
-                    f"{added.added} leads added from the file; {report.error_count} rows had errors"
-                    + (f" (first: line {report.errors[0].line}: {report.errors[0].reason})" if report.errors else "")
-                    + ".",
+                job = campaign_leads_import_start(
+                    campaign=campaign, user=request.user, upload=form.cleaned_data["leads_file"]
                 )
             if form.cleaned_data["add_interest"]:
                 added = campaign_leads_add_by_filter(
@@ -73,7 +74,8 @@ def campaign_list_page(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
-            return redirect("dashboard:campaign-detail", campaign_id=campaign.pk)
+            url = reverse("dashboard:campaign-detail", kwargs={"campaign_id": campaign.pk})
+            return redirect(f"{url}?import={job.pk}" if job else url)
     page = paginate(request, campaign_list(agent=request.agent))
     status = 422 if request.method == "POST" else 200
     return render(
@@ -102,6 +104,15 @@ def _chart(campaign) -> dict:
     }
 
 
+def _import_context(campaign, job: ImportJob) -> dict:
+    return {
+        "job": job,
+        "campaign": campaign,
+        "lead_count": campaign_leads(campaign=campaign).count() if job.status == ImportJob.Status.DONE else 0,
+        "poll_url": reverse("dashboard:campaign-import-job", kwargs={"campaign_id": campaign.pk, "job_id": job.pk}),
+    }
+
+
 def _live(request: HttpRequest, campaign) -> dict:
     return {"campaign": campaign, "progress": campaign_progress(campaign=campaign), "chart": _chart(campaign)}
 
@@ -118,13 +129,29 @@ def campaign_detail_page(request: HttpRequest, campaign_id) -> HttpResponse:
     page = paginate(request, campaign_leads(campaign=campaign, state=state or None))
     for lead in page.object_list:
         lead.waiting_because = lead_wait_reason(campaign, lead, now)
+    job_id = request.GET.get("import")
+    job = import_job_get(agent=request.agent, job_id=job_id) if job_id else None
     context = {
         **_live(request, campaign),
+        **(_import_context(campaign, job) if job else {}),
+        "import_job": job,
         "page": page,
         "decisions": decisions(campaign=campaign)[:20],
         "state": state,
     }
     return render(request, "dashboard/campaigns/detail.html", context)
+
+
+@client_page
+@require_GET
+def campaign_import_job(request: HttpRequest, campaign_id, job_id) -> HttpResponse:
+    """A leads file's progress: the partial for the detail page's poll, the detail page otherwise."""
+    campaign = campaign_get(agent=request.agent, campaign_id=campaign_id)
+    job = import_job_get(agent=request.agent, job_id=job_id)
+    if is_htmx(request):
+        return render(request, "dashboard/partials/import_progress.html", _import_context(campaign, job))
+    url = reverse("dashboard:campaign-detail", kwargs={"campaign_id": campaign.pk})
+    return redirect(f"{url}?import={job.pk}")
 
 
 @client_page
