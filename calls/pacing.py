@@ -60,17 +60,19 @@ class DialRateExceeded(TelephonyUnavailable):
     """The Twilio account's calls-per-second limit has no slot soon enough: like Twilio's own 429."""
 
 
-def live_outbound_calls(*, agent: AIAgent) -> int:
-    """The agent's outbound calls being dialled or talking.
+def live_outbound_calls(*, agents: Sequence[AIAgent]) -> dict:
+    """Each agent's outbound calls being dialled or talking, by agent id (absent: none).
 
     Written to match the one-live-call partial index's condition, so PostgreSQL counts them
-    from that small index (live outbound calls of the whole platform) rather than the agent's history.
+    from that small index (live outbound calls of the whole platform) rather than the agents' history.
     """
-    return (
-        CallSession.objects.filter(ai_agent=agent, status__in=CallSession.LIVE_STATUSES)
+    rows = (
+        CallSession.objects.filter(ai_agent__in=[a.pk for a in agents], status__in=CallSession.LIVE_STATUSES)
         .exclude(call_type=CallSession.CallType.INBOUND)
-        .count()
+        .values("ai_agent")
+        .annotate(n=Count("pk"))
     )
+    return {row["ai_agent"]: row["n"] for row in rows}
 
 
 def _calls_this_week(customers: Sequence[CustomerProfile], at: datetime) -> dict:
@@ -88,63 +90,59 @@ def _calls_this_week(customers: Sequence[CustomerProfile], at: datetime) -> dict
     return {row["customer_profile"]: (row["n"], row["first"]) for row in rows}
 
 
-def pacing_admit(*, agent: AIAgent, customers: Sequence[CustomerProfile], at: datetime) -> list[CallNotAllowed | None]:
-    """Which of these calls the client's pacing admits now: None for a call admitted, else the refusal.
-
-    Inside the placement transaction, after the customers' rows are locked, before the sessions
-    are inserted (in that same transaction). Admits calls in the given order while slots last.
-    """
-    client = (
-        Client.objects.select_for_update(no_key=True)  # placers queue; rows that refer to the client do not
-        .only("max_concurrent_calls", "contact_calls_per_week")
-        .get(pk=agent.client_id)
+def _contact_refusal(placed: int, first: datetime | None, limit: int) -> CallNotAllowed:
+    return CallNotAllowed(
+        f"This customer was called {placed} times in the last 7 days; the limit is {limit}.",
+        next_allowed_at=first + WEEK if first else None,
+        code="contact_week_limit",
     )
-    free = client.max_concurrent_calls - live_outbound_calls(agent=agent)
-    recent = _calls_this_week(customers, at)
-    out: list[CallNotAllowed | None] = []
-    for customer in customers:
-        placed, first = recent.get(customer.pk, (0, None))
-        if placed >= client.contact_calls_per_week:
-            out.append(
-                CallNotAllowed(
-                    f"This customer was called {placed} times in the last 7 days; the limit is "
-                    f"{client.contact_calls_per_week}.",
-                    next_allowed_at=first + WEEK if first else None,
-                    code="contact_week_limit",
-                )
-            )
-            continue
-        if free <= 0:
-            out.append(
-                CallNotAllowed(
-                    f"{client.max_concurrent_calls} calls are live, the most this account takes at once.",
-                    next_allowed_at=at + CONCURRENCY_RETRY,
-                    code="concurrency_limit",
-                )
-            )
-            continue
-        free -= 1
-        out.append(None)
-    return out
+
+
+def _concurrency_refusal(limit: int, at: datetime) -> CallNotAllowed:
+    return CallNotAllowed(
+        f"{limit} calls are live, the most this account takes at once.",
+        next_allowed_at=at + CONCURRENCY_RETRY,
+        code="concurrency_limit",
+    )
 
 
 def pacing_admit_set(calls: Sequence, waiting: dict, refusals: list, *, at: datetime) -> None:
-    """:func:`pacing_admit` for a set being placed (``calls.outbound.calls_check_dialable``).
+    """Which calls of a set the clients' pacing admits now (``calls.outbound.calls_check_dialable``).
 
-    ``waiting`` maps each client id to the indexes of its calls still to place; a call pacing
-    refuses leaves it and gets its refusal in ``refusals``. Clients in id order, so racing
-    placers take the clients' row locks in one order.
+    Inside the placement transaction, after the customers' rows are locked, before the sessions
+    are inserted. ``waiting`` maps each client id to the indexes of its calls still to place; a
+    call pacing refuses leaves it and gets its refusal in ``refusals``. Three statements for the
+    whole set: the clients' rows locked in id order (placers queue per client; rows that refer to
+    a client are not blocked), their live outbound calls counted, the customers' calls this week.
     """
-    for client_id in sorted(waiting):
-        indexes = waiting[client_id]
-        agent = calls[indexes[0]].agent
-        paced = pacing_admit(agent=agent, customers=[calls[i].customer for i in indexes], at=at)
-        for i, refused in zip(list(indexes), paced, strict=True):
-            if refused is not None:
-                refusals[i] = refused
-                indexes.remove(i)
-    for client_id in [cid for cid, indexes in waiting.items() if not indexes]:
-        del waiting[client_id]
+    if not waiting:
+        return
+    client_ids = sorted(waiting)
+    clients = {
+        client.pk: client
+        for client in Client.objects.select_for_update(no_key=True)
+        .filter(pk__in=client_ids)
+        .order_by("pk")
+        .only("max_concurrent_calls", "contact_calls_per_week")
+    }
+    agents = {client_id: calls[waiting[client_id][0]].agent for client_id in client_ids}
+    live = live_outbound_calls(agents=list(agents.values()))
+    recent = _calls_this_week([calls[i].customer for client_id in client_ids for i in waiting[client_id]], at)
+    for client_id in client_ids:
+        client = clients[client_id]
+        free = client.max_concurrent_calls - live.get(agents[client_id].pk, 0)
+        for i in list(waiting[client_id]):
+            placed, first = recent.get(calls[i].customer.pk, (0, None))
+            if placed >= client.contact_calls_per_week:
+                refusals[i] = _contact_refusal(placed, first, client.contact_calls_per_week)
+            elif free <= 0:
+                refusals[i] = _concurrency_refusal(client.max_concurrent_calls, at)
+            else:
+                free -= 1
+                continue
+            waiting[client_id].remove(i)
+        if not waiting[client_id]:
+            del waiting[client_id]
 
 
 def _account(client: Client) -> tuple[str, int] | None:

@@ -119,7 +119,7 @@ def campaign_free_slots(campaign: Campaign) -> int:
     """How many more calls this campaign may start now: its own pacing and the client's free lines."""
     agent = campaign.ai_agent
     in_progress = CampaignLead.objects.filter(campaign=campaign, state=L.IN_PROGRESS).count()
-    client_free = agent.client.max_concurrent_calls - live_outbound_calls(agent=agent)
+    client_free = agent.client.max_concurrent_calls - live_outbound_calls(agents=[agent]).get(agent.pk, 0)
     return max(0, min(campaign.max_concurrent - in_progress, client_free))
 
 
