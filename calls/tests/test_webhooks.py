@@ -246,8 +246,8 @@ def test_a_greeting_and_an_ordinary_turn_send_a_few_statements_however_long_the_
         response = twilio_sim.say("What does the system come with?", n=31)
 
     assert "Gather" in verbs(response)
-    # agent, customer, the day's call counter for the dashboard (insert if missing, increment), call, greeting
-    assert len(greeting) == 6, [q[:80] for q in greeting]
+    # agent, customer, the day's call counter for the dashboard (one upsert), call, greeting
+    assert len(greeting) == 5, [q[:80] for q in greeting]
     turn = _statements(captured)
     assert len(turn) == 4, turn  # agent, call, transcript; both turns in one INSERT (bulk_create's own transaction)
     assert [q.split()[0] for q in turn] == ["SELECT", "SELECT", "SELECT", "INSERT"]
