@@ -289,9 +289,24 @@ class _SidWriter:
             self.flush()
 
     def flush(self) -> None:
-        if self.pending:
-            CallSession.objects.bulk_update(self.pending, ["twilio_call_sid", "updated_at"])
-            self.pending = []
+        if not self.pending:
+            return
+        # One UPDATE ... FROM (VALUES ...): the ORM's bulk_update builds a CASE per row, which
+        # measured 44 % of a dispatcher set's placement (bench/callback_dispatch.py).
+        now = timezone.now()
+        pk = CallSession._meta.pk
+        params: list = [now]
+        for call in self.pending:
+            call.updated_at = now
+            params += [pk.get_db_prep_value(call.pk, connection), call.twilio_call_sid]
+        table, values = CallSession._meta.db_table, ", ".join(["(%s, %s)"] * len(self.pending))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET twilio_call_sid = v.column2, updated_at = %s "  # noqa: S608 - our table name
+                f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
+                params,
+            )
+        self.pending = []
 
 
 def call_place(
