@@ -27,9 +27,7 @@ OUTBOUND_TYPES = (CallSession.CallType.OUTBOUND, CallSession.CallType.SCHEDULED,
 
 def picked_up() -> Q:
     """A person answered: a human outcome, or (while no outcome is known) answered by a non-machine."""
-    from calls.outcomes import PICKED_UP_OUTCOMES  # calls.outcomes imports this module
-
-    return Q(outcome__in=PICKED_UP_OUTCOMES) | (
+    return Q(outcome__in=CallSession.PICKED_UP_OUTCOMES) | (
         Q(outcome="") & Q(answered_at__isnull=False) & ~Q(answered_by__startswith="machine")
     )
 
@@ -112,12 +110,10 @@ def _adds(call: CallSession | dict, zone: ZoneInfo) -> dict:
         return {}
     outcome = value("outcome")
     answered = value("answered_at") is not None and not value("answered_by").startswith("machine")
-    from calls.outcomes import PICKED_UP_OUTCOMES  # calls.outcomes imports this module
-
     return {
         "day": value("started_at").astimezone(zone).date().isoformat(),
         "outcome": outcome,
-        "picked_up": int(outcome in PICKED_UP_OUTCOMES or (outcome == "" and answered)),
+        "picked_up": int(outcome in CallSession.PICKED_UP_OUTCOMES or (outcome == "" and answered)),
         "outbound": int(value("call_type") in OUTBOUND_TYPES),
         "failed": int(value("status") == CallSession.Status.FAILED or outcome == CallSession.Outcome.FAILED),
         "duration": value("duration_seconds") or 0,

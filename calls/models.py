@@ -61,6 +61,17 @@ class CallSession(models.Model):
     FINAL_STATUSES = (Status.COMPLETED, Status.BUSY, Status.NO_ANSWER, Status.FAILED, Status.CANCELED)
     # Being dialled or talking: the customer may not be dialled again until the call is final.
     LIVE_STATUSES = (Status.QUEUED, Status.RINGING, Status.IN_PROGRESS)
+    # A person answered: the call counts as a pick-up for the memory and the dashboard.
+    PICKED_UP_OUTCOMES = frozenset(
+        {
+            Outcome.ANSWERED,
+            Outcome.INTERESTED,
+            Outcome.NOT_INTERESTED,
+            Outcome.CONVERTED,
+            Outcome.CALLBACK_REQUESTED,
+            Outcome.DO_NOT_CALL,
+        }
+    )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     ai_agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="calls", db_index=False)

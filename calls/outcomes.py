@@ -40,17 +40,7 @@ from customers.services import (
 Outcome = CallSession.Outcome
 Level = CustomerProfile.InterestLevel
 
-# A person answered: the call counts as a pick-up for the memory and the dashboard.
-PICKED_UP_OUTCOMES = frozenset(
-    {
-        Outcome.ANSWERED,
-        Outcome.INTERESTED,
-        Outcome.NOT_INTERESTED,
-        Outcome.CONVERTED,
-        Outcome.CALLBACK_REQUESTED,
-        Outcome.DO_NOT_CALL,
-    }
-)
+PICKED_UP_OUTCOMES = CallSession.PICKED_UP_OUTCOMES
 # The customer's ``successful_calls``: the call moved them towards a sale.
 SUCCESSFUL_OUTCOMES = frozenset({Outcome.INTERESTED, Outcome.CONVERTED})
 # What an outcome says about the customer's interest: (level, at_least), moved along the

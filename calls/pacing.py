@@ -31,6 +31,7 @@ from django.utils import timezone
 from accounts.models import Client, DialPace
 from agents.models import AIAgent
 from calls.models import CallSession
+from calls.telephony import uses_simulated_phone
 from core.errors import CallNotAllowed
 from customers.models import CustomerProfile
 from integrations.twilio import TelephonyUnavailable
@@ -147,8 +148,6 @@ def pacing_admit_set(calls: Sequence, waiting: dict, refusals: list, *, at: date
 
 def _account(client: Client) -> tuple[str, int] | None:
     """The Twilio account that dials for this client and its dials per second; None: not paced."""
-    from calls.telephony import uses_simulated_phone
-
     if uses_simulated_phone(client) and not settings.PACE_SIMULATED_PHONE:
         return None
     if client.has_twilio_subaccount:

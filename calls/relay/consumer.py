@@ -41,6 +41,7 @@ from calls.relay.turn import (
     relay_turn_timed,
 )
 from calls.selectors import LiveCall
+from conversation.scripted import split_sentences
 from core.errors import NotFound
 from integrations.llm.base import ConversationContext, Reply
 
@@ -354,8 +355,6 @@ def _cut_stored(*, agent, call_sid: str, call, sequence: int, heard: str) -> Non
 
 def _replay(reply: Reply):
     """A reply the engine decided without a provider, streamed sentence by sentence."""
-    from conversation.scripted import split_sentences
-
     sentences = split_sentences(reply.text)
     for index, sentence in enumerate(sentences):
         yield sentence if index == len(sentences) - 1 else sentence + " "
