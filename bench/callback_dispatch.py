@@ -9,7 +9,7 @@ On the PostgreSQL server of ``DATABASE_URL`` (default postgres://postgres@127.0.
    it, and bulk-loads ``--total`` scheduled callbacks for ``--clients`` x ``--customers``
    customers: ``--due`` of them due (on distinct customers, priorities 1-5, up to an hour late),
    the rest up to 30 days ahead, in a timezone where it is about noon, so the rules allow every
-   due call.
+   due call; and ``--history`` past calls over the last 60 days, which the rules read at dial time.
 2. Baseline: ``--workers`` processes run the bare claim loop (``callbacks_claim_due`` until
    nothing is due, no placement); then the claims are undone.
 3. The run: the same number of processes run the dispatcher's tick without a queue
@@ -117,7 +117,11 @@ def _load(args) -> dict:
     with transaction.atomic():
         for n in range(args.clients):
             client = ClientFactory(
-                name=f"Bench client {n}", slug=f"bench-{n}", timezone=zone, daily_call_limit=args.due
+                name=f"Bench client {n}",
+                slug=f"bench-{n}",
+                timezone=zone,
+                daily_call_limit=args.due,
+                max_concurrent_calls=500,  # the most a client may set: every due call may be live at once
             )
             agents.append(
                 AIAgentFactory(
@@ -190,14 +194,63 @@ def _load(args) -> dict:
             )
             bar.update(hi - lo + 1)
         cursor.execute(f"DELETE FROM {callbacks_table} WHERE id = %s", [template.pk])
+    _load_history(args, now, agents[0])
+    with connection.cursor() as cursor:
         cursor.execute(f"VACUUM ANALYZE {callbacks_table}")
         cursor.execute(f"VACUUM ANALYZE {customers_table}")
+        cursor.execute("CHECKPOINT")  # the load's writes flushed now, not in the middle of a measurement
         cursor.execute(
             f"SELECT count(*), count(*) FILTER (WHERE scheduled_datetime <= %s) FROM {callbacks_table}",
             [now],
         )
         total, due = cursor.fetchone()
     return {"seconds": time.perf_counter() - started, "total": total, "due": due, "customers": customers, "now": now}
+
+
+def _load_history(args, now, agent) -> None:
+    """Past calls: ``--history`` completed calls over the last 60 days, spread over the customers.
+
+    A platform holding a million callbacks has a call history, and the rules read it at dial time
+    (one live call per customer, calls per contact per week). Without one the call table starts
+    empty and unanalysed, and those reads scan a table that grows through the run, a cost no
+    production table has.
+    """
+    from django.db import connection
+
+    from calls.models import CallSession
+    from customers.models import CustomerProfile
+
+    if not args.history:
+        return
+    template = CallSession.objects.create(
+        ai_agent=agent, customer_profile=CustomerProfile.objects.filter(ai_agent=agent).first(),
+        call_type=CallSession.CallType.OUTBOUND, status=CallSession.Status.COMPLETED,
+        outcome=CallSession.Outcome.NOT_INTERESTED, started_at=now, duration_seconds=90,
+    )  # fmt: skip
+    cols, select = _columns(
+        CallSession,
+        {
+            "id": "gen_random_uuid()",
+            "ai_agent_id": "c.ai_agent_id",
+            "customer_profile_id": "c.id",
+            "twilio_call_sid": "'CAhistory' || g",
+            "started_at": "%(now)s - interval '1 hour' - (g %% 5184000) * interval '1 second'",
+            "answered_at": "%(now)s - interval '1 hour' - (g %% 5184000) * interval '1 second'",
+            "ended_at": "%(now)s - interval '1 hour' - (g %% 5184000) * interval '1 second' + interval '90 seconds'",
+            "created_at": "%(now)s",
+            "updated_at": "%(now)s",
+        },
+    )
+    table = CallSession._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({cols}) SELECT {select} FROM {table} t, "
+            "generate_series(0, %(history)s::bigint - 1) g "
+            "JOIN bench_customers c ON c.n = (g * 104729) %% %(customers)s WHERE t.id = %(template)s",
+            {"history": args.history, "now": now, "customers": args.clients * args.customers, "template": template.pk},
+        )
+        cursor.execute(f"DELETE FROM {table} WHERE id = %s", [template.pk])
+        cursor.execute(f"VACUUM ANALYZE {table}")
 
 
 def _worker(database_url: str, mode: str, batch: int, ready, go, results) -> None:
@@ -266,6 +319,7 @@ def _undo_claims() -> None:
             "WHERE status = 'in_progress'"
         )
         cursor.execute("VACUUM ANALYZE callbacks_scheduledcallback")
+        cursor.execute("CHECKPOINT")
 
 
 def _verify(now) -> tuple[int, int, int]:
@@ -274,7 +328,8 @@ def _verify(now) -> tuple[int, int, int]:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM (SELECT callback_id FROM calls_callsession GROUP BY callback_id "
+            "SELECT count(*) FROM (SELECT callback_id FROM calls_callsession WHERE callback_id IS NOT NULL "
+            "GROUP BY callback_id "
             "HAVING count(*) > 1) d"
         )
         (duplicates,) = cursor.fetchone()
@@ -295,6 +350,9 @@ def main() -> int:
     parser.add_argument("--due", type=int, default=10_000, help="of which due now (default 10,000)")
     parser.add_argument("--clients", type=int, default=100, help="clients, one agent each (default 100)")
     parser.add_argument("--customers", type=int, default=1_000, help="customers per client (default 1,000)")
+    parser.add_argument(
+        "--history", type=int, default=200_000, help="past calls, over the last 60 days (default 200,000)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--batch", type=int, default=100, help="callbacks per claim (default 100)")
     parser.add_argument("--db-name", default="salesagents_bench")
@@ -318,7 +376,7 @@ def main() -> int:
         loaded = _load(args)
         print(
             f"loaded {loaded['total']:,} callbacks ({loaded['due']:,} due) for {loaded['customers']:,} customers "
-            f"of {args.clients} clients in {loaded['seconds']:.1f} s"
+            f"of {args.clients} clients, with {args.history:,} past calls, in {loaded['seconds']:.1f} s"
         )
         connection.close()
         base_s, base_cpu, base = _run(database_url, "claim", args.workers, args.batch)

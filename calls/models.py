@@ -96,7 +96,9 @@ class CallSession(models.Model):
     conversation_notes = models.TextField(blank=True)
     followup_scheduled = models.BooleanField(default=False)
     followup_datetime = models.DateTimeField(null=True, blank=True)
-    twilio_call_sid = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # Unique by a constraint (call_unique_twilio_sid), not ``unique=True``: on PostgreSQL that
+    # would add a second, pattern-matching index nobody queries, updated by every dial's SID.
+    twilio_call_sid = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULLs never collide
     # Twilio's SequenceNumber of the last status event applied; older events are ignored.
     status_sequence = models.IntegerField(default=-1)
     recording_url = models.URLField(max_length=500, blank=True)
@@ -122,6 +124,7 @@ class CallSession(models.Model):
         ordering = ["-started_at"]
         verbose_name = "call"
         constraints = [
+            models.UniqueConstraint(fields=["twilio_call_sid"], name="call_unique_twilio_sid"),
             models.CheckConstraint(
                 condition=Q(customer_satisfaction__isnull=True)
                 | Q(customer_satisfaction__gte=1, customer_satisfaction__lte=5),

@@ -113,12 +113,15 @@ def pacing_admit_set(calls: Sequence, waiting: dict, refusals: list, *, at: date
     Inside the placement transaction, after the customers' rows are locked, before the sessions
     are inserted. ``waiting`` maps each client id to the indexes of its calls still to place; a
     call pacing refuses leaves it and gets its refusal in ``refusals``. Three statements for the
-    whole set: the clients' rows locked in id order (placers queue per client; rows that refer to
-    a client are not blocked), their live outbound calls counted, the customers' calls this week.
+    whole set: the customers' calls this week, the clients' rows locked in id order (placers queue
+    per client; rows that refer to a client are not blocked), their live outbound calls counted.
     """
     if not waiting:
         return
     client_ids = sorted(waiting)
+    # The customers' rows are locked already, so their week can be read before the clients' rows
+    # are: every statement between the clients' lock and the commit keeps other placers waiting.
+    recent = _calls_this_week([calls[i].customer for client_id in client_ids for i in waiting[client_id]], at)
     clients = {
         client.pk: client
         for client in Client.objects.select_for_update(no_key=True)
@@ -128,7 +131,6 @@ def pacing_admit_set(calls: Sequence, waiting: dict, refusals: list, *, at: date
     }
     agents = {client_id: calls[waiting[client_id][0]].agent for client_id in client_ids}
     live = live_outbound_calls(agents=list(agents.values()))
-    recent = _calls_this_week([calls[i].customer for client_id in client_ids for i in waiting[client_id]], at)
     for client_id in client_ids:
         client = clients[client_id]
         free = client.max_concurrent_calls - live.get(agents[client_id].pk, 0)
