@@ -169,9 +169,10 @@ class SimulatorSayApi(AgentApi):
         request=InputSerializer,
         responses={200: ScreenSerializer, **errors(400, 401, 404, 503)},
         summary="Simulator: say something",
-        description="A relay-mode agent is spoken to as Twilio speaks to it: over a signed ConversationRelay "
-        "socket to the running server (`SIMULATED_PHONE_RELAY_URL`, by default `RELAY_BASE_URL`), one socket "
-        "per step; `tokens` is its reply as it streamed. 503 with `retry_after` when that socket does not answer.",
+        description="An empty text is silence. A relay-mode agent is spoken to as Twilio speaks to it: over a "
+        "signed ConversationRelay socket to the running server (`SIMULATED_PHONE_RELAY_URL`, by default "
+        "`RELAY_BASE_URL`), one socket per step; `tokens` is its reply as it streamed. 503 with `retry_after` "
+        "when that socket does not answer.",
     )
     def post(self, request, call_sid: str):
         data = self.InputSerializer(data=request.data)
