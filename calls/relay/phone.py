@@ -226,10 +226,13 @@ def relay_step(*, phone: Webhooks, call_sid: str, text: str, server: str) -> Scr
         try:
             socket = stack.enter_context(RelaySocket(agent=phone.agent, call_sid=call_sid, server=server))
         except (OSError, InvalidHandshake) as exc:
+            # The operator's to fix (where the server listens is not the client's business): logged.
+            logger.error(
+                "Simulated call %s: the relay socket at %s did not answer (%s); is the web server running there? "
+                "SIMULATED_PHONE_RELAY_URL says where the simulated phone finds it.", call_sid, server, exc,
+            )  # fmt: skip
             raise ServiceUnavailable(
-                f"The agent's relay socket at {server} did not answer ({exc}). Is the web server running? "
-                "SIMULATED_PHONE_RELAY_URL says where the simulated phone finds it.",
-                retry_after=5,
+                "The agent's ConversationRelay socket did not answer. Try again in a moment.", retry_after=5
             ) from exc
         socket.prompt(text)
         reply = socket.read_reply(lambda token: tokens.append(token) if token else None).strip()

@@ -129,12 +129,17 @@ def test_another_clients_relay_call_is_not_found(server, relay_agent, api_a, api
     assert CallSession.objects.get(twilio_call_sid=sid).status == "in_progress"
 
 
-def test_a_relay_socket_that_does_not_answer_is_a_503_saying_where_it_was_looked_for(relay_agent, api_a, settings):
+def test_a_relay_socket_that_does_not_answer_is_a_503_and_the_log_says_where_it_was_looked_for(
+    relay_agent, api_a, settings, caplog
+):
     settings.SIMULATED_PHONE_RELAY_URL = "ws://127.0.0.1:9"  # nothing listens there
     sid = api_a.post(DIAL, {}, format="json").json()["call_sid"]
     response = api_a.post(say_url(sid), {"text": "How much does it cost per month?"}, format="json")
     assert response.status_code == 503 and response["Retry-After"]
-    assert "ws://127.0.0.1:9" in response.json()["error"]["message"]
+    assert "did not answer" in response.json()["error"]["message"]
+    assert "127.0.0.1:9" not in response.content.decode()  # where the server listens is the operator's business
+    logged = [r for r in caplog.records if r.levelname == "ERROR" and sid in r.getMessage()]
+    assert logged and "ws://127.0.0.1:9" in logged[0].getMessage()
     assert [t.speaker for t in turns_of(sid)] == ["agent"]
 
 
