@@ -8,13 +8,16 @@ first token, so ``first_token_ms`` on the stored agent turns says which way they
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from knox.models import AuthToken
 
 from calls.models import CallSession, CallTurn
 from calls.simulated_phone import SimulatedPhone
@@ -169,3 +172,23 @@ def test_the_consumer_stores_a_reply_streamed_whole_when_the_socket_closes_right
         assert time.monotonic() < deadline, "the reply was never stored"
         time.sleep(0.02)
     assert turns[2].text == heard.text and not turns[2].interrupted and turns[2].first_token_ms is not None
+
+
+def test_the_running_server_serves_a_step_and_the_socket_the_step_opens_on_itself(server, relay_agent, user_a):
+    """Under uvicorn the API's step (a sync view in a worker thread) waits on a socket the same
+    server serves, as under ``make run``: neither waits for the other's thread."""
+    _, token = AuthToken.objects.create(user_a)
+    http = server.replace("ws://", "http://", 1)
+
+    def post(path: str, body: dict) -> dict:
+        request = urllib.request.Request(
+            http + path, data=json.dumps(body).encode(), method="POST",
+            headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    sid = post(DIAL, {"from_number": "+12125550123"})["call_sid"]
+    price = post(say_url(sid), {"text": "How much does it cost per month?"})
+    assert "$89" in price["said"][0] and price["tokens"] and price["listening"]
+    assert turns_of(sid)[-1].first_token_ms is not None
