@@ -144,6 +144,11 @@ def live_call(*, agent: AIAgent, call_sid: str) -> LiveCall | None:
     return LiveCall(call=call, turns=list(CallTurn.objects.filter(call=call).order_by("sequence")))
 
 
+def agent_turn_at(*, call: CallSession, sequence: int) -> CallTurn | None:
+    """The agent's turn stored at ``sequence`` of the call, if it is stored yet."""
+    return CallTurn.objects.filter(call=call, sequence=sequence, speaker=CallTurn.Speaker.AGENT).first()
+
+
 @dataclass(frozen=True)
 class EarlierConversation:
     """The customer's last conversation before this call, for the agent's memory across calls."""

@@ -2,15 +2,16 @@
 
 It stands in for the phone network *and* the person on the other end. Every step is a
 signed POST to our own webhook views (the exact requests Twilio would send), so a call on
-the simulator exercises the real path: signature check, engine, actions, TwiML.
+the simulator exercises the real path: signature check, engine, actions, TwiML. A relay-mode
+agent's turns go, as Twilio's do, over its ConversationRelay socket on the running server
+(``SIMULATED_PHONE_RELAY_URL``), signed as Twilio signs it: one socket per step
+(``calls.relay.phone.relay_step``), so every step stays a request of its own.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.test import RequestFactory
@@ -19,6 +20,8 @@ from django.utils import timezone
 
 from agents.models import AIAgent
 from calls.models import CallSession, CallTurn
+from calls.relay.phone import relay_step
+from calls.screen import Screen, read_twiml
 from calls.telephony import webhook_auth_token, webhook_path
 from integrations.twilio import CallRequest, IncomingNumber, NumberWebhooks, PlacedCall, SentMessage, sign
 
@@ -58,47 +61,21 @@ class SimulatedGateway:
         )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Screen:
-    """What the person on the simulated phone hears after a step."""
-
-    call_sid: str
-    said: list[str] = field(default_factory=list)
-    listening: bool = False
-    ended: bool = False
-    transferred_to: str = ""
-    status: int = 200
-
-
-def read_twiml(call_sid: str, status: int, body: bytes) -> Screen:
-    said, listening, ended, transfer = [], False, False, ""
-    try:
-        root = ET.fromstring(body)  # noqa: S314 - our own server's TwiML
-    except ET.ParseError:
-        return Screen(call_sid=call_sid, ended=True, status=status)
-    for element in root.iter():
-        if element.tag == "Say" and element.text:
-            said.append(element.text)
-        elif element.tag == "Gather":
-            listening = True
-        elif element.tag == "ConversationRelay":
-            # A relay-mode agent: the greeting is an attribute, and the simulator goes on
-            # through the turn webhook (the same engine; the socket is Twilio's transport).
-            said.append(element.get("welcomeGreeting") or "")
-            listening = True
-        elif element.tag == "Hangup":
-            ended = True
-        elif element.tag == "Dial":
-            transfer = (element.text or "").strip() or "".join(n.text or "" for n in element)
-            ended = True
-    return Screen(call_sid, said, listening and not ended, ended, transfer, status)
+def relay_server() -> str:
+    """Where the built-in phone opens a relay-mode agent's socket: the running server by default."""
+    return settings.SIMULATED_PHONE_RELAY_URL or settings.RELAY_BASE_URL
 
 
 class SimulatedPhone:
-    """Drive one agent's webhooks as Twilio and a caller would."""
+    """Drive one agent's webhooks (and a relay agent's socket) as Twilio and a caller would.
 
-    def __init__(self, agent: AIAgent):
+    ``relay_socket=False`` takes a relay-mode agent's turns through the turn webhook instead
+    (the same engine; the terminal phone's ``--no-socket``, when no server is running).
+    """
+
+    def __init__(self, agent: AIAgent, *, relay_socket: bool = True):
         self.agent = agent
+        self.relay_socket = relay_socket
         self._factory = RequestFactory()
 
     def post(self, name: str, params: dict[str, str], **query: object) -> tuple[int, bytes]:
@@ -146,6 +123,8 @@ class SimulatedPhone:
 
     def say(self, call_sid: str, text: str) -> Screen:
         """The person says ``text`` (an empty string is silence)."""
+        if self.relay_socket and self.agent.voice_mode == AIAgent.VoiceMode.RELAY:
+            return relay_step(phone=self, call_sid=call_sid, text=text, server=relay_server())
         last = CallTurn.objects.filter(call__twilio_call_sid=call_sid).order_by("-sequence").first()
         params = {"CallSid": call_sid, "CallStatus": "in-progress"}
         if text:

@@ -15,8 +15,9 @@ from calls.dispatch import callback_place_now
 from calls.models import CallSession
 from calls.numbers import agent_phone_number_configure
 from calls.outbound import call_place_to_number
+from calls.screen import Screen
 from calls.selectors import call_by_sid, call_id_by_sid
-from calls.simulated_phone import Screen, SimulatedPhone
+from calls.simulated_phone import SimulatedPhone
 from calls.telephony import telephony_domain_error, uses_simulated_phone
 from core.api_fields import PhoneNumberField
 from core.api_schema import errors
@@ -112,6 +113,11 @@ class ScreenSerializer(serializers.Serializer):
     listening = serializers.BooleanField()
     ended = serializers.BooleanField()
     transferred_to = serializers.CharField(allow_blank=True)
+    tokens = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        help_text="A relay-mode agent's reply as it streamed over its ConversationRelay socket, piece by piece "
+        "(joined, they are the reply in `said`); empty for a gather agent and for steps with no reply.",
+    )
 
 
 def _screen(agent: AIAgent, screen: Screen) -> dict:
@@ -122,6 +128,7 @@ def _screen(agent: AIAgent, screen: Screen) -> dict:
         "listening": screen.listening,
         "ended": screen.ended,
         "transferred_to": screen.transferred_to,
+        "tokens": screen.tokens,
     }
 
 
@@ -147,7 +154,10 @@ class SimulatorDialInApi(AgentApi):
 
 
 class SimulatorSayApi(AgentApi):
-    """Say something on a simulated call (an empty text is silence)."""
+    """Say something on a simulated call (an empty text is silence).
+
+    A relay-mode agent is spoken to over its ConversationRelay socket, as Twilio speaks to it.
+    """
 
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -157,8 +167,12 @@ class SimulatorSayApi(AgentApi):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: ScreenSerializer, **errors(400, 401, 404)},
+        responses={200: ScreenSerializer, **errors(400, 401, 404, 503)},
         summary="Simulator: say something",
+        description="An empty text is silence. A relay-mode agent is spoken to as Twilio speaks to it: over a "
+        "signed ConversationRelay socket to the running server (`SIMULATED_PHONE_RELAY_URL`, by default "
+        "`RELAY_BASE_URL`), one socket per step; `tokens` is its reply as it streamed. 503 with `retry_after` "
+        "when that socket does not answer.",
     )
     def post(self, request, call_sid: str):
         data = self.InputSerializer(data=request.data)

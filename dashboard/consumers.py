@@ -33,8 +33,9 @@ from calls.relay.phone import (
     relay_session_ended,
     signed_handshake,
 )
+from calls.screen import Screen
 from calls.selectors import call_by_sid
-from calls.simulated_phone import Screen, SimulatedPhone
+from calls.simulated_phone import SimulatedPhone
 from core.errors import DomainError, NotFound
 from core.phone import normalize_e164
 

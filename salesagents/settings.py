@@ -289,6 +289,9 @@ SIMULATED_PHONE_AUTH_TOKEN = env.str("SIMULATED_PHONE_AUTH_TOKEN", default=SECRE
 # The gateway of a client without Twilio: the built-in phone. Named by path because the phone builds
 # on calls.telephony (webhook paths, signing tokens), so telephony must not import it back.
 SIMULATED_PHONE_GATEWAY = "calls.simulated_phone.SimulatedGateway"
+# Where the built-in phone (simulator API, persona simulations) opens a relay-mode agent's
+# ConversationRelay socket, as Twilio would: empty means RELAY_BASE_URL, the running server.
+SIMULATED_PHONE_RELAY_URL = env.str("SIMULATED_PHONE_RELAY_URL", default="").rstrip("/")
 
 # Conversation engine.
 LLM_PROVIDER = env.str("LLM_PROVIDER", default="openai" if env.str("OPENAI_API_KEY", default="") else "scripted")

@@ -1,7 +1,8 @@
 """Run a client's agent against simulated customers, over the same call path as a real call.
 
 Every persona call is the built-in phone (``calls.simulated_phone``): signed webhook requests
-to the real views, so the engine, its actions and the end-of-call processing all run as they
+to the real views (and, for a relay-mode agent, each line over its ConversationRelay socket on
+the running server), so the engine, its actions and the end-of-call processing all run as they
 would for a customer. The customer is a fresh simulated profile, and the call is marked as a
 simulation from its first row, so it never reaches a list, a statistic, the dialler or learning.
 """

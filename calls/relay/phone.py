@@ -5,24 +5,43 @@ server exactly as Twilio would: the handshake signed with the client's token ove
 wss URL, then ``setup``, ``prompt``, ``dtmf`` and ``interrupt``, reading the ``text`` tokens
 as they stream and the ``end`` that hands the call back to the ``<Connect action>`` URL.
 The dashboard's test phone does the same from an async consumer (:class:`AsyncRelaySocket`),
-so both open the socket with one signing rule and send one set of messages.
+so both open the socket with one signing rule and send one set of messages. The built-in
+phone (``calls.simulated_phone``: the simulator API, persona simulations) takes a socket of
+its own for each step (:func:`relay_step`), since each step is a stateless request.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Protocol
 
 from django.conf import settings
 from websockets.asyncio.client import ClientConnection as AsyncConnection
 from websockets.asyncio.client import connect as async_connect
+from websockets.exceptions import InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
 from agents.models import AIAgent
+from calls.engine import ENDING_ACTIONS
+from calls.models import CallSession, CallTurn
 from calls.relay.handshake import relay_path
-from calls.simulated_phone import Screen, SimulatedPhone, read_twiml
+from calls.screen import Screen, read_twiml
+from calls.selectors import CALL_NOT_FOUND, agent_turn_at, live_call
 from calls.telephony import webhook_auth_token
+from core.errors import NotFound, ServiceUnavailable
 from integrations.twilio import sign
+
+logger = logging.getLogger(__name__)
+
+REPLY_TIMEOUT_S = 30.0  # the longest wait for the next token of a reply
+# A reply streamed whole is stored at once (before its ``last`` when it ends the call): past
+# this, something is wrong on the server.
+STORED_WITHIN_S = 10.0
+END_MARGIN_S = 5.0  # an ending turn's ``end`` comes once its goodbye is spoken, plus this
 
 
 def signed_handshake(agent: AIAgent) -> tuple[str, dict[str, str]]:
@@ -103,34 +122,51 @@ class RelaySocket:
 
     def say(self, text: str, on_token: Callable[[str], None] = lambda token: None) -> str:
         """The caller says ``text``; the agent's reply as it streamed (each token to ``on_token``)."""
-        self._send(prompt_message(agent=self.agent, text=text))
+        self.prompt(text)
         return self._reply(on_token)
 
     def press(self, digits: str, on_token: Callable[[str], None] = lambda token: None) -> str:
+        self.keys(digits)
+        return self._reply(on_token)
+
+    def prompt(self, text: str) -> None:
+        self._send(prompt_message(agent=self.agent, text=text))
+
+    def keys(self, digits: str) -> None:
         for digit in digits:
             self._send({"type": "dtmf", "digit": digit})
         self._send({"type": "dtmf", "digit": "#"})
-        return self._reply(on_token)
 
-    def _reply(self, on_token: Callable[[str], None]) -> str:
+    def read_reply(self, on_token: Callable[[str], None] = lambda token: None) -> str:
+        """The reply's tokens up to ``last: true``, or up to an ``end`` (then :attr:`handoff` is set)."""
         tokens: list[str] = []
         while True:
-            message = self._receive(timeout=30)
+            message = self._receive(timeout=REPLY_TIMEOUT_S)
             if message.get("type") == "end":
                 self.handoff = json.loads(message.get("handoffData") or "{}")
                 return "".join(tokens)
             tokens.append(message.get("token", ""))
             on_token(tokens[-1])
             if message.get("last"):
-                break
-        text = "".join(tokens)
-        # An ending turn is followed by ``end`` once its goodbye has been spoken.
+                return "".join(tokens)
+
+    def read_end(self, *, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the agent to end the session; True when it did."""
         try:
-            end = self._receive(timeout=len(text) / float(settings.RELAY_SPEECH_CHARS_PER_SECOND) + 1.0)
+            message = self._receive(timeout=timeout)
         except TimeoutError:
-            return text
-        if end.get("type") == "end":
-            self.handoff = json.loads(end.get("handoffData") or "{}")
+            return False
+        if message.get("type") != "end":
+            logger.warning("Relay call %s: %s after the reply's last token, ignored", self.call_sid, message)
+            return False
+        self.handoff = json.loads(message.get("handoffData") or "{}")
+        return True
+
+    def _reply(self, on_token: Callable[[str], None]) -> str:
+        text = self.read_reply(on_token)
+        if self.handoff is None:
+            # An ending turn is followed by ``end`` once its goodbye has been spoken.
+            self.read_end(timeout=len(text) / float(settings.RELAY_SPEECH_CHARS_PER_SECOND) + 1.0)
         return text
 
     def _send(self, message: dict) -> None:
@@ -142,7 +178,17 @@ class RelaySocket:
         return json.loads(self._socket.recv(timeout=timeout))
 
 
-def relay_session_ended(*, phone: SimulatedPhone, call_sid: str, handoff: dict) -> Screen:
+class Webhooks(Protocol):
+    """Twilio's webhooks, posted as Twilio posts them (the simulated phone)."""
+
+    agent: AIAgent
+
+    def post(self, name: str, params: dict[str, str], **query: object) -> tuple[int, bytes]: ...
+
+    def hang_up(self, call_sid: str, *, status: str = "completed") -> None: ...
+
+
+def relay_session_ended(*, phone: Webhooks, call_sid: str, handoff: dict) -> Screen:
     """What Twilio does after ``end``: ask the ``<Connect action>`` URL what comes next, and do it."""
     status, body = phone.post(
         "relay_action",
@@ -157,3 +203,65 @@ def relay_session_ended(*, phone: SimulatedPhone, call_sid: str, handoff: dict) 
     if screen.ended:
         phone.hang_up(call_sid)  # Twilio reports the end of a call it hung up with a status callback
     return screen
+
+
+def relay_step(*, phone: Webhooks, call_sid: str, text: str, server: str) -> Screen:
+    """One step of a relay-mode call on the built-in phone: the caller says ``text`` on a socket of its own.
+
+    A step is one request (any web process may serve the next), so it opens the call's socket
+    on ``server`` (setup: the consumer reads the call again, as on Twilio's reconnect), sends
+    the prompt, reads the reply as it streams and waits until it is stored, so the next step
+    finds the whole transcript. An ``end`` is followed, as Twilio follows it, by the
+    ``<Connect action>`` URL. Silence sends nothing: Twilio sends no prompt without words.
+    """
+    live = live_call(agent=phone.agent, call_sid=call_sid)
+    if live is None:
+        raise NotFound(CALL_NOT_FOUND)
+    if live.call.is_final:
+        return Screen(call_sid, ended=True)
+    if not text.strip():
+        return Screen(call_sid, listening=True)
+    tokens: list[str] = []
+    with ExitStack() as stack:
+        try:
+            socket = stack.enter_context(RelaySocket(agent=phone.agent, call_sid=call_sid, server=server))
+        except (OSError, InvalidHandshake) as exc:
+            # The operator's to fix (where the server listens is not the client's business): logged.
+            logger.error(
+                "Simulated call %s: the relay socket at %s did not answer (%s); is the web server running there? "
+                "SIMULATED_PHONE_RELAY_URL says where the simulated phone finds it.", call_sid, server, exc,
+            )  # fmt: skip
+            raise ServiceUnavailable(
+                "The agent's ConversationRelay socket did not answer. Try again in a moment.", retry_after=5
+            ) from exc
+        socket.prompt(text)
+        reply = socket.read_reply(lambda token: tokens.append(token) if token else None).strip()
+        turn = _stored_reply(socket, call=live.call, sequence=live.next_sequence + 1)
+        if turn is not None and socket.handoff is None and _ends_call(turn):
+            speaking = len(turn.text) / float(settings.RELAY_SPEECH_CHARS_PER_SECOND)
+            if not socket.read_end(timeout=speaking + END_MARGIN_S):
+                raise TimeoutError(f"Relay call {call_sid}: the agent ended the call but its socket sent no end")
+    said = [reply] if reply else []
+    if socket.handoff is None:
+        return Screen(call_sid, said, listening=True, tokens=tokens)
+    after = relay_session_ended(phone=phone, call_sid=call_sid, handoff=socket.handoff)
+    return Screen(
+        call_sid, [*said, *after.said], after.listening, after.ended, after.transferred_to, after.status, tokens
+    )
+
+
+def _stored_reply(socket: RelaySocket, *, call: CallSession, sequence: int) -> CallTurn | None:
+    """The agent turn at ``sequence`` once the consumer has stored it; None when the session
+    ended without one (a failed turn: the consumer apologises and sends ``end``)."""
+    deadline = time.monotonic() + STORED_WITHIN_S
+    while (turn := agent_turn_at(call=call, sequence=sequence)) is None:
+        if socket.handoff is not None:
+            return None
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Relay call {call.twilio_call_sid}: the reply was streamed but never stored")
+        socket.read_end(timeout=0.02)  # the pause between two looks, listening for that ``end``
+    return turn
+
+
+def _ends_call(turn: CallTurn) -> bool:
+    return any(record.get("type") in ENDING_ACTIONS for record in turn.actions or [])

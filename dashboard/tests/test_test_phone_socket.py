@@ -194,3 +194,25 @@ def test_steps_out_of_order_and_bad_numbers_are_answered_with_an_error(server, r
         phone.send(json.dumps({"type": "dial", "from": "+12125550123"}))
         assert receive(phone) == {"type": "error", "message": "This phone is already on a call."}
     assert CallSession.objects.count() == 1
+
+
+@time_machine.travel(MONDAY_10AM)
+def test_the_page_without_script_speaks_to_a_relay_agent_over_its_socket_one_step_at_a_time(
+    server, relay_agent, user_a, client, settings
+):
+    settings.SIMULATED_PHONE_RELAY_URL = server  # where the simulated phone opens the agent's socket
+    htmx = {"HTTP_HX_REQUEST": "true"}
+    client.force_login(user_a)
+    client.post("/simulator/dial/", {"from_number": "+12125550123"}, **htmx)
+    call = CallSession.objects.get(ai_agent=relay_agent)
+    step = client.post(f"/simulator/{call.twilio_call_sid}/say/", {"text": "How much does it cost per month?"}, **htmx)
+    body = step.content.decode()
+    assert "$89" in body and body.count("data-turn ") == 2  # the caller's words and the reply, stored
+    reply = CallTurn.objects.filter(call=call, speaker="agent").last()
+    assert reply.sequence == 2 and reply.first_token_ms is not None  # spoken over the socket
+    bye = client.post(
+        f"/simulator/{call.twilio_call_sid}/say/", {"text": "Please stop calling me, take me off your list"}, **htmx
+    )
+    assert "data-call-ended" in bye.content.decode()
+    call.refresh_from_db()
+    assert (call.status, call.outcome) == ("completed", "do_not_call")

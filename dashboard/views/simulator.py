@@ -5,7 +5,8 @@ requests to the very webhook views Twilio calls, so a test call runs the real pa
 (signature check, engine, actions, TwiML) and lands in the calls list like any other.
 HTMX appends each step's new turns to the transcript (an aria-live region).
 A relay-mode agent is called over a socket instead (``dashboard.consumers``), as Twilio
-reaches it; a call already on the page (or dialled without script) goes on through the webhooks.
+reaches it; a call already on the page (or dialled without script) goes on through the
+simulated phone, which speaks to a relay agent over its socket one step at a time.
 """
 
 from __future__ import annotations

@@ -5,21 +5,21 @@
 
 Every line goes through the same signed webhooks Twilio would call. A relay-mode agent is
 talked to over its ConversationRelay socket on the running server (``--server``, where
-``make run`` listens), signed as Twilio signs it, the reply printed as it streams;
+``make run`` listens; by default where the simulator finds it, ``SIMULATED_PHONE_RELAY_URL``),
+signed as Twilio signs it, the reply printed as it streams, one socket for the whole call;
 ``--no-socket`` drives its turns through the turn webhook instead (the same engine).
 """
 
 from __future__ import annotations
-
-import json
 
 from django.core.management.base import BaseCommand, CommandError
 from websockets.exceptions import InvalidHandshake
 
 from agents.models import AIAgent
 from calls.models import CallSession
-from calls.relay.phone import RelaySocket
-from calls.simulated_phone import Screen, SimulatedPhone, read_twiml
+from calls.relay.phone import RelaySocket, relay_session_ended
+from calls.screen import Screen
+from calls.simulated_phone import SimulatedPhone, relay_server
 from core.errors import ValidationFailed
 from core.phone import normalize_e164
 
@@ -44,13 +44,15 @@ class Command(BaseCommand):
         parser.add_argument("--agent", required=True, help="Client slug or agent public id.")
         parser.add_argument("--from", dest="from_number", default="+12025550143", help="Your (the caller's) number.")
         parser.add_argument("--answer", action="store_true", help="Answer the latest ringing outbound call instead.")
-        parser.add_argument("--server", default="ws://127.0.0.1:8000", help="Where the app serves relay sockets.")
+        parser.add_argument(
+            "--server", default="", help="Where the app serves relay sockets (default: SIMULATED_PHONE_RELAY_URL)."
+        )
         parser.add_argument("--no-socket", action="store_true", help="Relay agents: use the turn webhook instead.")
 
     def handle(
         self, *args, agent: str, from_number: str, answer: bool, server: str, no_socket: bool = False, **options
     ):
-        phone = SimulatedPhone(find_agent(agent))
+        phone = SimulatedPhone(find_agent(agent), relay_socket=False)  # this phone holds a relay call's socket itself
         if answer:
             call = (
                 CallSession.objects.filter(ai_agent=phone.agent, answered_at__isnull=True)
@@ -72,7 +74,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Calling {phone.agent.name} from {number}... (empty line = silence, /hangup to end)")
             screen = phone.dial_in(from_number=number)
         if phone.agent.voice_mode == AIAgent.VoiceMode.RELAY and screen.listening and not no_socket:
-            self._talk_on_socket(phone, screen, server)
+            self._talk_on_socket(phone, screen, server or relay_server())
         else:
             self._talk(phone, screen)
 
@@ -103,11 +105,7 @@ class Command(BaseCommand):
                     self.stdout.write("")
                 if socket.handoff is not None:
                     # What Twilio does after "end": ask the <Connect action> URL what happens next.
-                    status, body = phone.post(
-                        "relay_action", {"CallSid": screen.call_sid, "CallStatus": "in-progress",
-                                         "SessionStatus": "ended", "HandoffData": json.dumps(socket.handoff)},
-                    )  # fmt: skip
-                    self._show(read_twiml(screen.call_sid, status, body))
+                    self._show(relay_session_ended(phone=phone, call_sid=screen.call_sid, handoff=socket.handoff))
         except (OSError, InvalidHandshake) as exc:
             raise CommandError(
                 f"Could not open the relay socket at {server} ({exc}). Start the server (make run), "
