@@ -234,13 +234,18 @@ def relay_step(*, phone: Webhooks, call_sid: str, text: str, server: str) -> Scr
             raise ServiceUnavailable(
                 "The agent's ConversationRelay socket did not answer. Try again in a moment.", retry_after=5
             ) from exc
-        socket.prompt(text)
-        reply = socket.read_reply(lambda token: tokens.append(token) if token else None).strip()
-        turn = _stored_reply(socket, call=live.call, sequence=live.next_sequence + 1)
-        if turn is not None and socket.handoff is None and _ends_call(turn):
-            speaking = len(turn.text) / float(settings.RELAY_SPEECH_CHARS_PER_SECOND)
-            if not socket.read_end(timeout=speaking + END_MARGIN_S):
-                raise TimeoutError(f"Relay call {call_sid}: the agent ended the call but its socket sent no end")
+        try:
+            socket.prompt(text)
+            reply = socket.read_reply(lambda token: tokens.append(token) if token else None).strip()
+            turn = _stored_reply(socket, call=live.call, sequence=live.next_sequence + 1)
+            if turn is not None and socket.handoff is None and _ends_call(turn):
+                speaking = len(turn.text) / float(settings.RELAY_SPEECH_CHARS_PER_SECOND)
+                if not socket.read_end(timeout=speaking + END_MARGIN_S):
+                    raise TimeoutError("the agent ended the call but its socket sent no end")
+        except TimeoutError as exc:
+            # The server's fault, never the caller's: logged with the call, a polite 503 for the client.
+            logger.error("Simulated call %s: the relay socket at %s stopped answering: %s", call_sid, server, exc)
+            raise ServiceUnavailable("The agent did not answer in time. Try again in a moment.", retry_after=5) from exc
     said = [reply] if reply else []
     if socket.handoff is None:
         return Screen(call_sid, said, listening=True, tokens=tokens)
@@ -258,7 +263,7 @@ def _stored_reply(socket: RelaySocket, *, call: CallSession, sequence: int) -> C
         if socket.handoff is not None:
             return None
         if time.monotonic() > deadline:
-            raise TimeoutError(f"Relay call {call.twilio_call_sid}: the reply was streamed but never stored")
+            raise TimeoutError("the reply was streamed but never stored")
         socket.read_end(timeout=0.02)  # the pause between two looks, listening for that ``end``
     return turn
 
