@@ -60,6 +60,20 @@ def served_app() -> Iterator[str]:
         closer.join(timeout=10)
 
 
+RELAY_BASE = "wss://relay.agents.example.com"  # the public wss URL Twilio's handshake is signed over
+
+
+@contextmanager
+def relay_served(settings) -> Iterator[str]:
+    """:func:`served_app` for relay tests: the public wss URL set, goodbyes "spoken" at once, and
+    the simulated phone pointed at the served app (it opens its sockets there)."""
+    settings.RELAY_BASE_URL = RELAY_BASE
+    settings.RELAY_SPEECH_CHARS_PER_SECOND = 100_000.0
+    with served_app() as base:
+        settings.SIMULATED_PHONE_RELAY_URL = base
+        yield base
+
+
 @dataclass
 class Heard:
     """What the agent streamed for one prompt."""

@@ -21,7 +21,7 @@ from knox.models import AuthToken
 
 from calls.models import CallSession, CallTurn
 from calls.simulated_phone import SimulatedPhone
-from calls.tests.relay_phone import RelayPhone, served_app
+from calls.tests.relay_phone import RelayPhone, relay_served
 from customers.models import CustomerProfile
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,10 +42,7 @@ def relay_agent(trained_agent):
 
 @pytest.fixture
 def server(settings) -> Iterator[str]:
-    settings.RELAY_BASE_URL = "wss://relay.agents.example.com"  # what Twilio's handshake is signed over
-    settings.RELAY_SPEECH_CHARS_PER_SECOND = 100_000.0  # goodbyes are "spoken" at once
-    with served_app() as base:
-        settings.SIMULATED_PHONE_RELAY_URL = base  # where the simulated phone finds the socket
+    with relay_served(settings) as base:
         yield base
 
 

@@ -22,7 +22,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from agents.services import training_add
 from calls.models import CallSession, CallTurn
-from calls.tests.relay_phone import served_app
+from calls.tests.relay_phone import relay_served
 from customers.tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,9 +49,7 @@ def relay_agent(agent_a):
 
 @pytest.fixture
 def server(settings) -> Iterator[str]:
-    settings.RELAY_BASE_URL = "wss://relay.agents.example.com"  # what the handshake is signed over
-    settings.RELAY_SPEECH_CHARS_PER_SECOND = 100_000.0  # goodbyes are "spoken" at once
-    with served_app() as base:
+    with relay_served(settings) as base:
         yield base
 
 
@@ -200,7 +198,6 @@ def test_steps_out_of_order_and_bad_numbers_are_answered_with_an_error(server, r
 def test_the_page_without_script_speaks_to_a_relay_agent_over_its_socket_one_step_at_a_time(
     server, relay_agent, user_a, client, settings
 ):
-    settings.SIMULATED_PHONE_RELAY_URL = server  # where the simulated phone opens the agent's socket
     htmx = {"HTTP_HX_REQUEST": "true"}
     client.force_login(user_a)
     client.post("/simulator/dial/", {"from_number": "+12125550123"}, **htmx)

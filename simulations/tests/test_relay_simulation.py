@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from calls.models import CallSession, CallTurn
-from calls.tests.relay_phone import served_app
+from calls.tests.relay_phone import relay_served
 from simulations.models import SimulationRun
 from simulations.personas import PERSONA_KEYS
 
@@ -29,10 +29,7 @@ def relay_demo_agent(demo_agent):
 
 @pytest.fixture
 def server(settings) -> Iterator[str]:
-    settings.RELAY_BASE_URL = "wss://relay.agents.example.com"  # what Twilio's handshake is signed over
-    settings.RELAY_SPEECH_CHARS_PER_SECOND = 100_000.0  # goodbyes are "spoken" at once
-    with served_app() as base:
-        settings.SIMULATED_PHONE_RELAY_URL = base
+    with relay_served(settings) as base:
         yield base
 
 
