@@ -133,7 +133,7 @@ def call_begin(*, agent: AIAgent, event: TwilioEvent, inbound: bool) -> str:
     context = build_context(
         agent=agent, call=call, customer=customer, turns=(), utterance=None, previous_call=remembered
     )  # fmt: skip
-    reply = conversation_provider().reply(context)
+    reply = collected(conversation_provider().stream_reply(context, live=False))  # as a turn's: the stream collected
     greeting = CallTurn(
         call=call, sequence=0, speaker=CallTurn.Speaker.AGENT, text=_greeting_text(agent, reply),
         latency_ms=int((time.perf_counter() - started) * 1000), provider=reply.provider,

@@ -38,12 +38,7 @@ def both_read_before_either_writes(monkeypatch):
     real = engine.conversation_provider
 
     class Rendezvous:
-        def reply(self, context):  # the greeting
-            answer = real().reply(context)
-            barrier.wait()
-            return answer
-
-        def stream_reply(self, context, *, live=True):  # a turn
+        def stream_reply(self, context, *, live=True):
             items = list(real().stream_reply(context, live=live))
             barrier.wait()
             yield from items
