@@ -5,9 +5,8 @@ transcript, the turn being spoken); everything durable is written by the turn se
 each prompt, so a reconnect or a Twilio retry can be served by any process. The engine's
 answer stream (the same one the ``<Gather>`` webhook collects) is read in a worker thread and
 sent as it comes; an ``interrupt`` (or the caller's next prompt) stops it, and the stored turn
-keeps what the caller heard. A message we cannot use is logged and
-dropped: the socket never closes on bad input, and never answers with something Twilio
-would reject.
+keeps what the caller heard. A message we cannot use is logged and dropped: the socket never
+closes on bad input, and never answers with something Twilio would reject.
 """
 
 from __future__ import annotations
@@ -246,7 +245,7 @@ class RelayConsumer(AsyncWebsocketConsumer):
             await self.send(protocol.text_token("", last=True))
             if stored.more:
                 await database_sync_to_async(relay_turn_timed)(
-                    call=claimed.plan.live.call, sequence=stored.sequence, last_token_ms=_ms(speaking.started)
+                    call=claimed.call, sequence=stored.sequence, last_token_ms=_ms(speaking.started)
                 )
         self._heard(speaking.stored)
         if speaking.stored.handoff is not None:
@@ -276,8 +275,8 @@ class RelayConsumer(AsyncWebsocketConsumer):
     def _claimed(self, speaking: _Speaking, claimed: ClaimedTurn | int | None) -> ClaimedTurn | None:
         if isinstance(claimed, ClaimedTurn):
             speaking.claimed = claimed
-            self.next_sequence = claimed.plan.sequence + 2
-            self.live = LiveCall(call=claimed.plan.live.call, turns=[*claimed.plan.live.turns, claimed.turn])
+            self.next_sequence = claimed.sequence + 2
+            self.live = LiveCall(call=claimed.call, turns=[*claimed.plan.live.turns, claimed.turn])
             return claimed
         if claimed is not None:
             self.next_sequence = claimed  # another socket answered it; expect the turn after
@@ -324,7 +323,7 @@ class RelayConsumer(AsyncWebsocketConsumer):
             )  # fmt: skip
             self._heard(speaking.stored)
         elif heard is not None and self.last_agent_sequence is not None and self.call_sid:
-            call = speaking.claimed.plan.live.call if speaking and speaking.claimed else None
+            call = speaking.claimed.call if speaking and speaking.claimed else None
             call = call or (self.live.call if self.live is not None else None)
             await database_sync_to_async(_cut_stored)(
                 agent=self.agent, call_sid=self.call_sid, call=call, sequence=self.last_agent_sequence, heard=heard

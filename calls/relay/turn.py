@@ -30,6 +30,14 @@ class ClaimedTurn:
     plan: TurnPlan
     turn: CallTurn  # the caller's stored turn, for the socket's copy of the transcript
 
+    @property
+    def call(self) -> CallSession:
+        return self.plan.live.call
+
+    @property
+    def sequence(self) -> int:
+        return self.plan.sequence
+
 
 @dataclass(frozen=True)
 class StoredReply:

@@ -1,7 +1,8 @@
 """The conversation-provider contract shared by every LLM backend.
 
 The engine in ``calls`` builds a :class:`ConversationContext` from the database and hands
-it to a provider; the provider answers with a :class:`Reply` (what to say and what to do).
+it to a provider; the provider answers with a :class:`Reply` (what to say and what to do),
+written as a stream of text pieces first (``stream_reply``).
 Both are frozen plain values so providers stay free of Django and trivially testable.
 """
 
@@ -151,7 +152,12 @@ class ProviderTimeout(ProviderError):
 class ConversationProvider(Protocol):
     name: str
 
-    def reply(self, context: ConversationContext) -> Reply: ...
+    def reply(self, context: ConversationContext) -> Reply:
+        """The answer whole: what :meth:`stream_reply` collected (``live=False``) ends with.
+
+        The engine asks for the stream on both transports (ADR 0017).
+        """
+        ...
 
     def stream(self, context: ConversationContext) -> Iterator[str]:
         """Yield the reply text in pieces so a streaming transport can start speaking early."""
