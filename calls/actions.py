@@ -6,7 +6,6 @@ agent did (callback booked, do-not-call set) and a replayed webhook re-renders t
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +16,6 @@ from django.utils import timezone
 from agents.models import AIAgent
 from callbacks.services import callback_schedule
 from calls.models import CallSession
-from conversation.intents import is_opt_out
 from core.errors import CallNotAllowed, ValidationFailed
 from core.phone import normalize_e164
 from customers.contactability import note_preferred_time
@@ -56,23 +54,20 @@ OPT_OUT_CONFIRMATION = (
 )
 
 
-def opt_out_honoured(*, reply: llm.Reply, utterance: str | None, call_sid: str) -> llm.Reply:
-    """A caller who asks not to be called is opted out, whatever the provider answered.
+def opt_out_reply(*, utterance: str) -> llm.Reply:
+    """The engine's answer to a caller who asks not to be called: confirm, opt out, end the call.
 
-    The law says stop, so this does not depend on a model remembering its tool: a reply to
-    an opt-out (``intents.is_opt_out``, the rule the scripted agent uses) that does not mark
-    the customer is replaced by the confirmation, the opt-out and the end of the call.
+    The law says stop, so this does not depend on a model remembering its tool: a turn whose
+    words are an opt-out (``intents.is_opt_out``, the rule the scripted agent uses) is answered
+    with this before any provider is asked (``calls.turns.turn_plan``).
     """
-    if not utterance or not is_opt_out(utterance) or any(isinstance(a, llm.MarkDoNotCall) for a in reply.actions):
-        return reply
-    logger.warning("Call %s: the %s provider missed an opt-out; honouring it", call_sid, reply.provider or "?")
-    return dataclasses.replace(
-        reply,
+    return llm.Reply(
         text=OPT_OUT_CONFIRMATION,
         actions=(
             llm.MarkDoNotCall(reason=f"Caller asked not to be called: {utterance[:160]}"),
             llm.EndCall("do_not_call"),
         ),
+        provider="engine",
     )
 
 

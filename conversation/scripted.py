@@ -977,8 +977,11 @@ class ScriptedProvider:
         """
         yield from split_sentences(self.reply(context).text)
 
-    def stream_reply(self, context: ConversationContext) -> Iterator[str | Reply]:
-        """Sentence by sentence (joined, they are the reply's text), then the reply with its actions."""
+    def stream_reply(self, context: ConversationContext, *, live: bool = True) -> Iterator[str | Reply]:
+        """Sentence by sentence (joined, they are the reply's text), then the reply with its actions.
+
+        ``live`` changes nothing: the scripted answer never breaks off.
+        """
         reply = self.reply(context)
         sentences = split_sentences(reply.text)
         for index, sentence in enumerate(sentences):

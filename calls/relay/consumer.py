@@ -1,12 +1,12 @@
-"""The ConversationRelay socket: one per call, thin over ``calls.relay.turn``.
+"""The ConversationRelay socket: one per call, thin over the engine's streaming turn (``calls.turns``).
 
-The consumer holds only what lives as long as the socket (the call's sid, the turn being
-spoken); everything durable is written by the turn services after each prompt, so a
-reconnect or a Twilio retry can be served by any process. The provider's stream is read in a
-worker thread and sent as it comes; an ``interrupt`` (or the caller's next prompt) stops it,
-and the stored turn keeps what the caller heard. A message we cannot use is logged and
-dropped: the socket never closes on bad input, and never answers with something Twilio
-would reject.
+The consumer holds only what lives as long as the socket (the call's sid, its copy of the
+transcript, the turn being spoken); everything durable is written by the turn services after
+each prompt, so a reconnect or a Twilio retry can be served by any process. The engine's
+answer stream (the same one the ``<Gather>`` webhook collects) is read in a worker thread and
+sent as it comes; an ``interrupt`` (or the caller's next prompt) stops it, and the stored turn
+keeps what the caller heard. A message we cannot use is logged and dropped: the socket never
+closes on bad input, and never answers with something Twilio would reject.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from agents.selectors import agent_by_public_id
-from calls.providers import conversation_provider
 from calls.relay import protocol
 from calls.relay.handshake import handshake_is_signed
 from calls.relay.streaming import SpeechChunker
@@ -32,18 +31,16 @@ from calls.relay.turn import (
     ClaimedTurn,
     StoredReply,
     relay_call,
-    relay_context,
     relay_turn_claim,
-    relay_turn_claim_known,
+    relay_turn_claim_planned,
     relay_turn_interrupted,
-    relay_turn_needs_engine,
     relay_turn_store,
     relay_turn_timed,
 )
 from calls.selectors import LiveCall
-from conversation.scripted import split_sentences
+from calls.turns import TurnPlan, plan_may_write, turn_plan, turn_reply
 from core.errors import NotFound
-from integrations.llm.base import ConversationContext, Reply
+from integrations.llm.base import Reply
 
 logger = logging.getLogger(__name__)
 
@@ -199,15 +196,12 @@ class RelayConsumer(AsyncWebsocketConsumer):
 
     async def _speak(self, speaking: _Speaking, utterance: str) -> None:
         live = self.live
-        if live is not None and not relay_turn_needs_engine(live=live, utterance=utterance):
-            # A plain prompt: the model starts writing while the caller's words are stored, and
-            # its tokens wait in the queue until that claim is won (never two replies).
-            context = relay_context(live=live, utterance=utterance)
-            queue = self._stream(speaking, None, context)
-            claimed = await self._claim(
-                speaking, relay_turn_claim_known, live=live, sequence=self.next_sequence, utterance=utterance,
-                context=context,
-            )  # fmt: skip
+        if live is not None and not plan_may_write(live=live, utterance=utterance):
+            # Planned from our copy, no database: the answer starts while the caller's words are
+            # stored, and its tokens wait in the queue until that claim is won (never two replies).
+            plan = turn_plan(live=live, sequence=self.next_sequence, utterance=utterance)
+            queue = self._stream(speaking, plan)
+            claimed = await self._claim(speaking, relay_turn_claim_planned, plan=plan)
             if claimed is None:
                 speaking.stop.set()  # lost to another socket, or the call is over: nothing is said
                 return
@@ -218,8 +212,7 @@ class RelayConsumer(AsyncWebsocketConsumer):
             )  # fmt: skip
             if claimed is None:
                 return
-            ready = _replay(claimed.ready) if claimed.ready is not None else None
-            queue = self._stream(speaking, ready, claimed.context)
+            queue = self._stream(speaking, claimed.plan)
         reply: Reply | None = None
         chunker = SpeechChunker()
         while True:
@@ -252,7 +245,7 @@ class RelayConsumer(AsyncWebsocketConsumer):
             await self.send(protocol.text_token("", last=True))
             if stored.more:
                 await database_sync_to_async(relay_turn_timed)(
-                    call=claimed.live.call, sequence=stored.sequence, last_token_ms=_ms(speaking.started)
+                    call=claimed.call, sequence=stored.sequence, last_token_ms=_ms(speaking.started)
                 )
         self._heard(speaking.stored)
         if speaking.stored.handoff is not None:
@@ -261,11 +254,11 @@ class RelayConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(len(speaking.stored.text) / float(settings.RELAY_SPEECH_CHARS_PER_SECOND))
             await self._end(speaking.stored.handoff)
 
-    def _stream(self, speaking: _Speaking, ready, context: ConversationContext | None) -> asyncio.Queue:
-        """Start reading the reply (``ready``'s sentences, else the provider's stream) into a queue."""
+    def _stream(self, speaking: _Speaking, plan: TurnPlan) -> asyncio.Queue:
+        """Start reading the engine's answer (``turns.turn_reply``) into a queue, in a worker thread."""
         queue: asyncio.Queue = asyncio.Queue()
         loop = asyncio.get_running_loop()
-        loop.run_in_executor(_STREAMS, _pump, ready, context, queue, loop, speaking.stop)
+        loop.run_in_executor(_STREAMS, _pump, turn_reply(plan), queue, loop, speaking.stop)
         return queue
 
     async def _claim(self, speaking: _Speaking, claim_turn, **kwargs) -> ClaimedTurn | None:
@@ -283,7 +276,7 @@ class RelayConsumer(AsyncWebsocketConsumer):
         if isinstance(claimed, ClaimedTurn):
             speaking.claimed = claimed
             self.next_sequence = claimed.sequence + 2
-            self.live = LiveCall(call=claimed.live.call, turns=[*claimed.live.turns, claimed.turn])
+            self.live = LiveCall(call=claimed.call, turns=[*claimed.plan.live.turns, claimed.turn])
             return claimed
         if claimed is not None:
             self.next_sequence = claimed  # another socket answered it; expect the turn after
@@ -330,7 +323,7 @@ class RelayConsumer(AsyncWebsocketConsumer):
             )  # fmt: skip
             self._heard(speaking.stored)
         elif heard is not None and self.last_agent_sequence is not None and self.call_sid:
-            call = speaking.claimed.live.call if speaking and speaking.claimed else None
+            call = speaking.claimed.call if speaking and speaking.claimed else None
             call = call or (self.live.call if self.live is not None else None)
             await database_sync_to_async(_cut_stored)(
                 agent=self.agent, call_sid=self.call_sid, call=call, sequence=self.last_agent_sequence, heard=heard
@@ -353,22 +346,13 @@ def _cut_stored(*, agent, call_sid: str, call, sequence: int, heard: str) -> Non
     relay_turn_interrupted(call=call, sequence=sequence, heard=heard)
 
 
-def _replay(reply: Reply):
-    """A reply the engine decided without a provider, streamed sentence by sentence."""
-    sentences = split_sentences(reply.text)
-    for index, sentence in enumerate(sentences):
-        yield sentence if index == len(sentences) - 1 else sentence + " "
-    yield reply
-
-
-def _pump(stream, context, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop, stop) -> None:
-    """Read the provider's stream in this worker thread and hand each item to the socket's loop."""
+def _pump(items, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop, stop) -> None:
+    """Read the answer's stream in this worker thread and hand each item to the socket's loop."""
 
     def put(item: object) -> None:
         if not loop.is_closed():  # the server is shutting down: nobody is listening any more
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
-    items = stream if stream is not None else conversation_provider().stream_reply(context)
     try:
         for item in items:
             put(item)

@@ -1,56 +1,42 @@
-"""The engine side of one ConversationRelay prompt: claim it, then store the reply once spoken.
+"""The relay socket's side of a turn: the engine's streaming turn (``calls.turns``) in the socket's order.
 
-One engine, two transports: the context, the provider, the actions and the stored transcript
-are the webhook turn's own (``calls.engine``, ``calls.context``, ``calls.actions``). What
-differs is the order, because streamed words cannot be taken back:
-
-1. :func:`relay_turn_claim` reads the call (``live_call``, as the webhook turn does),
-   stores the caller's words at once under the unique (call, sequence) key, the sequence the
-   socket expects, and builds the context. A second socket for the same CallSid given the
-   same prompt loses that insert (or finds it answered) and answers nothing, so one prompt
-   never gets two replies. An opt-out or a number the caller gave is answered by
-   the engine itself, before any model speaks, as on the webhook turn.
-2. The consumer streams the provider's reply to Twilio.
-3. :func:`relay_turn_store` applies the reply's actions and stores the agent's turn with its
-   latency, in one transaction; words the actions add ("The earliest I can call you is ...")
-   are returned to be spoken after the streamed text.
-
-This is ``engine.call_turn_answer`` cut in two around the stream. It uses the engine's own
-pieces (``turn_records``, and the private ``_number_given``, ``_ended``, ``_note_call_changes``):
-the whole dependency on the engine's internals, to fold into the engine when it grows a
-streaming turn of its own.
+Streamed words cannot be taken back, so the socket claims the caller's words first (under the
+unique (call, sequence) key, the sequence it expects), speaks the engine's stream as it comes,
+then finishes the turn with what the caller heard; words the actions add ("The earliest I can
+call you is ...") are spoken after. A second socket given the same prompt loses the claim (or
+finds it answered) and says nothing, so one prompt never gets two replies. What is here is the
+socket's own: which claim a prompt takes, the session's ``end`` (handoff), and the cuts of a
+turn the caller spoke over.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-
 from agents.models import AIAgent
-from calls import engine
-from calls.actions import apply_actions, opt_out_honoured
-from calls.context import build_context
 from calls.models import CallSession, CallTurn
 from calls.selectors import LiveCall, live_call
-from conversation.intents import is_opt_out
-from integrations.llm.base import ConversationContext, Reply
+from calls.turns import Spoken, TurnPlan, conversation_over, turn_claim, turn_finish, turn_plan
+from integrations.llm.base import Reply
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ClaimedTurn:
-    """A prompt this socket answers: the caller's turn is stored at ``sequence``."""
+    """A prompt this socket answers: the caller's turn is stored (``turn``) at ``plan.sequence``."""
 
-    live: LiveCall  # the call and its transcript before this prompt
-    sequence: int
-    utterance: str
-    context: ConversationContext | None  # None when ``ready`` answers without a provider
-    ready: Reply | None = None
-    turn: CallTurn | None = None  # the caller's stored turn, for the socket's copy of the transcript
+    plan: TurnPlan
+    turn: CallTurn  # the caller's stored turn, for the socket's copy of the transcript
+
+    @property
+    def call(self) -> CallSession:
+        return self.plan.live.call
+
+    @property
+    def sequence(self) -> int:
+        return self.plan.sequence
 
 
 @dataclass(frozen=True)
@@ -59,7 +45,7 @@ class StoredReply:
     text: str  # everything the turn says (streamed text and ``more``)
     more: str  # words the actions added, to speak after the streamed text
     handoff: dict[str, str] | None  # set when the session must end (goodbye, opt-out, transfer)
-    turn: CallTurn | None = None  # the agent's stored turn
+    turn: CallTurn  # the agent's stored turn
 
 
 def relay_call(*, agent: AIAgent, call_sid: str) -> LiveCall | None:
@@ -67,113 +53,59 @@ def relay_call(*, agent: AIAgent, call_sid: str) -> LiveCall | None:
 
 
 def relay_turn_claim(*, agent: AIAgent, call_sid: str, sequence: int, utterance: str) -> ClaimedTurn | int | None:
-    """Store the caller's words at ``sequence``, the turn this socket expects, and build the context.
+    """Re-read the call, claim ``sequence`` (the turn this socket expects), then plan the turn.
 
-    ``sequence`` comes from the socket's own view of the call (like the webhook's ``?n=``):
-    two sockets given the same prompt claim the same key and only one insert wins. The loser
-    gets the sequence to expect next (an int) and answers nothing. None: the call is unknown
-    or over.
+    For a socket without a copy of the call (it lost a claim) or a turn whose plan may write
+    (``plan_may_write``): the plan comes after the claim is won. The loser of the claim gets
+    the sequence to expect next (an int) and answers nothing. None: the call is unknown or over.
     """
     live = live_call(agent=agent, call_sid=call_sid)
-    if live is None:
+    if live is None or conversation_over(live):
         return None
-    call, turns = live.call, live.turns
-    if call.is_final or (turns and engine._ended(turns[-1])):
-        return None
-    next_sequence = turns[-1].sequence + 1 if turns else 0
+    next_sequence = live.next_sequence
     if sequence < next_sequence:
         logger.warning("Call %s: prompt %d was answered on another socket; not answered twice", call_sid, sequence)
         # A caller turn still being answered elsewhere has its agent turn to come.
-        return next_sequence + 1 if turns[-1].speaker == CallTurn.Speaker.CALLER else next_sequence
-    turn = _insert_caller_turn(call=call, sequence=sequence, utterance=utterance)
+        return next_sequence + 1 if live.turns[-1].speaker == CallTurn.Speaker.CALLER else next_sequence
+    turn = turn_claim(call=live.call, sequence=sequence, utterance=utterance)
     if turn is None:
         return sequence + 2
-    ready = engine._number_given(agent=agent, call=call, turns=turns, utterance=utterance)
-    if ready is None and is_opt_out(utterance):
-        ready = opt_out_honoured(reply=Reply(text="", provider="engine"), utterance=utterance, call_sid=call_sid)
-    if ready is not None:
-        return ClaimedTurn(live=live, sequence=sequence, utterance=utterance, context=None, ready=ready, turn=turn)
-    context = relay_context(live=live, utterance=utterance)
-    return ClaimedTurn(live=live, sequence=sequence, utterance=utterance, context=context, turn=turn)
+    return ClaimedTurn(plan=turn_plan(live=live, sequence=sequence, utterance=utterance), turn=turn)
 
 
-def relay_turn_needs_engine(*, live: LiveCall, utterance: str) -> bool:
-    """True when the engine may answer this prompt itself (a number from an anonymous caller,
-    an opt-out): such a turn writes before it answers, so it takes :func:`relay_turn_claim`."""
-    return live.call.customer_profile.is_anonymous or is_opt_out(utterance)
+def relay_turn_claim_planned(*, plan: TurnPlan) -> ClaimedTurn | int | None:
+    """Claim a turn planned from the socket's own copy of the call, while its stream starts.
 
-
-def relay_context(*, live: LiveCall, utterance: str) -> ConversationContext:
-    """The provider's view of the call from a copy already in hand: no database work."""
-    call = live.call
-    return build_context(
-        agent=call.ai_agent, call=call, customer=call.customer_profile, turns=live.turns, utterance=utterance
-    )
-
-
-def relay_turn_claim_known(
-    *, live: LiveCall, sequence: int, utterance: str, context: ConversationContext
-) -> ClaimedTurn | int | None:
-    """:func:`relay_turn_claim` for a socket that holds the call and its transcript already.
-
-    The socket keeps its own copy (read at setup, grown by its own turns), so the claim is
-    the insert alone and the provider's stream can start beside it. The unique (call,
-    sequence) key still decides who answers: a turn another socket stored first makes this
-    insert fail, and the socket then stays silent and re-reads. A call ended meanwhile by a
-    status callback is not answered.
+    The copy (read at setup, grown by the socket's own turns) may be stale only in the call's
+    status: a call a status callback ended meanwhile is not answered. A turn another socket
+    stored first makes the insert fail; the socket then stays silent and re-reads.
     """
-    call = live.call
-    if call.is_final or (live.turns and engine._ended(live.turns[-1])):
+    call = plan.live.call
+    if conversation_over(plan.live):
         return None
     if CallSession.objects.filter(pk=call.pk, status__in=CallSession.FINAL_STATUSES).exists():
         return None
-    turn = _insert_caller_turn(call=call, sequence=sequence, utterance=utterance)
+    turn = turn_claim(call=call, sequence=plan.sequence, utterance=plan.utterance)
     if turn is None:
-        return sequence + 2
-    return ClaimedTurn(live=live, sequence=sequence, utterance=utterance, context=context, turn=turn)
-
-
-def _insert_caller_turn(*, call: CallSession, sequence: int, utterance: str) -> CallTurn | None:
-    """The claim: the caller's words under the unique (call, sequence) key; None when another socket has it."""
-    try:
-        with transaction.atomic():
-            return CallTurn.objects.create(
-                call=call, sequence=sequence, speaker=CallTurn.Speaker.CALLER, text=utterance
-            )
-    except IntegrityError:
-        logger.warning(
-            "Call %s: prompt %d was taken by another socket; not answered twice", call.twilio_call_sid, sequence
-        )
-        return None
+        return plan.sequence + 2
+    return ClaimedTurn(plan=plan, turn=turn)
 
 
 def relay_turn_store(
     *, claimed: ClaimedTurn, reply: Reply, spoken: str, first_token_ms: int | None, last_token_ms: int | None,
     interrupted: bool = False,
 ) -> StoredReply:  # fmt: skip
-    """Apply the reply's actions and store the agent's turn as the caller heard it.
+    """Finish the turn as the caller heard it: ``spoken`` is the text streamed.
 
-    ``spoken`` is the text streamed; an interrupted turn keeps only what was heard and
-    none of the reply's actions (the caller spoke over it before it was done).
+    An interrupted turn keeps only what was heard and none of the reply's actions (the caller
+    spoke over it before it was done).
     """
-    call = claimed.live.call
-    agent = call.ai_agent
-    if interrupted:
-        reply = dataclasses.replace(reply, actions=(), answered_objection="")
-    with transaction.atomic():
-        applied = apply_actions(
-            agent=agent, call=call, customer=call.customer_profile, reply=reply, utterance=claimed.utterance
-        )
-        more = " ".join(t for t in (applied.say_instead, applied.extra_text) if t)
-        text = " ".join(t for t in (spoken.strip(), more) if t)
-        records = engine.turn_records(applied=applied, reply=reply)
-        turn = CallTurn.objects.create(
-            call=call, sequence=claimed.sequence + 1, speaker=CallTurn.Speaker.AGENT, text=text,
-            latency_ms=last_token_ms, first_token_ms=first_token_ms, last_token_ms=last_token_ms,
-            provider=reply.provider, actions=records, interrupted=interrupted,
-        )  # fmt: skip
-        engine._note_call_changes(agent=agent, call=call, applied=applied, reply=reply)
-    return StoredReply(sequence=claimed.sequence + 1, text=text, more=more, handoff=_handoff(records), turn=turn)
+    heard = Spoken(text=spoken, first_token_ms=first_token_ms, last_token_ms=last_token_ms, interrupted=interrupted)
+    finished = turn_finish(claimed.plan, reply, claimed=True, spoken=heard)
+    turn = finished.turn
+    return StoredReply(
+        sequence=turn.sequence, text=turn.text, more=finished.more, handoff=_handoff(turn.actions), turn=turn
+    )
 
 
 def relay_turn_timed(*, call: CallSession, sequence: int, last_token_ms: int) -> None:

@@ -75,7 +75,7 @@ def test_a_caller_the_model_opts_out_loses_every_open_callback(twilio_sim, fake_
     _the_model_does(fake_llm, tool_call("mark_do_not_call", {"reason": "asked to be removed"}))
     twilio_sim.incoming()
 
-    twilio_sim.say("Please remove me from your list")
+    twilio_sim.say("This is my last call with you people")  # no opt-out the engine answers itself: the model's call
 
     assert _customer(twilio_sim).is_do_not_call
     assert {(c.status, c.last_error) for c in ScheduledCallback.objects.filter(pk__in=[c.pk for c in open_ones])} == {

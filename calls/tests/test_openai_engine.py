@@ -15,7 +15,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from accounts.models import Client
 from callbacks.models import ScheduledCallback
 from calls import tasks
-from calls.actions import NO_TRANSFER_NUMBER
+from calls.actions import NO_TRANSFER_NUMBER, OPT_OUT_CONFIRMATION
 from calls.models import CallSession, CallTurn
 from integrations.tests.fake_openai import Canned, completion, is_sentiment_request, tool_call
 
@@ -261,3 +261,18 @@ def test_a_huge_speech_result_is_bounded_before_it_reaches_the_llm_or_the_transc
     assert reply.status_code == 200 and b"I see." in reply.content
     assert len(CallTurn.objects.get(sequence=1).text) <= 2000
     assert len(fake_llm.requests[-1]["messages"][-1]["content"]) <= 2000
+
+
+@time_machine.travel(MONDAY_10AM, tick=True)
+def test_an_opt_out_is_answered_by_the_engine_before_the_model_is_asked(twilio_sim, fake_llm):
+    """The same on both transports: streamed words cannot be taken back, so no model speaks first."""
+    fake_llm.respond(Canned(body=completion("Hello!")), Canned(body=completion("Before you go, our panels...")))
+    twilio_sim.incoming()
+
+    reply = twilio_sim.say("Please take me off your list and stop calling me")
+
+    document = ET.fromstring(reply.content)
+    assert " ".join(s.text or "" for s in document.iter("Say")) == OPT_OUT_CONFIRMATION
+    assert document.find("Hangup") is not None and fake_llm.request_count == 1  # the greeting's only
+    call = CallSession.objects.select_related("customer_profile").get()
+    assert call.customer_profile.is_do_not_call and call.outcome == "do_not_call"

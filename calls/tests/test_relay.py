@@ -16,12 +16,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from websockets.exceptions import InvalidStatus
 
+from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession, CallTurn
-from calls.tests.conftest import PRICE_ANSWER
+from calls.tests.conftest import PRICE_ANSWER, TwilioSim
 from calls.tests.relay_phone import RelayPhone, served_app
 from customers.models import CustomerProfile
-from integrations.tests.fake_openai import streamed
+from integrations.tests.fake_openai import Canned, completion, streamed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NY = ZoneInfo("America/New_York")
@@ -316,6 +317,71 @@ def test_an_interrupt_mid_stream_cancels_the_rest_and_keeps_what_was_heard(fake_
     turn = wait_for(lambda: next((t for t in agent_turns(twilio_sim.call_sid) if t.interrupted), None))
     assert turn.text == first["token"].strip() and turn.actions == []  # the unfinished reply decided nothing
     assert CustomerProfile.objects.get(phone_number="+12125550123").interest_level == "cold"
+
+
+def stored_call(call_sid: str) -> dict:
+    """What a call left behind, without what is unique to the row (ids)."""
+    call = CallSession.objects.select_related("customer_profile").get(twilio_call_sid=call_sid)
+    customer = call.customer_profile
+    turns = [
+        (
+            t.sequence,
+            t.speaker,
+            t.text,
+            t.provider,
+            [{k: v for k, v in a.items() if k != "callback_id"} for a in t.actions],
+        )
+        for t in call.turns.order_by("sequence")
+    ]
+    callbacks = [(c.scheduled_datetime, c.reason) for c in ScheduledCallback.objects.filter(customer_profile=customer)]
+    return {"turns": turns, "outcome": call.outcome, "interest": customer.interest_level,
+            "objections": [o["key"] for o in customer.objections], "callbacks": callbacks}  # fmt: skip
+
+
+@time_machine.travel(MONDAY_10AM)
+def test_the_same_model_answers_leave_the_same_call_behind_over_the_socket_and_over_gather(
+    fake_llm, phone, twilio_sim, client
+):
+    """One engine, two transports: the webhook's turn is the socket's stream collected."""
+    prompts = ["That sounds too expensive for us", "Call me tomorrow at two then"]
+
+    def the_model_answers() -> None:
+        fake_llm.respond(
+            Canned(body=completion("Hi, this is Sarah from Acme Solar. Do you have a minute?")),
+            streamed("I hear you.", " Most customers", " pay nothing", " upfront.", tokens_per_s=50, tool_calls=[
+                ("record_objection", {"key": "price_too_high", "text": "too expensive"}),
+                ("set_interest_level", {"level": "warm"}),
+            ]),
+            streamed("Of course,", " tomorrow at 2 PM it is.", tokens_per_s=50, tool_calls=[
+                ("schedule_callback", {"when": "2026-11-24T14:00:00", "reason": "Discuss pricing"}),
+                ("end_call", {"outcome": "callback_requested"}),
+            ]),
+        )  # fmt: skip
+
+    the_model_answers()
+    twilio_sim.incoming()
+    phone.open()
+    phone.setup()
+    spoken = [phone.prompt(prompts[0]), phone.prompt(prompts[1], wait_end=5)]
+    assert spoken[1].end == {"reason": "end_call", "outcome": "callback_requested"}
+
+    the_model_answers()
+    AIAgent.objects.filter(pk=phone.agent.pk).update(voice_mode="gather")
+    gather = TwilioSim(client, phone.agent)
+    assert twiml(gather.incoming(from_number="+16465550142")).find("Gather") is not None
+    said = [gather.say(prompts[0]), gather.say(prompts[1])]
+    assert b"<Hangup" in said[1].content
+
+    over_the_socket, over_gather = stored_call(twilio_sim.call_sid), stored_call(gather.call_sid)
+    assert over_the_socket == over_gather
+    assert [t[2] for t in over_the_socket["turns"][2::2]] == [heard.text for heard in spoken]
+    assert over_the_socket["turns"][2][4] == [
+        {"type": "record_objection", "key": "price_too_high"},
+        {"type": "set_interest_level", "level": "warm"},
+        {"type": "answered_objection", "key": "price_too_high"},
+    ]
+    assert over_the_socket["callbacks"] and over_the_socket["outcome"] == "callback_requested"
+    assert [r.get("stream") for r in fake_llm.requests] == [True] * 6  # every answer, greetings too, streamed
 
 
 @time_machine.travel(MONDAY_10AM)

@@ -1,4 +1,4 @@
-"""``engine.call_turn_answer``: the one transport-free entry point a second transport calls."""
+"""``engine.call_turn_answer``: the ``<Gather>`` turn, transport-free (the engine's streaming turn collected)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from django.db import connection, connections
 from django.test import Client
 
 from callbacks.models import ScheduledCallback
-from calls import engine
+from calls import engine, turns
 from calls.models import CallSession, CallTurn
 from calls.tests.conftest import TwilioSim
 
@@ -38,12 +38,16 @@ def both_read_before_either_writes(monkeypatch):
     real = engine.conversation_provider
 
     class Rendezvous:
-        def reply(self, context):
-            answer = real().reply(context)
+        def stream_reply(self, context, *, live=True):
+            items = list(real().stream_reply(context, live=live))
             barrier.wait()
-            return answer
+            yield from items
 
-    return lambda: monkeypatch.setattr(engine, "conversation_provider", lambda: Rendezvous())
+    def rendezvous() -> None:
+        monkeypatch.setattr(engine, "conversation_provider", lambda: Rendezvous())
+        monkeypatch.setattr(turns, "conversation_provider", lambda: Rendezvous())
+
+    return rendezvous
 
 
 def _deliver_twice(agent, call_sid: str, send) -> list:

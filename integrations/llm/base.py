@@ -1,7 +1,8 @@
 """The conversation-provider contract shared by every LLM backend.
 
 The engine in ``calls`` builds a :class:`ConversationContext` from the database and hands
-it to a provider; the provider answers with a :class:`Reply` (what to say and what to do).
+it to a provider; the provider answers with a :class:`Reply` (what to say and what to do),
+written as a stream of text pieces first (``stream_reply``).
 Both are frozen plain values so providers stay free of Django and trivially testable.
 """
 
@@ -151,18 +152,28 @@ class ProviderTimeout(ProviderError):
 class ConversationProvider(Protocol):
     name: str
 
-    def reply(self, context: ConversationContext) -> Reply: ...
+    def reply(self, context: ConversationContext) -> Reply:
+        """The answer whole: what :meth:`stream_reply` collected (``live=False``) ends with.
+
+        The engine asks for the stream on both transports (ADR 0017).
+        """
+        ...
 
     def stream(self, context: ConversationContext) -> Iterator[str]:
         """Yield the reply text in pieces so a streaming transport can start speaking early."""
         ...
 
-    def stream_reply(self, context: ConversationContext) -> Iterator[str | Reply]:
+    def stream_reply(self, context: ConversationContext, *, live: bool = True) -> Iterator[str | Reply]:
         """The reply as it is written: text pieces (``str``), then exactly one complete :class:`Reply`.
 
         The final ``Reply`` carries the actions (tool calls complete only at the end of a
-        stream) and its ``text`` is the pieces joined (or, when the model only called tools,
-        a confirmation that was also yielded as a piece). ConversationRelay speaks the pieces
-        as they come; ``reply()`` is this stream collected.
+        stream) and its ``text`` is the answer: the pieces joined (or, when the model only
+        called tools, a confirmation that was also yielded as a piece), cut at a sentence
+        when the model wrote past the length cap (the pieces stop at the cap itself).
+
+        ``live``: each piece reaches the caller as it comes (ConversationRelay), so an answer
+        that breaks off after its first piece ends with what was said. False: the transport
+        collects the whole stream before saying anything (the ``<Gather>`` webhook), so such an
+        answer may be replaced whole, as one that fails before its first piece is.
         """
         ...

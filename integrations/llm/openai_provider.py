@@ -297,16 +297,23 @@ class OpenAIProvider:
         if left == self.reply_max_chars:
             raise ProviderError("the model streamed no text")
 
-    def stream_reply(self, context: ConversationContext) -> Iterator[str | Reply]:
+    def stream_reply(self, context: ConversationContext, *, live: bool = True) -> Iterator[str | Reply]:
         """Content deltas as the model writes them, then the :class:`Reply` with its tool calls.
 
         Tools are offered as in :meth:`reply`. A streamed tool call arrives in pieces keyed by
         its ``index`` (the id and name first, then the JSON arguments a few characters at a
         time); they are joined here and parsed once the stream is done, with the same rules
         as a whole response. A stream of tool calls only yields the confirmation as its text.
+        The final reply is the one :meth:`reply` gives for the same answer: its text is cut at
+        a sentence past ``reply_max_chars`` (the pieces, already spoken, stop at the cap
+        itself), and a deadline is a :class:`ProviderTimeout`. ``live`` changes nothing here.
         """
         left = self.reply_max_chars
         said: list[str] = []
+        # The text as written, kept a little past the cap: enough for cap_reply_text to cut it
+        # at the same sentence as the whole answer.
+        written: list[str] = []
+        room = 2 * self.reply_max_chars
         calls: dict[int, dict[str, str]] = {}
         try:
             chunks = self._client.chat.completions.create(
@@ -323,12 +330,21 @@ class OpenAIProvider:
                         for part in getattr(delta, "tool_calls", None) or ():
                             _gather_tool_call(calls, part)
                         piece = getattr(delta, "content", None)
-                        if isinstance(piece, str) and piece and left > 0:
+                        if not isinstance(piece, str) or not piece:
+                            continue
+                        if room > 0:
+                            written.append(piece[:room])
+                            room -= len(piece)
+                        if left > 0:
                             said.append(piece[:left])
                             left -= len(piece)
                             yield said[-1]
+        except openai.APITimeoutError as exc:
+            raise ProviderTimeout(_describe_sdk_error(exc)) from exc
         except openai.OpenAIError as exc:
             raise ProviderError(_describe_sdk_error(exc)) from exc
+        except httpx2.TimeoutException as exc:
+            raise ProviderTimeout(f"{type(exc).__name__} while streaming") from exc
         except httpx2.HTTPError as exc:
             raise ProviderError(f"{type(exc).__name__} while streaming") from exc
         except _MALFORMED as exc:
@@ -338,7 +354,7 @@ class OpenAIProvider:
         actions = _actions_from_tool_calls(
             (_StreamedCall(c["name"], c["arguments"]) for _, c in sorted(calls.items())), context
         )
-        text = "".join(said).strip()
+        text = cap_reply_text("".join(written), self.reply_max_chars)
         if not text and not actions:
             raise ProviderError("the model streamed neither text nor a tool call")
         if not text:

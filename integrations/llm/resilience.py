@@ -252,13 +252,16 @@ class FallbackProvider:
             if idle and close is not None:
                 close()
 
-    def stream_reply(self, context: ConversationContext) -> Iterator[str | Reply]:
+    def stream_reply(self, context: ConversationContext, *, live: bool = True) -> Iterator[str | Reply]:
         """:meth:`stream` with the final :class:`Reply`, under the same budget and fallback.
 
         Before the first piece a late, failing or empty primary is replaced whole by the
-        fallback's stream (its final reply carries ``fallback_reason``). After it, a stall or
-        an error ends the turn with what was already said and no actions: the caller heard
-        the start of the primary's answer, and a second, different answer would confuse them.
+        fallback's stream (its final reply carries ``fallback_reason``). After it, a live
+        stream ends on a stall or an error with what was already said and no actions: the
+        caller heard the start of the primary's answer, and a second, different answer would
+        confuse them. A stream that is not ``live`` (collected before anything is said) holds
+        the primary's pieces until its reply is whole, so a break at any point is replaced
+        whole by the fallback: collected, it is the reply :meth:`reply` gives.
         The primary's stream is read by one worker for its whole length (a hand-off per piece
         would cost more than the piece), which stops at the next piece once nobody listens.
         """
@@ -295,7 +298,9 @@ class FallbackProvider:
                     reason = self._timeout_reason()
                 else:
                     if isinstance(item, _Failed):
-                        reason = _error_reason(item.error)
+                        # The client's own deadline equals the budget: a time-out either way, as in reply().
+                        timed_out = isinstance(item.error, ProviderTimeout)
+                        reason = self._timeout_reason() if timed_out else _error_reason(item.error)
                     elif isinstance(item, Reply) or item is _STREAM_DONE:
                         if not said and not (isinstance(item, Reply) and item.text):
                             self.breaker.record_failure()
@@ -303,17 +308,20 @@ class FallbackProvider:
                             return
                         reply = item if isinstance(item, Reply) else Reply(text="".join(said).strip())
                         self.breaker.record_success()
+                        if not live:
+                            yield from said
                         yield dataclasses.replace(reply, provider=reply.provider or self.primary.name)
                         return
                     else:
                         if not said:
                             self.breaker.record_success()  # in time; the reader may stop early
                         said.append(str(item))
-                        yield said[-1]
+                        if live:
+                            yield said[-1]
                         continue
 
                 self.breaker.record_failure()
-                if not said:
+                if not said or not live:
                     yield from self._fallback_stream(context, reason)
                 else:
                     logger.warning("provider %s stream broke off after the first piece: %s", self.primary.name, reason)

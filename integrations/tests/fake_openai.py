@@ -1,7 +1,8 @@
 """A tiny OpenAI-compatible server on 127.0.0.1 for tests: the real ``openai`` client talks to it.
 
-It speaks just enough of chat completions (JSON answers, SSE chunks for ``stream=True``, error
-statuses, slow answers) to prove what goes over the wire, without mocking our code or the SDK.
+It speaks just enough of chat completions (JSON answers; SSE chunks for ``stream=True``, a
+prepared JSON answer included; error statuses, slow answers) to prove what goes over the wire,
+without mocking our code or the SDK.
 """
 
 from __future__ import annotations
@@ -113,6 +114,10 @@ class FakeOpenAIServer:
                         self._send_raw(answer.status, answer.raw, answer)
                     elif answer.sse is not None:
                         self._send_sse(answer.sse, answer)
+                    elif body.get("stream") and answer.status == 200 and answer.body is not None:
+                        # Asked to stream: the prepared completion goes out as a real server streams it.
+                        pieces = answer.trickle_pieces if answer.trickle_s else 1
+                        self._send_sse(completion_chunks(answer.body, pieces=pieces), answer)
                     else:
                         data = json.dumps(answer.body or _error_body(answer.status)).encode()
                         self._send_raw(answer.status, data, answer)
@@ -235,6 +240,28 @@ def sales_context(**overrides: Any) -> ConversationContext:
     }
     values.update(overrides)
     return ConversationContext(**values)
+
+
+def completion_chunks(body: dict[str, Any], *, pieces: int = 1) -> list[dict[str, Any]]:
+    """A prepared :func:`completion` as SSE chunks: its text in ``pieces`` deltas, then its tool calls."""
+    message = body["choices"][0]["message"]
+    text = message.get("content") or ""
+    size = max(1, -(-len(text) // max(1, pieces)))
+    chunks = stream_chunks(*(text[at : at + size] for at in range(0, len(text), size)))[:-1]
+    for index, call in enumerate(message.get("tool_calls") or ()):
+        function = call["function"]
+        start = {"index": index, "id": call["id"], "type": "function", "function": {"name": function["name"]}}
+        start["function"]["arguments"] = function["arguments"]
+        chunks.append(_chunk({"tool_calls": [start]}))
+    chunks.append(_chunk({}, "tool_calls" if message.get("tool_calls") else "stop"))
+    return chunks
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1_790_000_000,
+        "model": "test-model", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }  # fmt: skip
 
 
 def stream_tool_chunks(*pieces: str, tool_calls: list[tuple[str, dict[str, Any]]] = (), split: int = 7) -> list[dict]:

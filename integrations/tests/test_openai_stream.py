@@ -17,7 +17,15 @@ import pytest
 from integrations.llm.base import EndCall, ProviderError, Reply, ScheduleCallback
 from integrations.llm.openai_provider import OpenAIProvider
 from integrations.llm.resilience import CircuitBreaker, FallbackProvider
-from integrations.tests.fake_openai import NEW_YORK, Canned, FakeOpenAIServer, sales_context, streamed
+from integrations.tests.fake_openai import (
+    NEW_YORK,
+    Canned,
+    FakeOpenAIServer,
+    completion,
+    sales_context,
+    streamed,
+    tool_call,
+)
 from integrations.tests.test_resilience import CannedFallback
 
 BUDGET_S = 0.8
@@ -109,3 +117,43 @@ def test_a_healthy_stream_keeps_the_primarys_name_and_actions(server, resilient)
     server.respond(streamed("Goodbye!", tool_calls=[("end_call", {"outcome": "not_interested"})], tokens_per_s=50))
     reply = list(resilient.stream_reply(sales_context()))[-1]
     assert (reply.provider, reply.fallback_reason, reply.actions) == ("openai", "", (EndCall("not_interested"),))
+
+
+# --- collected (the <Gather> webhook's turn): the stream read whole is the reply() reply ----------------
+
+SENTENCE = "Our panels carry a twenty-five year warranty. "  # 1000 is no multiple of its length
+ANSWERS = {
+    "text and tool calls": completion(
+        "Sure, tomorrow at 2 PM.",
+        tool_calls=[
+            tool_call("schedule_callback", {"when": "2026-11-22T14:00:00", "reason": "at work"}),
+            tool_call("record_objection", {"key": "price", "text": "too dear"}, call_id="call_2"),
+        ],
+    ),
+    "tool calls only": completion(None, tool_calls=[tool_call("end_call", {"outcome": "not_interested"})]),
+    "a bad tool argument": completion("Noted.", tool_calls=[tool_call("schedule_callback", '{"when": "soon"')]),
+    "an answer past the cap": completion(SENTENCE * 400),
+}
+
+
+@pytest.mark.parametrize("body", ANSWERS.values(), ids=ANSWERS.keys())
+def test_a_collected_stream_gives_the_reply_that_reply_gives(server, body):
+    provider = OpenAIProvider(api_key="k", model="test-model", base_url=server.base_url, reply_max_chars=1000)
+    server.respond(Canned(body=body), Canned(body=body))  # answered whole, then streamed
+
+    whole = provider.reply(sales_context())
+    items = list(provider.stream_reply(sales_context(), live=False))
+
+    assert items[-1] == whole and all(isinstance(item, str) for item in items[:-1])
+    assert [r.get("stream", False) for r in server.requests] == [False, True]
+
+
+def test_a_collected_stream_that_stalls_after_its_first_piece_is_answered_whole_by_the_fallback(server, resilient):
+    """Nothing was said yet, so a half answer is worth less than the fallback's whole one."""
+    server.respond(Canned(sse=streamed("Our panels", " cost", " less", " than", " your bill.").sse, trickle_s=0.5))
+    items = timed(resilient.stream_reply(sales_context(), live=False))
+    reply = items[-1][1]
+    assert items[-1][0] < BUDGET_S + MARGIN_S
+    assert (reply.provider, reply.text) == ("scripted", "Thanks for calling, let me note that down.")
+    assert reply.fallback_reason.startswith("timeout")
+    assert "".join(i for _, i in items if isinstance(i, str)) == reply.text  # no piece of the primary's
