@@ -77,7 +77,7 @@ class FinishedTurn:
 
 def conversation_over(live: LiveCall) -> bool:
     """The call ended, or its last turn ended it (a goodbye, an opt-out, a transfer): nothing more is answered."""
-    return live.call.is_final or bool(live.turns and _ended(live.turns[-1]))
+    return live.call.is_final or bool(live.turns and turn_ends_call(live.turns[-1]))
 
 
 def plan_may_write(*, live: LiveCall, utterance: str) -> bool:
@@ -209,7 +209,8 @@ def turn_records(*, applied: AppliedActions, reply: Reply) -> list[dict]:
     return records
 
 
-def _ended(turn: CallTurn) -> bool:
+def turn_ends_call(turn: CallTurn) -> bool:
+    """The stored agent turn ends the call (a goodbye, an opt-out, a transfer)."""
     return any(a.get("type") in ENDING_ACTIONS for a in turn.actions or [])
 
 

@@ -26,12 +26,12 @@ from websockets.exceptions import InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
 from agents.models import AIAgent
-from calls.engine import ENDING_ACTIONS
 from calls.models import CallSession, CallTurn
 from calls.relay.handshake import relay_path
 from calls.screen import Screen, read_twiml
 from calls.selectors import CALL_NOT_FOUND, agent_turn_at, live_call
 from calls.telephony import webhook_auth_token
+from calls.turns import turn_ends_call
 from core.errors import NotFound, ServiceUnavailable
 from integrations.twilio import sign
 
@@ -238,7 +238,7 @@ def relay_step(*, phone: Webhooks, call_sid: str, text: str, server: str) -> Scr
             socket.prompt(text)
             reply = socket.read_reply(lambda token: tokens.append(token) if token else None).strip()
             turn = _stored_reply(socket, call=live.call, sequence=live.next_sequence + 1)
-            if turn is not None and socket.handoff is None and _ends_call(turn):
+            if turn is not None and socket.handoff is None and turn_ends_call(turn):
                 speaking = len(turn.text) / float(settings.RELAY_SPEECH_CHARS_PER_SECOND)
                 if not socket.read_end(timeout=speaking + END_MARGIN_S):
                     raise TimeoutError("the agent ended the call but its socket sent no end")
@@ -266,7 +266,3 @@ def _stored_reply(socket: RelaySocket, *, call: CallSession, sequence: int) -> C
             raise TimeoutError("the reply was streamed but never stored")
         socket.read_end(timeout=0.02)  # the pause between two looks, listening for that ``end``
     return turn
-
-
-def _ends_call(turn: CallTurn) -> bool:
-    return any(record.get("type") in ENDING_ACTIONS for record in turn.actions or [])
