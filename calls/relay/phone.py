@@ -26,12 +26,12 @@ from websockets.exceptions import InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
 from agents.models import AIAgent
-from calls.engine import ENDING_ACTIONS
 from calls.models import CallSession, CallTurn
 from calls.relay.handshake import relay_path
 from calls.screen import Screen, read_twiml
 from calls.selectors import CALL_NOT_FOUND, agent_turn_at, live_call
 from calls.telephony import webhook_auth_token
+from calls.turns import ENDING_ACTIONS
 from core.errors import NotFound, ServiceUnavailable
 from integrations.twilio import sign
 
