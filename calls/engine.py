@@ -28,10 +28,10 @@ from calls.providers import conversation_provider
 from calls.relay.twiml import connect_relay
 from calls.selectors import live_call
 from calls.telephony import webhook_url
-from calls.turns import collected, conversation_over, turn_finish, turn_plan, turn_reply
+from calls.turns import conversation_over, turn_finish, turn_plan, turn_reply
 from calls.webhook_params import TwilioEvent
 from customers.services import customer_delete, customer_for_caller
-from integrations.llm.base import Reply
+from integrations.llm.base import Reply, collected
 from integrations.twilio import twiml
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -124,14 +124,6 @@ def turn_reply(plan: TurnPlan, *, live: bool = True) -> Iterator[str | Reply]:
         return
     provider = conversation_provider() if plan.utterance.strip() else silence_provider()
     yield from provider.stream_reply(plan.context, live=live)
-
-
-def collected(stream: Iterable[str | Reply]) -> Reply:
-    """The stream's whole reply, read to its end (a transport that says nothing until then)."""
-    replies = [item for item in stream if isinstance(item, Reply)]
-    if len(replies) != 1:
-        raise RuntimeError(f"a reply stream ended with {len(replies)} replies instead of one")
-    return replies[0]
 
 
 def turn_claim(*, call: CallSession, sequence: int, utterance: str) -> CallTurn | None:

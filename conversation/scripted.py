@@ -957,6 +957,7 @@ class ScriptedProvider:
     name = PROVIDER_NAME
 
     def reply(self, context: ConversationContext) -> Reply:
+        """The answer whole: what :meth:`stream_reply`, the engine's way to ask, is built from."""
         turn = _Turn(context)
         reply = turn.answer()
         if reply.text and intents.normalize(reply.text) == intents.normalize(turn.last_agent):
@@ -969,16 +970,8 @@ class ScriptedProvider:
             )
         return reply
 
-    def stream(self, context: ConversationContext) -> Iterator[str]:
-        """The reply sentence by sentence, so a streaming transport can start speaking early.
-
-        The pieces joined with single spaces are exactly ``reply(context).text``; the actions
-        come from :meth:`reply` (the same context always gives the same reply).
-        """
-        yield from split_sentences(self.reply(context).text)
-
     def stream_reply(self, context: ConversationContext, *, live: bool = True) -> Iterator[str | Reply]:
-        """Sentence by sentence (joined, they are the reply's text), then the reply with its actions.
+        """:meth:`reply` sentence by sentence (joined, they are its text), then the reply with its actions.
 
         ``live`` changes nothing: the scripted answer never breaks off.
         """

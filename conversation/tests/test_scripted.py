@@ -119,14 +119,15 @@ def test_is_a_conversation_provider_named_scripted() -> None:
     assert answer("hello").provider == "scripted"
 
 
-def test_stream_yields_the_reply_sentence_by_sentence() -> None:
+def test_stream_yields_the_reply_sentence_by_sentence_then_the_reply() -> None:
     context = make_context("what does it do?")
     provider = ScriptedProvider()
 
-    pieces = list(provider.stream(context))
+    *pieces, last = provider.stream_reply(context)
 
-    assert len(pieces) > 1
-    assert " ".join(pieces) == provider.reply(context).text
+    assert len(pieces) > 1 and all(isinstance(piece, str) for piece in pieces)
+    assert last == provider.reply(context)
+    assert "".join(pieces) == last.text
     assert all(piece.rstrip()[-1] in ".!?" for piece in pieces)
 
 

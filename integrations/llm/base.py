@@ -2,13 +2,14 @@
 
 The engine in ``calls`` builds a :class:`ConversationContext` from the database and hands
 it to a provider; the provider answers with a :class:`Reply` (what to say and what to do),
-written as a stream of text pieces first (``stream_reply``).
+written as a stream of text pieces first (``stream_reply``, the one way to ask; ``collected``
+reads a stream whole).
 Both are frozen plain values so providers stay free of Django and trivially testable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
@@ -150,18 +151,9 @@ class ProviderTimeout(ProviderError):
 
 @runtime_checkable
 class ConversationProvider(Protocol):
+    """What the engine asks of a provider: the reply as a stream, on both transports (ADR 0017)."""
+
     name: str
-
-    def reply(self, context: ConversationContext) -> Reply:
-        """The answer whole: what :meth:`stream_reply` collected (``live=False``) ends with.
-
-        The engine asks for the stream on both transports (ADR 0017).
-        """
-        ...
-
-    def stream(self, context: ConversationContext) -> Iterator[str]:
-        """Yield the reply text in pieces so a streaming transport can start speaking early."""
-        ...
 
     def stream_reply(self, context: ConversationContext, *, live: bool = True) -> Iterator[str | Reply]:
         """The reply as it is written: text pieces (``str``), then exactly one complete :class:`Reply`.
@@ -177,3 +169,11 @@ class ConversationProvider(Protocol):
         answer may be replaced whole, as one that fails before its first piece is.
         """
         ...
+
+
+def collected(stream: Iterable[str | Reply]) -> Reply:
+    """The stream's whole reply, read to its end (a transport that says nothing until then)."""
+    replies = [item for item in stream if isinstance(item, Reply)]
+    if len(replies) != 1:
+        raise RuntimeError(f"a reply stream ended with {len(replies)} replies instead of one")
+    return replies[0]

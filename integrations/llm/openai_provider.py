@@ -213,100 +213,16 @@ class OpenAIProvider:
             ),
         )
 
-    def reply(self, context: ConversationContext) -> Reply:
-        """One chat completion with tools; the message text is what the agent says."""
-        try:
-            completion = self._client.chat.completions.create(
-                model=self.model,
-                messages=build_messages(context),  # type: ignore[arg-type]
-                tools=TOOLS,  # type: ignore[arg-type]
-                **self._sampling_options(),
-            )
-            return self._reply_from(completion, context)
-        except openai.APITimeoutError as exc:
-            raise ProviderTimeout(_describe_sdk_error(exc)) from exc
-        except openai.OpenAIError as exc:
-            raise ProviderError(_describe_sdk_error(exc)) from exc
-        except _MALFORMED as exc:
-            # The SDK does not validate responses strictly, so a server that is only "mostly"
-            # compatible (a body that is not JSON, odd types) surfaces here: a bad response,
-            # not a crash.
-            raise ProviderError(f"malformed response: {type(exc).__name__}") from exc
-
-    def _reply_from(self, completion: Any, context: ConversationContext) -> Reply:
-        choices = getattr(completion, "choices", None)
-        if not choices:
-            raise ProviderError("the model returned no choices")
-        message = getattr(choices[0], "message", None)
-        if message is None:
-            raise ProviderError("the model returned no message")
-
-        actions = _actions_from_tool_calls(message.tool_calls or (), context)
-        content = message.content
-        if content is not None and not isinstance(content, str):
-            raise ProviderError("the message content is not text")
-        text = cap_reply_text(content or "", self.reply_max_chars)
-        if not text and not actions:
-            raise ProviderError("the model returned neither text nor a tool call")
-        if not text:
-            text = confirmation_for(actions, context)
-        return Reply(
-            text=text,
-            actions=actions,
-            provider=self.name,
-            answered_objection=_answered_objection(actions, context),
-        )
-
-    def stream(self, context: ConversationContext) -> Iterator[str]:
-        """Yield content deltas as the model writes them.
-
-        Tools are not offered here: the streaming form of the contract carries text only, and
-        a model that chose to answer with a tool call would otherwise stream nothing at all.
-        """
-        left = self.reply_max_chars
-        try:
-            chunks = self._client.chat.completions.create(
-                model=self.model,
-                messages=build_messages(context),  # type: ignore[arg-type]
-                stream=True,
-                **self._sampling_options(),
-            )
-            with chunks:
-                for chunk in chunks:
-                    for choice in chunk.choices or ():
-                        delta = getattr(choice, "delta", None)
-                        piece = getattr(delta, "content", None)
-                        if isinstance(piece, str) and piece and left > 0:
-                            # Pieces cannot be taken back once spoken, so the stream is cut
-                            # at the cap rather than at a sentence.
-                            yield piece[:left]
-                            left -= len(piece)
-                    if left <= 0:
-                        logger.warning("stream cut at %d characters", self.reply_max_chars)
-                        break
-        except openai.APITimeoutError as exc:
-            raise ProviderTimeout(_describe_sdk_error(exc)) from exc
-        except openai.OpenAIError as exc:
-            raise ProviderError(_describe_sdk_error(exc)) from exc
-        except httpx2.TimeoutException as exc:
-            raise ProviderTimeout(f"{type(exc).__name__} while streaming") from exc
-        except httpx2.HTTPError as exc:  # a stream's body is read after the SDK handed it over
-            raise ProviderError(f"{type(exc).__name__} while streaming") from exc
-        except _MALFORMED as exc:
-            raise ProviderError(f"malformed stream chunk: {type(exc).__name__}") from exc
-        if left == self.reply_max_chars:
-            raise ProviderError("the model streamed no text")
-
     def stream_reply(self, context: ConversationContext, *, live: bool = True) -> Iterator[str | Reply]:
-        """Content deltas as the model writes them, then the :class:`Reply` with its tool calls.
+        """One streamed chat completion with tools: content deltas as the model writes them, then the :class:`Reply`.
 
-        Tools are offered as in :meth:`reply`. A streamed tool call arrives in pieces keyed by
-        its ``index`` (the id and name first, then the JSON arguments a few characters at a
-        time); they are joined here and parsed once the stream is done, with the same rules
-        as a whole response. A stream of tool calls only yields the confirmation as its text.
-        The final reply is the one :meth:`reply` gives for the same answer: its text is cut at
-        a sentence past ``reply_max_chars`` (the pieces, already spoken, stop at the cap
-        itself), and a deadline is a :class:`ProviderTimeout`. ``live`` changes nothing here.
+        A streamed tool call arrives in pieces keyed by its ``index`` (the id and name first,
+        then the JSON arguments a few characters at a time); they are joined here and parsed
+        once the stream is done (:func:`parse_tool_call`). A stream of tool calls only yields
+        the confirmation as its text. The final reply's text is cut at a sentence past
+        ``reply_max_chars`` (the pieces, already spoken, stop at the cap itself); a deadline is
+        a :class:`ProviderTimeout`, any other failure a :class:`ProviderError`, and an answer
+        with neither text nor a tool call is one. ``live`` changes nothing here.
         """
         left = self.reply_max_chars
         said: list[str] = []

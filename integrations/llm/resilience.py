@@ -1,11 +1,11 @@
 """A time budget and a circuit breaker around a conversation provider.
 
 Twilio waits at most 15 s for a webhook answer and a caller hangs up long before that, so a
-turn may not wait on a slow model. :class:`FallbackProvider` gives the primary provider a
-fixed budget in a worker thread and answers from the fallback (the scripted provider) when
-it is late, fails, or has been failing: the rule it protects is "a caller never hears
-silence". :class:`CircuitBreaker` stops sending turns to a primary that keeps failing, so
-every caller does not pay the full budget while the model server is down.
+turn may not wait on a slow model. :class:`FallbackProvider` reads the primary provider's
+stream in a worker thread under a fixed budget and answers from the fallback (the scripted
+provider) when it is late, fails, or has been failing: the rule it protects is "a caller
+never hears silence". :class:`CircuitBreaker` stops sending turns to a primary that keeps
+failing, so every caller does not pay the full budget while the model server is down.
 """
 
 from __future__ import annotations
@@ -16,20 +16,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeoutError
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from integrations.llm.base import ConversationContext, ConversationProvider, ProviderTimeout, Reply
 
 logger = logging.getLogger(__name__)
 
-# One small pool for every primary call in the process. A primary that hangs forever holds
-# a worker only until the SDK's own request time-out, and the breaker stops new submissions
-# after a few of those, so a handful of workers is enough and the pool cannot grow unbounded.
-_PRIMARY_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="llm-primary")
-
-# A stream holds a worker for as long as the model writes (a second or two), so streams get a
-# pool of their own, sized for a few hundred replies being spoken at once.
+# A stream holds a worker for as long as the model writes (a second or two), so the pool is
+# sized for a few hundred replies being spoken at once. A primary that hangs holds its worker
+# only until the client's own request deadline.
 _STREAM_POOL = ThreadPoolExecutor(max_workers=256, thread_name_prefix="llm-stream")
 
 _REASON_MAX_CHARS = 200
@@ -132,13 +127,13 @@ def shared_breaker(key: str, *, failure_threshold: int = 3, reset_after_s: float
 
 
 class FallbackProvider:
-    """Ask ``primary`` within ``budget_s``; otherwise answer with ``fallback``.
+    """Stream from ``primary`` within ``budget_s``; otherwise answer with ``fallback``.
 
     The caller gets an answer within ``budget_s`` plus the fallback's own time even when the
-    primary never returns: the primary runs in a worker thread and is simply abandoned on
-    time-out (the SDK's request time-out frees the thread later). A fallback reply carries
-    ``fallback_reason`` so the dashboard can show an alert. The fallback itself is trusted to
-    answer (the scripted provider needs no network); its errors propagate.
+    primary never returns: the primary's stream is read in a worker thread and is simply
+    abandoned on time-out (the client's request deadline frees the thread later). A fallback
+    reply carries ``fallback_reason`` so the dashboard can show an alert. The fallback itself
+    is trusted to answer (the scripted provider needs no network); its errors propagate.
     """
 
     def __init__(
@@ -156,112 +151,20 @@ class FallbackProvider:
         self.fallback = fallback
         self.budget_s = budget_s
         self.breaker = breaker if breaker is not None else CircuitBreaker()
-        self._executor = executor if executor is not None else _PRIMARY_POOL
-        self._stream_executor = executor if executor is not None else _STREAM_POOL
+        self._executor = executor if executor is not None else _STREAM_POOL
         self.name = primary.name
 
-    def reply(self, context: ConversationContext) -> Reply:
-        if not self.breaker.allow():
-            return self._fallback_reply(context, "circuit open")
-
-        future: Future[Reply] | None = None
-        try:
-            future = self._executor.submit(self.primary.reply, context)
-            reply = future.result(timeout=self.budget_s)
-        except FutureTimeoutError:
-            if future is not None:
-                future.cancel()  # only helps if it never started; a running call is abandoned
-            self.breaker.record_failure()
-            return self._fallback_reply(context, self._timeout_reason())
-        except ProviderTimeout:
-            # The client's own deadline equals the budget, so under load it may fire first.
-            self.breaker.record_failure()
-            return self._fallback_reply(context, self._timeout_reason())
-        except Exception as exc:  # noqa: BLE001 - any primary failure must become a fallback, not silence
-            self.breaker.record_failure()
-            return self._fallback_reply(context, _error_reason(exc))
-
-        self.breaker.record_success()
-        if not reply.provider:
-            reply = dataclasses.replace(reply, provider=self.primary.name)
-        return reply
-
-    def stream(self, context: ConversationContext) -> Iterator[str]:
-        """Stream from the primary, or from the fallback if the first piece does not come.
+    def stream_reply(self, context: ConversationContext, *, live: bool = True) -> Iterator[str | Reply]:
+        """The primary's stream, or the fallback's when the primary's does not come in time.
 
         The whole stream must arrive within ``budget_s`` of the start (a model that trickles
         a piece just inside a per-piece limit would otherwise talk for ever). Before the first
-        piece the stream switches to the fallback; after it, the caller has already heard part
-        of the primary's answer, so a failure or the deadline ends the stream (logged) rather
-        than starting a second, different answer. Even creating the primary's iterator happens
-        in the worker, in case it blocks.
-        """
-        if not self.breaker.allow():
-            self._log_fallback("circuit open")
-            yield from self.fallback.stream(context)
-            return
-
-        pieces: list[Iterator[str]] = []  # filled by the worker on the first step
-
-        def advance() -> object:
-            if not pieces:
-                pieces.append(iter(self.primary.stream(context)))
-            return next(pieces[0], _STREAM_DONE)
-
-        first = True
-        future: Future[object] | None = None
-        deadline = time.monotonic() + self.budget_s
-        try:
-            while True:
-                try:
-                    future = self._executor.submit(advance)
-                    piece = future.result(timeout=max(0.0, deadline - time.monotonic()))
-                except FutureTimeoutError:
-                    if future is not None:
-                        future.cancel()
-                    reason = self._timeout_reason()
-                except Exception as exc:  # noqa: BLE001 - same rule as reply(): never silence
-                    reason = _error_reason(exc)
-                else:
-                    if piece is _STREAM_DONE:
-                        if first:  # an empty stream is as useless to a caller as an error
-                            self.breaker.record_failure()
-                            self._log_fallback("error: empty stream")
-                            yield from self.fallback.stream(context)
-                        return
-                    if first:
-                        # The primary answered in time; recorded now because the consumer
-                        # may stop reading early, and a half-open trial must always report.
-                        self.breaker.record_success()
-                        first = False
-                    yield str(piece)
-                    continue
-
-                self.breaker.record_failure()
-                if first:
-                    self._log_fallback(reason)
-                    yield from self.fallback.stream(context)
-                else:
-                    logger.warning("provider %s stream broke off after the first piece: %s", self.primary.name, reason)
-                return
-        finally:
-            # Close the primary's stream (and its HTTP response) unless a worker is still
-            # inside it: a generator cannot be closed while it is running.
-            idle = future is None or future.done()
-            close = getattr(pieces[0], "close", None) if pieces else None
-            if idle and close is not None:
-                close()
-
-    def stream_reply(self, context: ConversationContext, *, live: bool = True) -> Iterator[str | Reply]:
-        """:meth:`stream` with the final :class:`Reply`, under the same budget and fallback.
-
-        Before the first piece a late, failing or empty primary is replaced whole by the
-        fallback's stream (its final reply carries ``fallback_reason``). After it, a live
-        stream ends on a stall or an error with what was already said and no actions: the
-        caller heard the start of the primary's answer, and a second, different answer would
-        confuse them. A stream that is not ``live`` (collected before anything is said) holds
-        the primary's pieces until its reply is whole, so a break at any point is replaced
-        whole by the fallback: collected, it is the reply :meth:`reply` gives.
+        piece a late, failing or empty primary is replaced whole by the fallback's stream (its
+        final reply carries ``fallback_reason``). After it, a live stream ends on a stall or an
+        error with what was already said and no actions: the caller heard the start of the
+        primary's answer, and a second, different answer would confuse them. A stream that is
+        not ``live`` (collected before anything is said) holds the primary's pieces until its
+        reply is whole, so a break at any point is replaced whole by the fallback.
         The primary's stream is read by one worker for its whole length (a hand-off per piece
         would cost more than the piece), which stops at the next piece once nobody listens.
         """
@@ -289,7 +192,7 @@ class FallbackProvider:
 
         said: list[str] = []
         deadline = time.monotonic() + self.budget_s
-        self._stream_executor.submit(produce)
+        self._executor.submit(produce)
         try:
             while True:
                 try:
@@ -298,7 +201,7 @@ class FallbackProvider:
                     reason = self._timeout_reason()
                 else:
                     if isinstance(item, _Failed):
-                        # The client's own deadline equals the budget: a time-out either way, as in reply().
+                        # The client's own deadline equals the budget: a time-out either way.
                         timed_out = isinstance(item.error, ProviderTimeout)
                         reason = self._timeout_reason() if timed_out else _error_reason(item.error)
                     elif isinstance(item, Reply) or item is _STREAM_DONE:
@@ -336,11 +239,6 @@ class FallbackProvider:
             if isinstance(item, Reply):
                 item = dataclasses.replace(item, fallback_reason=reason, provider=item.provider or self.fallback.name)
             yield item
-
-    def _fallback_reply(self, context: ConversationContext, reason: str) -> Reply:
-        self._log_fallback(reason)
-        reply = self.fallback.reply(context)
-        return dataclasses.replace(reply, fallback_reason=reason, provider=reply.provider or self.fallback.name)
 
     def _log_fallback(self, reason: str) -> None:
         # Never log the context: it holds the caller's words and phone number.

@@ -1,8 +1,9 @@
 """The openai provider, driven through the real ``openai`` client against a local HTTP server.
 
-The server speaks just enough of the chat-completions protocol (JSON answers, SSE chunks for
-``stream=True``, error statuses, slow answers) to prove what goes over the wire and what
-comes back, without mocking our code or the SDK.
+The server speaks just enough of the chat-completions protocol (SSE chunks for ``stream=True``,
+a prepared completion streamed as a real server would, error statuses, slow answers) to prove
+what goes over the wire and what comes back, without mocking our code or the SDK. A reply is
+asked for as the engine asks, as a stream, and read whole with ``collected``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from integrations.llm.base import (
     EndCall,
     MarkDoNotCall,
     ProviderError,
+    ProviderTimeout,
     RecordObjection,
     ScheduleCallback,
     SetInterestLevel,
     Turn,
+    collected,
 )
 from integrations.llm.openai_provider import OPENING_TURN_INSTRUCTION, OpenAIProvider
 from integrations.tests.fake_openai import (
@@ -55,7 +58,7 @@ def provider(server: FakeOpenAIServer) -> OpenAIProvider:
     return OpenAIProvider(api_key="test-key", model="test-model", base_url=server.base_url, timeout_s=5.0)
 
 
-# --- reply ------------------------------------------------------------------------------------
+# --- the reply --------------------------------------------------------------------------------
 
 
 def test_schedule_callback_tool_call_becomes_an_aware_callback_in_the_customer_timezone(server, provider):
@@ -68,7 +71,7 @@ def test_schedule_callback_tool_call_becomes_an_aware_callback_in_the_customer_t
         )
     )
 
-    reply = provider.reply(sales_context())
+    reply = collected(provider.stream_reply(sales_context()))
 
     assert reply.text == "Sure, I'll call you tomorrow at 2 pm."
     assert reply.provider == "openai"
@@ -81,13 +84,13 @@ def test_schedule_callback_tool_call_becomes_an_aware_callback_in_the_customer_t
 
 
 def test_request_carries_model_tools_training_memory_time_and_transcript(server, provider):
-    provider.reply(sales_context())
+    collected(provider.stream_reply(sales_context()))
 
     assert server.request_count == 1
     body = server.requests[0]
     assert body["model"] == "test-model"
     assert {tool["function"]["name"] for tool in body["tools"]} == TOOL_NAMES
-    assert "stream" not in body or body["stream"] is False
+    assert body["stream"] is True
     assert server.headers[0]["authorization"] == "Bearer test-key"
 
     system = body["messages"][0]
@@ -115,7 +118,7 @@ def test_request_carries_model_tools_training_memory_time_and_transcript(server,
 def test_plain_text_answer_has_no_actions(server, provider):
     server.respond(Canned(body=completion("Financing starts at $49 a month, would that work for you?")))
 
-    reply = provider.reply(sales_context(caller_utterance="How much is it?"))
+    reply = collected(provider.stream_reply(sales_context(caller_utterance="How much is it?")))
 
     assert reply.text == "Financing starts at $49 a month, would that work for you?"
     assert reply.actions == ()
@@ -135,7 +138,7 @@ def test_tool_calls_without_text_still_give_the_caller_something_to_hear(server,
         )
     )
 
-    reply = provider.reply(sales_context(caller_utterance="Stop calling me."))
+    reply = collected(provider.stream_reply(sales_context(caller_utterance="Stop calling me.")))
 
     assert reply.actions == (MarkDoNotCall(reason="asked to stop"), EndCall(outcome="do_not_call"))
     assert "won't call you again" in reply.text
@@ -144,7 +147,7 @@ def test_tool_calls_without_text_still_give_the_caller_something_to_hear(server,
 def test_callback_only_reply_confirms_the_time(server, provider):
     server.respond(Canned(body=completion("", [tool_call("schedule_callback", {"when": "2026-11-22T14:00:00"})])))
 
-    reply = provider.reply(sales_context())
+    reply = collected(provider.stream_reply(sales_context()))
 
     assert reply.text == "Perfect, I'll call you back tomorrow at 2:00 PM. Thank you!"
 
@@ -167,7 +170,7 @@ def test_sloppy_tool_calls_are_dropped_or_coerced_never_fatal(server, provider):
         )
     )
 
-    reply = provider.reply(sales_context())
+    reply = collected(provider.stream_reply(sales_context()))
 
     assert reply.actions == (
         # an aware time from the model is converted into the customer's zone
@@ -187,7 +190,7 @@ def test_recorded_objection_is_matched_to_the_trained_key_and_credited(server, p
         )
     )
 
-    reply = provider.reply(sales_context(caller_utterance="It's too expensive."))
+    reply = collected(provider.stream_reply(sales_context(caller_utterance="It's too expensive.")))
 
     assert reply.actions == (RecordObjection(key="price", text="too expensive"),)
     assert reply.answered_objection == "price"
@@ -196,7 +199,7 @@ def test_recorded_objection_is_matched_to_the_trained_key_and_credited(server, p
 def test_opening_turn_asks_the_model_for_the_greeting(server, provider):
     server.respond(Canned(body=completion("Hi, this is Sarah from Acme Solar!")))
 
-    reply = provider.reply(sales_context(transcript=(), caller_utterance=None))
+    reply = collected(provider.stream_reply(sales_context(transcript=(), caller_utterance=None)))
 
     assert reply.text == "Hi, this is Sarah from Acme Solar!"
     messages = server.requests[0]["messages"]
@@ -209,29 +212,37 @@ def test_utterance_already_at_the_end_of_the_transcript_is_not_sent_twice(server
         transcript=(Turn("agent", "Hello!"), Turn("caller", "Who is this?")), caller_utterance="Who is this?"
     )
 
-    provider.reply(context)
+    collected(provider.stream_reply(context))
 
     assert [m["content"] for m in server.requests[0]["messages"][1:]] == ["Hello!", "Who is this?"]
 
 
+def sse(*chunks: dict) -> Canned:
+    return Canned(sse=[{"id": "chatcmpl-test", "object": "chat.completion.chunk", **chunk} for chunk in chunks])
+
+
 @pytest.mark.parametrize(
-    "answer",
+    ("answer", "reason"),
     [
-        Canned(status=500),
-        Canned(status=429),
-        Canned(body={**completion("x"), "choices": []}),
-        Canned(body=completion(None)),
-        Canned(body={"choices": "nope"}),
-        Canned(body={"choices": [{"index": 0, "message": {"role": "assistant", "content": 5}}]}),
-        Canned(raw=b"<html>Bad gateway</html>"),
+        (Canned(status=500), "InternalServerError"),
+        (Canned(status=429), "RateLimitError"),
+        (sse({"choices": []}), "neither text nor a tool call"),
+        (Canned(body=completion(None)), "neither text nor a tool call"),
+        (sse({"choices": "nope"}), "neither text nor a tool call"),
+        (sse({"choices": [{"index": 0, "delta": {"content": 5}}]}), "neither text nor a tool call"),
+        (Canned(raw=b"<html>Bad gateway</html>"), "neither text nor a tool call"),
+        (Canned(raw=b"data: <html>Bad gateway</html>\n\n"), "malformed stream chunk"),
     ],
-    ids=["server-error", "rate-limited", "no-choices", "no-text-no-tools", "odd-choices", "odd-content", "not-json"],
-)
-def test_bad_responses_raise_provider_error(server, provider, answer):
+    ids=[
+        "server-error", "rate-limited", "no-choices", "no-text-no-tools",
+        "odd-choices", "odd-content", "not-sse", "not-json",
+    ],
+)  # fmt: skip
+def test_bad_responses_raise_provider_error(server, provider, answer, reason):
     server.respond(answer)
 
-    with pytest.raises(ProviderError):
-        provider.reply(sales_context())
+    with pytest.raises(ProviderError, match=reason):
+        collected(provider.stream_reply(sales_context()))
 
     assert server.request_count == 1  # max_retries=0: the turn budget, not the SDK, decides
 
@@ -240,7 +251,7 @@ def test_unreachable_server_raises_provider_error():
     unreachable = OpenAIProvider(api_key="k", model="m", base_url="http://127.0.0.1:9/v1", timeout_s=1.0)
 
     with pytest.raises(ProviderError):
-        unreachable.reply(sales_context())
+        collected(unreachable.stream_reply(sales_context()))
 
 
 def test_missing_key_without_a_base_url_fails_fast():
@@ -251,36 +262,36 @@ def test_missing_key_without_a_base_url_fails_fast():
 def test_local_server_needs_no_key(server):
     local = OpenAIProvider(api_key="", model="llama3", base_url=server.base_url)
 
-    assert local.reply(sales_context()).text == "Hello from the model."
+    assert collected(local.stream_reply(sales_context())).text == "Hello from the model."
 
 
-# --- stream -----------------------------------------------------------------------------------
+# --- the pieces -------------------------------------------------------------------------------
 
 
-def test_stream_yields_the_pieces_in_order(server, provider):
+def test_stream_yields_the_pieces_in_order_then_the_reply(server, provider):
     server.respond(Canned(sse=stream_chunks("Sure", ", I can", " call you", " tomorrow.")))
 
-    pieces = list(provider.stream(sales_context()))
+    *pieces, reply = provider.stream_reply(sales_context())
 
     assert pieces == ["Sure", ", I can", " call you", " tomorrow."]
+    assert (reply.text, reply.actions, reply.provider) == ("Sure, I can call you tomorrow.", (), "openai")
     body = server.requests[0]
     assert body["stream"] is True
-    assert "tools" not in body
     assert body["messages"][-1] == {"role": "user", "content": "Call me tomorrow afternoon."}
 
 
 def test_stream_failure_raises_provider_error(server, provider):
     server.respond(Canned(status=503))
 
-    with pytest.raises(ProviderError):
-        list(provider.stream(sales_context()))
+    with pytest.raises(ProviderError, match="HTTP 503"):
+        list(provider.stream_reply(sales_context()))
 
 
 def test_empty_stream_raises_provider_error(server, provider):
     server.respond(Canned(sse=stream_chunks()))
 
-    with pytest.raises(ProviderError, match="no text"):
-        list(provider.stream(sales_context()))
+    with pytest.raises(ProviderError, match="neither text nor a tool call"):
+        list(provider.stream_reply(sales_context()))
 
 
 # --- bounds -----------------------------------------------------------------------------------
@@ -289,7 +300,7 @@ def test_empty_stream_raises_provider_error(server, provider):
 def test_the_request_asks_for_a_short_answer(server, provider):
     server.respond(Canned(body=completion("Sure.")))
 
-    provider.reply(sales_context())
+    collected(provider.stream_reply(sales_context()))
 
     assert server.requests[-1]["max_tokens"] == 300
 
@@ -298,7 +309,7 @@ def test_a_huge_answer_is_cut_after_the_last_whole_sentence_within_the_cap(serve
     provider = OpenAIProvider(api_key="k", model="test-model", base_url=server.base_url, reply_max_chars=60)
     server.respond(Canned(body=completion("Solar saves money. It also adds value to your home. " * 200_000)))
 
-    reply = provider.reply(sales_context())
+    reply = collected(provider.stream_reply(sales_context()))
 
     assert reply.text == "Solar saves money. It also adds value to your home."
 
@@ -307,32 +318,33 @@ def test_an_answer_without_sentence_ends_is_cut_at_a_word(server):
     provider = OpenAIProvider(api_key="k", model="test-model", base_url=server.base_url, reply_max_chars=20)
     server.respond(Canned(body=completion("word " * 100)))
 
-    assert provider.reply(sales_context()).text == "word word word word."
+    assert collected(provider.stream_reply(sales_context())).text == "word word word word."
 
 
-def test_a_streamed_answer_stops_at_the_cap(server):
+def test_a_streamed_answer_stops_at_the_cap_and_its_reply_at_a_word(server):
     provider = OpenAIProvider(api_key="k", model="test-model", base_url=server.base_url, reply_max_chars=12)
     server.respond(Canned(sse=stream_chunks("Hello there, ", "this goes on ", "and on.")))
 
-    assert "".join(provider.stream(sales_context())) == "Hello there,"
+    *pieces, reply = provider.stream_reply(sales_context())
+
+    assert "".join(pieces) == "Hello there,"  # already spoken: cut at the cap itself
+    assert reply.text == "Hello."
 
 
-def test_a_body_that_trickles_in_past_the_deadline_is_a_timeout(server):
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Canned(sse=stream_chunks(*[f"piece {n}. " for n in range(12)]), trickle_s=0.3),
+        Canned(sse=stream_chunks("Hello"), hang_after_headers_s=3.0),
+    ],
+    ids=["trickles", "hangs-after-headers"],
+)
+def test_a_stream_past_the_deadline_is_cut_off_as_a_timeout(server, answer):
     """Each piece comes inside the read time-out, but the whole answer is far too late."""
     provider = OpenAIProvider(api_key="k", model="test-model", base_url=server.base_url, timeout_s=1.0)
-    server.respond(Canned(body=completion("late " * 50), trickle_s=0.3, trickle_pieces=12))
+    server.respond(answer)
 
     started = time.monotonic()
-    with pytest.raises(ProviderError, match="Timeout"):
-        provider.reply(sales_context())
-    assert time.monotonic() - started < 1.5
-
-
-def test_a_stream_that_trickles_past_the_deadline_is_cut_off(server):
-    provider = OpenAIProvider(api_key="k", model="test-model", base_url=server.base_url, timeout_s=1.0)
-    server.respond(Canned(sse=stream_chunks(*[f"piece {n}. " for n in range(12)]), trickle_s=0.3))
-
-    started = time.monotonic()
-    with pytest.raises(ProviderError, match="Timeout"):
-        list(provider.stream(sales_context()))
+    with pytest.raises(ProviderTimeout, match="Timeout"):
+        list(provider.stream_reply(sales_context()))
     assert time.monotonic() - started < 1.5

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import pytest
 
-from integrations.llm.base import EndCall, ProviderError, Reply, ScheduleCallback
+from integrations.llm.base import EndCall, ProviderError, RecordObjection, Reply, ScheduleCallback
 from integrations.llm.openai_provider import OpenAIProvider
 from integrations.llm.resilience import CircuitBreaker, FallbackProvider
 from integrations.tests.fake_openai import (
@@ -119,33 +119,55 @@ def test_a_healthy_stream_keeps_the_primarys_name_and_actions(server, resilient)
     assert (reply.provider, reply.fallback_reason, reply.actions) == ("openai", "", (EndCall("not_interested"),))
 
 
-# --- collected (the <Gather> webhook's turn): the stream read whole is the reply() reply ----------------
+# --- collected (the <Gather> webhook's turn): the stream read whole ------------------------------
 
 SENTENCE = "Our panels carry a twenty-five year warranty. "  # 1000 is no multiple of its length
+TOMORROW_2PM = datetime(2026, 11, 22, 14, 0, tzinfo=NEW_YORK)
 ANSWERS = {
-    "text and tool calls": completion(
-        "Sure, tomorrow at 2 PM.",
-        tool_calls=[
-            tool_call("schedule_callback", {"when": "2026-11-22T14:00:00", "reason": "at work"}),
-            tool_call("record_objection", {"key": "price", "text": "too dear"}, call_id="call_2"),
-        ],
+    "text and tool calls": (
+        completion(
+            "Sure, tomorrow at 2 PM.",
+            tool_calls=[
+                tool_call("schedule_callback", {"when": "2026-11-22T14:00:00", "reason": "at work"}),
+                tool_call("record_objection", {"key": "price", "text": "too dear"}, call_id="call_2"),
+            ],
+        ),
+        ["Sure, tomorrow at 2 PM."],
+        Reply(
+            text="Sure, tomorrow at 2 PM.",
+            actions=(ScheduleCallback(when=TOMORROW_2PM, reason="at work"), RecordObjection("price", "too dear")),
+            provider="openai",
+            answered_objection="price",
+        ),
     ),
-    "tool calls only": completion(None, tool_calls=[tool_call("end_call", {"outcome": "not_interested"})]),
-    "a bad tool argument": completion("Noted.", tool_calls=[tool_call("schedule_callback", '{"when": "soon"')]),
-    "an answer past the cap": completion(SENTENCE * 400),
+    "tool calls only": (
+        completion(None, tool_calls=[tool_call("end_call", {"outcome": "not_interested"})]),
+        ["Thank you for your time. Goodbye!"],  # the confirmation is said, too
+        Reply(text="Thank you for your time. Goodbye!", actions=(EndCall("not_interested"),), provider="openai"),
+    ),
+    "a bad tool argument": (
+        completion("Noted.", tool_calls=[tool_call("schedule_callback", '{"when": "soon"')]),
+        ["Noted."],
+        Reply(text="Noted.", provider="openai"),  # the call that cannot be trusted is dropped, the words kept
+    ),
+    "an answer past the cap": (
+        completion(SENTENCE * 400),
+        [(SENTENCE * 400)[:1000]],  # spoken up to the cap itself
+        Reply(text=(SENTENCE * 21).strip(), provider="openai"),  # stored cut after the last whole sentence
+    ),
 }
 
 
-@pytest.mark.parametrize("body", ANSWERS.values(), ids=ANSWERS.keys())
-def test_a_collected_stream_gives_the_reply_that_reply_gives(server, body):
+@pytest.mark.parametrize(("body", "pieces", "reply"), ANSWERS.values(), ids=ANSWERS.keys())
+def test_a_collected_stream_ends_with_the_whole_reply(server, body, pieces, reply):
     provider = OpenAIProvider(api_key="k", model="test-model", base_url=server.base_url, reply_max_chars=1000)
-    server.respond(Canned(body=body), Canned(body=body))  # answered whole, then streamed
+    server.respond(Canned(body=body))  # a prepared completion, streamed as a real server streams it
 
-    whole = provider.reply(sales_context())
     items = list(provider.stream_reply(sales_context(), live=False))
 
-    assert items[-1] == whole and all(isinstance(item, str) for item in items[:-1])
-    assert [r.get("stream", False) for r in server.requests] == [False, True]
+    assert items[:-1] == pieces
+    assert items[-1] == reply
+    assert [r.get("stream") for r in server.requests] == [True]
 
 
 def test_a_collected_stream_that_stalls_after_its_first_piece_is_answered_whole_by_the_fallback(server, resilient):

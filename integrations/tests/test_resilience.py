@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from integrations.llm.base import ConversationContext, ProviderError, Reply
+from integrations.llm.base import ConversationContext, ProviderError, Reply, collected
 from integrations.llm.openai_provider import OpenAIProvider
 from integrations.llm.resilience import CircuitBreaker, FallbackProvider, shared_breaker
 from integrations.tests.fake_openai import (
@@ -49,17 +49,10 @@ class CannedFallback:
     def __init__(self) -> None:
         self.calls = 0
 
-    def reply(self, context: ConversationContext) -> Reply:
-        self.calls += 1
-        return Reply(text="Thanks for calling Acme Solar, let me note that down.", provider=self.name)
-
-    def stream(self, context: ConversationContext) -> Iterator[str]:
+    def stream_reply(self, context: ConversationContext, *, live: bool = True) -> Iterator[str | Reply]:
         self.calls += 1
         yield "Thanks for calling, "
         yield "let me note that down."
-
-    def stream_reply(self, context: ConversationContext) -> Iterator[str | Reply]:
-        yield from self.stream(context)
         yield Reply(text="Thanks for calling, let me note that down.", provider=self.name)
 
 
@@ -72,26 +65,31 @@ class HangingPrimary:
         self.release = threading.Event()
         self.calls = 0
 
-    def reply(self, context: ConversationContext) -> Reply:
-        self.calls += 1
-        self.release.wait(30)
-        return Reply(text="far too late", provider=self.name)
-
-    def stream(self, context: ConversationContext) -> Iterator[str]:
+    def stream_reply(self, context: ConversationContext, *, live: bool = True) -> Iterator[str | Reply]:
         self.calls += 1
         self.release.wait(30)
         yield "far too late"
+        yield Reply(text="far too late", provider=self.name)
 
 
 class BrokenPrimary:
+    """Raises before its first piece, or (``after_first_piece``) once it has said "Hello"."""
+
     name = "openai"
 
-    def reply(self, context: ConversationContext) -> Reply:
-        raise RuntimeError("boom")
+    def __init__(self, *, after_first_piece: bool = False) -> None:
+        self.after_first_piece = after_first_piece
 
-    def stream(self, context: ConversationContext) -> Iterator[str]:
+    def stream_reply(self, context: ConversationContext, *, live: bool = True) -> Iterator[str | Reply]:
+        if not self.after_first_piece:
+            raise RuntimeError("boom")
         yield "Hello"
         raise ProviderError("connection dropped")
+
+
+def whole(provider: FallbackProvider) -> Reply:
+    """The reply as the ``<Gather>`` turn takes it: the stream collected, nothing said before its end."""
+    return collected(provider.stream_reply(sales_context(), live=False))
 
 
 @pytest.fixture
@@ -126,13 +124,13 @@ def resilient(primary, fallback, breaker) -> FallbackProvider:
     return FallbackProvider(primary, fallback, budget_s=BUDGET_S, breaker=breaker)
 
 
-# --- reply ------------------------------------------------------------------------------------
+# --- the collected reply (the <Gather> turn) ---------------------------------------------------
 
 
 def test_healthy_primary_answers_and_keeps_its_name(server, resilient, fallback):
     server.respond(Canned(body=completion("Financing starts at $49 a month.")))
 
-    reply = resilient.reply(sales_context())
+    reply = whole(resilient)
 
     assert reply.text == "Financing starts at $49 a month."
     assert reply.provider == "openai"
@@ -145,12 +143,12 @@ def test_slow_server_is_answered_by_the_fallback_within_the_budget(server, resil
     server.respond(Canned(body=completion("too late"), delay_s=3.0))
 
     started = time.monotonic()
-    reply = resilient.reply(sales_context())
+    reply = whole(resilient)
     elapsed = time.monotonic() - started
 
     assert elapsed < BUDGET_S + MARGIN_S, f"took {elapsed:.3f}s"
     assert elapsed >= BUDGET_S * 0.9  # it did give the primary its budget
-    assert reply.text == "Thanks for calling Acme Solar, let me note that down."
+    assert reply.text == "Thanks for calling, let me note that down."
     assert reply.provider == "scripted"
     assert reply.fallback_reason == "timeout after 0.5s"
     assert server.request_count == 1
@@ -163,7 +161,7 @@ def test_primary_that_never_returns_cannot_hold_the_caller(fallback):
     resilient = FallbackProvider(hanging, fallback, budget_s=0.2)
     try:
         started = time.monotonic()
-        reply = resilient.reply(sales_context())
+        reply = whole(resilient)
         elapsed = time.monotonic() - started
     finally:
         hanging.release.set()
@@ -175,7 +173,7 @@ def test_primary_that_never_returns_cannot_hold_the_caller(fallback):
 def test_server_error_is_answered_by_the_fallback(server, resilient):
     server.respond(Canned(status=500))
 
-    reply = resilient.reply(sales_context())
+    reply = whole(resilient)
 
     assert reply.provider == "scripted"
     assert reply.fallback_reason.startswith("error: InternalServerError (HTTP 500)")
@@ -185,7 +183,7 @@ def test_server_error_is_answered_by_the_fallback(server, resilient):
 def test_any_exception_from_the_primary_becomes_a_fallback(fallback):
     resilient = FallbackProvider(BrokenPrimary(), fallback, budget_s=1.0)
 
-    reply = resilient.reply(sales_context())
+    reply = whole(resilient)
 
     assert reply.fallback_reason == "error: boom"
 
@@ -193,24 +191,24 @@ def test_any_exception_from_the_primary_becomes_a_fallback(fallback):
 def test_breaker_opens_after_three_failures_and_spares_the_server(server, resilient, breaker, clock):
     server.default = Canned(status=500)
 
-    reasons = [resilient.reply(sales_context()).fallback_reason for _ in range(3)]
+    reasons = [whole(resilient).fallback_reason for _ in range(3)]
     assert all(reason.startswith("error:") for reason in reasons)
     assert server.request_count == 3
     assert breaker.state == CircuitBreaker.OPEN
 
     started = time.monotonic()
     for _ in range(5):
-        assert resilient.reply(sales_context()).fallback_reason == "circuit open"
+        assert whole(resilient).fallback_reason == "circuit open"
     assert time.monotonic() - started < 0.5  # an open circuit costs the caller nothing
     assert server.request_count == 3  # no request reached the server while open
 
     clock.advance(29)
-    assert resilient.reply(sales_context()).fallback_reason == "circuit open"
+    assert whole(resilient).fallback_reason == "circuit open"
     assert server.request_count == 3
 
     clock.advance(1)  # reset time reached: half-open, one trial goes through
     server.default = Canned(body=completion("I'm back."))
-    reply = resilient.reply(sales_context())
+    reply = whole(resilient)
     assert reply.text == "I'm back."
     assert reply.fallback_reason == ""
     assert server.request_count == 4
@@ -220,15 +218,15 @@ def test_breaker_opens_after_three_failures_and_spares_the_server(server, resili
 def test_failed_trial_reopens_the_breaker_for_another_reset_period(server, resilient, breaker, clock):
     server.default = Canned(status=500)
     for _ in range(3):
-        resilient.reply(sales_context())
+        whole(resilient)
 
     clock.advance(30)
-    assert resilient.reply(sales_context()).fallback_reason.startswith("error:")  # the trial
+    assert whole(resilient).fallback_reason.startswith("error:")  # the trial
     assert server.request_count == 4
     assert breaker.state == CircuitBreaker.OPEN
 
     clock.advance(10)
-    assert resilient.reply(sales_context()).fallback_reason == "circuit open"
+    assert whole(resilient).fallback_reason == "circuit open"
     assert server.request_count == 4
 
 
@@ -236,10 +234,10 @@ def test_timeouts_count_as_failures_for_the_breaker(server, resilient, breaker):
     server.default = Canned(body=completion("too late"), delay_s=3.0)
 
     for _ in range(3):
-        assert resilient.reply(sales_context()).fallback_reason == "timeout after 0.5s"
+        assert whole(resilient).fallback_reason == "timeout after 0.5s"
 
     assert breaker.state == CircuitBreaker.OPEN
-    assert resilient.reply(sales_context()).fallback_reason == "circuit open"
+    assert whole(resilient).fallback_reason == "circuit open"
     assert server.request_count == 3
 
 
@@ -247,26 +245,32 @@ def test_success_resets_the_count_of_consecutive_failures(server, resilient, bre
     server.respond(Canned(status=500), Canned(status=500), Canned(body=completion("ok")))
     server.respond(Canned(status=500), Canned(status=500))
 
-    reasons = [resilient.reply(sales_context()).fallback_reason for _ in range(5)]
+    reasons = [whole(resilient).fallback_reason for _ in range(5)]
 
     assert [bool(reason) for reason in reasons] == [True, True, False, True, True]
     assert breaker.state == CircuitBreaker.CLOSED
     assert breaker.consecutive_failures == 2
 
 
-# --- stream -----------------------------------------------------------------------------------
+# --- the live stream (ConversationRelay) ----------------------------------------------------
 
 
 def test_stream_passes_the_primary_pieces_through_in_order(server, resilient):
     server.respond(Canned(sse=stream_chunks("One", " two", " three.")))
 
-    assert list(resilient.stream(sales_context())) == ["One", " two", " three."]
+    *pieces, reply = resilient.stream_reply(sales_context())
+
+    assert pieces == ["One", " two", " three."]
+    assert (reply.text, reply.provider, reply.fallback_reason) == ("One two three.", "openai", "")
 
 
 def test_stream_falls_back_when_the_primary_fails_before_the_first_piece(server, resilient, breaker):
     server.respond(Canned(status=500))
 
-    assert list(resilient.stream(sales_context())) == ["Thanks for calling, ", "let me note that down."]
+    *pieces, reply = resilient.stream_reply(sales_context())
+
+    assert pieces == ["Thanks for calling, ", "let me note that down."]
+    assert reply.provider == "scripted" and reply.fallback_reason.startswith("error: InternalServerError (HTTP 500)")
     assert breaker.consecutive_failures == 1
 
 
@@ -274,7 +278,7 @@ def test_stream_falls_back_within_the_budget_when_the_first_piece_is_late(server
     server.respond(Canned(sse=stream_chunks("late"), delay_s=3.0))
 
     started = time.monotonic()
-    first = next(resilient.stream(sales_context()))
+    first = next(resilient.stream_reply(sales_context()))
     elapsed = time.monotonic() - started
 
     assert first == "Thanks for calling, "
@@ -285,15 +289,31 @@ def test_stream_uses_the_fallback_while_the_circuit_is_open(server, resilient, b
     for _ in range(3):
         breaker.record_failure()
 
-    assert list(resilient.stream(sales_context())) == ["Thanks for calling, ", "let me note that down."]
+    *pieces, reply = resilient.stream_reply(sales_context())
+
+    assert pieces == ["Thanks for calling, ", "let me note that down."]
+    assert reply.fallback_reason == "circuit open"
     assert server.request_count == 0
 
 
 def test_stream_that_breaks_after_the_first_piece_ends_instead_of_starting_over(fallback, breaker):
-    resilient = FallbackProvider(BrokenPrimary(), fallback, budget_s=1.0, breaker=breaker)
+    resilient = FallbackProvider(BrokenPrimary(after_first_piece=True), fallback, budget_s=1.0, breaker=breaker)
 
-    assert list(resilient.stream(sales_context())) == ["Hello"]
+    *pieces, reply = resilient.stream_reply(sales_context())
+
+    assert pieces == ["Hello"]
+    assert reply == Reply(text="Hello", provider="openai", fallback_reason="error: connection dropped")
     assert fallback.calls == 0
+    assert breaker.consecutive_failures == 1
+
+
+def test_collected_stream_that_breaks_after_the_first_piece_is_replaced_whole(fallback, breaker):
+    resilient = FallbackProvider(BrokenPrimary(after_first_piece=True), fallback, budget_s=1.0, breaker=breaker)
+
+    items = list(resilient.stream_reply(sales_context(), live=False))
+
+    assert items[:-1] == ["Thanks for calling, ", "let me note that down."]  # nothing of the primary's
+    assert items[-1].fallback_reason == "error: connection dropped"
     assert breaker.consecutive_failures == 1
 
 
@@ -344,9 +364,10 @@ def test_stream_that_trickles_ends_at_the_budget_not_a_budget_per_piece(server, 
     server.respond(Canned(sse=stream_chunks(*[f"piece {n}. " for n in range(10)]), trickle_s=0.2))
 
     started = time.monotonic()
-    pieces = list(resilient.stream(sales_context()))
+    *pieces, reply = resilient.stream_reply(sales_context())
     elapsed = time.monotonic() - started
 
     assert pieces and pieces[0] == "piece 0. "  # the caller heard the start of the model's answer
     assert len(pieces) < 10
+    assert reply.fallback_reason == "timeout after 0.5s" and reply.text == "".join(pieces).strip()
     assert elapsed < BUDGET_S + MARGIN_S, f"took {elapsed:.3f}s"
