@@ -10,6 +10,7 @@ On the PostgreSQL server of ``DATABASE_URL`` (default postgres://postgres@127.0.
    customers: ``--due`` of them due (on distinct customers, priorities 1-5, up to an hour late),
    the rest up to 30 days ahead, in a timezone where it is about noon, so the rules allow every
    due call; and ``--history`` past calls over the last 60 days, which the rules read at dial time.
+   The late callbacks are flagged overdue, as the ticks before would have left them.
 2. Baseline: ``--workers`` processes run the bare claim loop (``callbacks_claim_due`` until
    nothing is due, no placement); then the claims are undone.
 3. The run: the same number of processes run the dispatcher's tick without a queue
@@ -106,6 +107,7 @@ def _load(args) -> dict:
 
     from accounts.tests.factories import ClientFactory
     from agents.tests.factories import AIAgentFactory
+    from callbacks.claims import callbacks_flag_overdue
     from callbacks.models import ScheduledCallback
     from customers.models import CustomerProfile
 
@@ -195,6 +197,9 @@ def _load(args) -> dict:
             bar.update(hi - lo + 1)
         cursor.execute(f"DELETE FROM {callbacks_table} WHERE id = %s", [template.pk])
     _load_history(args, now, agents[0])
+    # The late ones flagged overdue, as earlier ticks would have left them: a tick flags each
+    # callback once, when it becomes late, and this load made 10,000 late at once.
+    callbacks_flag_overdue(now=now)
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM ANALYZE {callbacks_table}")
         cursor.execute(f"VACUUM ANALYZE {customers_table}")

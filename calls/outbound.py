@@ -244,10 +244,13 @@ def calls_place(calls: Sequence[CallToPlace], *, at: datetime | None = None) -> 
     :data:`SID_WRITE_WITHIN` of its dial. Must not run inside a transaction.
     """
     at = at or timezone.now()
-    outcomes: list[PlacementOutcome] = []
+    # Built before the transaction: once the clients' rows are locked, other placers wait on every step.
+    built = [_new_session(call, at) for call in calls]
     with transaction.atomic():
-        for call, refused in zip(calls, calls_check_dialable(calls, at=at), strict=True):
-            outcomes.append(refused or _new_session(call, at))
+        refusals = calls_check_dialable(calls, at=at)
+        outcomes: list[PlacementOutcome] = [
+            refused or session for refused, session in zip(refusals, built, strict=True)
+        ]
         sessions = [o for o in outcomes if isinstance(o, CallSession)]
         call_day_counts_add(calls=sessions)
         CallSession.objects.bulk_create(sessions)
