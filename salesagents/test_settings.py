@@ -6,7 +6,7 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("FIELD_ENCRYPTION_KEY", "test-only-field-encryption-key")
 
 from salesagents.settings import *  # noqa: F403
-from salesagents.settings import STORAGES
+from salesagents.settings import DATABASES, STORAGES
 
 STORAGES = {
     **STORAGES,
@@ -15,3 +15,13 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file (WAL, with the busy timeout), not SQLite's shared-cache memory: the relay tests' served
+    # app writes from its own threads while the test reads, and shared-cache memory refuses such a
+    # writer at once ("database table is locked") where a file makes it wait its turn.
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"salesagents-test-{os.getpid()}.sqlite3")
+    }

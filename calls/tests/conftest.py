@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import time
 from functools import partial
 
 import pytest
@@ -140,3 +141,12 @@ def fake_llm(settings) -> Iterator[FakeOpenAIServer]:
     """The production LLM profile for the whole test."""
     with openai_configured(settings) as server:
         yield server
+
+
+@pytest.fixture
+def agent(agent_a):
+    """An agent that dials from 7 am to 10 pm and follows up an hour after an unanswered call."""
+    agent_a.working_hours_start, agent_a.working_hours_end = time(7, 0), time(22, 0)
+    agent_a.followup_delay_minutes = 60
+    agent_a.save()
+    return agent_a

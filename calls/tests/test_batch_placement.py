@@ -28,15 +28,6 @@ NY = ZoneInfo("America/New_York")
 TUESDAY_2PM = datetime(2025, 6, 3, 14, 0, tzinfo=NY)
 
 
-@pytest.fixture
-def agent(agent_a):
-    agent_a.working_hours_start = time(7, 0)
-    agent_a.working_hours_end = time(22, 0)
-    agent_a.followup_delay_minutes = 60
-    agent_a.save()
-    return agent_a
-
-
 def due_callbacks(agent, names: list[str], **customer_fields) -> dict:
     """One due callback per name, on its own customer, claimed in the order of ``names``."""
     made = {}

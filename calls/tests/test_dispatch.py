@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,15 +31,6 @@ pytestmark = pytest.mark.django_db
 
 NY = ZoneInfo("America/New_York")
 TUESDAY_2PM = datetime(2025, 6, 3, 14, 0, tzinfo=NY)
-
-
-@pytest.fixture
-def agent(agent_a):
-    agent_a.working_hours_start = time(7, 0)
-    agent_a.working_hours_end = time(22, 0)
-    agent_a.followup_delay_minutes = 60
-    agent_a.save()
-    return agent_a
 
 
 @pytest.fixture

@@ -24,13 +24,6 @@ NY = ZoneInfo("America/New_York")
 TUESDAY_2PM = datetime(2025, 6, 3, 14, 0, tzinfo=NY)
 
 
-@pytest.fixture
-def agent(agent_a):
-    agent_a.working_hours_start, agent_a.working_hours_end = time(7, 0), time(22, 0)
-    agent_a.save()
-    return agent_a
-
-
 def people(agent, n, prefix="+1212555"):
     return [
         CustomerFactory(ai_agent=agent, phone_number=f"{prefix}{i:04d}", timezone="America/New_York") for i in range(n)
