@@ -20,35 +20,19 @@ from agents.models import AIAgent
 from callbacks.models import ScheduledCallback
 from calls.models import CallSession, CallTurn
 from calls.tests.conftest import PRICE_ANSWER, TwilioSim
-from calls.tests.relay_phone import RelayPhone, served_app
+from calls.tests.relay_phone import RELAY_BASE, RelayPhone
 from customers.models import CustomerProfile
 from integrations.tests.fake_openai import Canned, completion, streamed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NY = ZoneInfo("America/New_York")
 MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=NY)
-RELAY_BASE = "wss://relay.agents.example.com"
 
 
 @pytest.fixture
-def relay_agent(trained_agent):
-    trained_agent.voice_mode = "relay"
-    trained_agent.save(update_fields=["voice_mode"])
-    return trained_agent
-
-
-@pytest.fixture
-def relay_base(settings) -> Iterator[str]:
-    settings.RELAY_BASE_URL = RELAY_BASE
-    settings.RELAY_SPEECH_CHARS_PER_SECOND = 100_000.0  # goodbyes are "spoken" at once
-    with served_app() as base:
-        yield base
-
-
-@pytest.fixture
-def phone(relay_base, relay_agent, twilio_sim) -> Iterator[RelayPhone]:
+def phone(relay_server, relay_agent, twilio_sim) -> Iterator[RelayPhone]:
     twilio_sim.agent = relay_agent
-    phone = RelayPhone(relay_base, relay_agent, twilio_sim.call_sid)
+    phone = RelayPhone(relay_server, relay_agent, twilio_sim.call_sid)
     yield phone
     phone.close()
 
@@ -246,9 +230,9 @@ def test_a_socket_for_an_unknown_call_is_ended(phone):
     assert phone.hear().end == {"reason": "unknown_call"}
 
 
-def test_two_sockets_for_one_call_never_answer_one_prompt_twice(phone, twilio_sim, relay_base):
+def test_two_sockets_for_one_call_never_answer_one_prompt_twice(phone, twilio_sim, relay_server):
     twilio_sim.incoming()
-    other = RelayPhone(relay_base, phone.agent, twilio_sim.call_sid)
+    other = RelayPhone(relay_server, phone.agent, twilio_sim.call_sid)
     try:
         for socket in (phone, other):
             socket.open()
@@ -385,11 +369,11 @@ def test_the_same_model_answers_leave_the_same_call_behind_over_the_socket_and_o
 
 
 @time_machine.travel(MONDAY_10AM)
-def test_the_terminal_phone_talks_to_a_relay_agent_over_a_signed_socket(phone, twilio_sim, relay_base, monkeypatch):
+def test_the_terminal_phone_talks_to_a_relay_agent_over_a_signed_socket(phone, twilio_sim, relay_server, monkeypatch):
     lines = iter(["How much does it cost per month?", "I'm busy right now, call me tomorrow afternoon"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
     out = io.StringIO()
-    call_command("phone", agent=phone.agent.client.slug, from_number="+1 646 555 0142", server=relay_base, stdout=out)
+    call_command("phone", agent=phone.agent.client.slug, from_number="+1 646 555 0142", server=relay_server, stdout=out)
     text = out.getvalue()
     assert "$89" in text and "Call ended." in text
     call = CallSession.objects.get(customer_profile__phone_number="+16465550142")

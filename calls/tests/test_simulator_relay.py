@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -21,7 +20,7 @@ from knox.models import AuthToken
 
 from calls.models import CallSession, CallTurn
 from calls.simulated_phone import SimulatedPhone
-from calls.tests.relay_phone import RelayPhone, relay_served
+from calls.tests.relay_phone import RelayPhone
 from customers.models import CustomerProfile
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,25 +32,12 @@ def say_url(sid: str) -> str:
     return f"/api/simulator/calls/{sid}/say/"
 
 
-@pytest.fixture
-def relay_agent(trained_agent):
-    trained_agent.voice_mode = "relay"
-    trained_agent.save(update_fields=["voice_mode"])
-    return trained_agent
-
-
-@pytest.fixture
-def server(settings) -> Iterator[str]:
-    with relay_served(settings) as base:
-        yield base
-
-
 def turns_of(sid: str) -> list[CallTurn]:
     return list(CallTurn.objects.filter(call__twilio_call_sid=sid).order_by("sequence"))
 
 
 def test_the_simulator_api_talks_to_a_relay_agent_over_its_socket_until_an_opt_out_ends_the_call(
-    server, relay_agent, api_a
+    relay_server, relay_agent, api_a
 ):
     dialled = api_a.post(DIAL, {"from_number": "+1 212 555 0123"}, format="json")
     assert dialled.status_code == 201, dialled.content
@@ -88,7 +74,7 @@ def test_the_simulator_api_talks_to_a_relay_agent_over_its_socket_until_an_opt_o
     assert after["ended"] and not after["said"] and len(turns_of(sid)) == len(turns)
 
 
-def test_a_transfer_on_the_socket_is_followed_to_the_clients_number(server, relay_agent, api_a):
+def test_a_transfer_on_the_socket_is_followed_to_the_clients_number(relay_server, relay_agent, api_a):
     client = relay_agent.client
     client.transfer_phone_number = "+14155550199"
     client.save()
@@ -101,7 +87,7 @@ def test_a_transfer_on_the_socket_is_followed_to_the_clients_number(server, rela
 
 
 @time_machine.travel(MONDAY_10AM)
-def test_an_outbound_call_answered_on_the_simulator_goes_on_over_the_socket(server, relay_agent, api_a):
+def test_an_outbound_call_answered_on_the_simulator_goes_on_over_the_socket(relay_server, relay_agent, api_a):
     started = api_a.post("/api/agents/ai/start-call/", {"phone_number": "+12125550123"}, format="json")
     assert started.status_code == 201, started.content
     sid = started.json()["twilio_call_sid"]
@@ -114,14 +100,14 @@ def test_an_outbound_call_answered_on_the_simulator_goes_on_over_the_socket(serv
     assert turns_of(sid)[-1].first_token_ms is not None
 
 
-def test_silence_sends_no_prompt_and_the_agent_keeps_listening(server, relay_agent, api_a):
+def test_silence_sends_no_prompt_and_the_agent_keeps_listening(relay_server, relay_agent, api_a):
     sid = api_a.post(DIAL, {}, format="json").json()["call_sid"]
     screen = api_a.post(say_url(sid), {"text": ""}, format="json").json()
     assert screen["listening"] and not screen["ended"] and screen["said"] == screen["tokens"] == []
     assert [t.speaker for t in turns_of(sid)] == ["agent"]  # Twilio sends no prompt without words
 
 
-def test_another_clients_relay_call_is_not_found(server, relay_agent, api_a, api_b, agent_b):
+def test_another_clients_relay_call_is_not_found(relay_server, relay_agent, api_a, api_b, agent_b):
     sid = api_a.post(DIAL, {}, format="json").json()["call_sid"]
     response = api_b.post(say_url(sid), {"text": "How much does it cost per month?"}, format="json")
     assert response.status_code == 404
@@ -153,10 +139,10 @@ def test_the_turn_webhook_way_records_no_time_to_first_token(relay_agent):
 
 
 def test_the_consumer_stores_a_reply_streamed_whole_when_the_socket_closes_right_after_its_last_token(
-    server, relay_agent
+    relay_server, relay_agent
 ):
     sid = SimulatedPhone(relay_agent).dial_in(from_number="+12125550123").call_sid
-    phone = RelayPhone(server, relay_agent, sid)
+    phone = RelayPhone(relay_server, relay_agent, sid)
     try:
         phone.open()
         phone.setup()
@@ -171,11 +157,11 @@ def test_the_consumer_stores_a_reply_streamed_whole_when_the_socket_closes_right
     assert turns[2].text == heard.text and not turns[2].interrupted and turns[2].first_token_ms is not None
 
 
-def test_the_running_server_serves_a_step_and_the_socket_the_step_opens_on_itself(server, relay_agent, user_a):
+def test_the_running_server_serves_a_step_and_the_socket_the_step_opens_on_itself(relay_server, relay_agent, user_a):
     """Under uvicorn the API's step (a sync view in a worker thread) waits on a socket the same
     server serves, as under ``make run``: neither waits for the other's thread."""
     _, token = AuthToken.objects.create(user_a)
-    http = server.replace("ws://", "http://", 1)
+    http = relay_server.replace("ws://", "http://", 1)
 
     def post(path: str, body: dict) -> dict:
         request = urllib.request.Request(
