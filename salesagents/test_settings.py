@@ -4,6 +4,10 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("FIELD_ENCRYPTION_KEY", "test-only-field-encryption-key")
+# The served app's request threads (relay and browser tests) close their connections when each
+# request ends, so none is left open on the test database when the session drops it. The
+# benchmarks, which run on these settings too, ask for persistent connections themselves.
+os.environ.setdefault("DB_CONN_MAX_AGE", "0")
 
 from salesagents.settings import *  # noqa: F403
 from salesagents.settings import DATABASES, STORAGES
