@@ -33,7 +33,7 @@ from calls.models import CallSession, CallTurn
 from calls.providers import conversation_provider, silence_provider
 from calls.selectors import LiveCall
 from conversation.intents import is_opt_out
-from conversation.scripted import split_sentences
+from conversation.scripted import sentence_stream
 from core.phone import region_of
 from customers.services import customer_capture_number, spoken_phone_number
 from integrations.llm.base import ConversationContext, Reply, ScheduleCallback
@@ -95,6 +95,7 @@ def turn_plan(*, live: LiveCall, sequence: int, utterance: str, started: float |
     a model would say). A number an anonymous caller says becomes theirs here (the only write).
     """
     call = live.call
+    # A number said with an opt-out is captured first, so the do-not-call mark holds that number.
     ready = _number_given(agent=call.ai_agent, call=call, turns=live.turns, utterance=utterance)
     if is_opt_out(utterance):
         ready = opt_out_reply(utterance=utterance)
@@ -117,10 +118,7 @@ def turn_reply(plan: TurnPlan, *, live: bool = True) -> Iterator[str | Reply]:
     False when the transport collects the whole stream before saying anything.
     """
     if plan.ready is not None:
-        sentences = split_sentences(plan.ready.text)
-        for index, sentence in enumerate(sentences):
-            yield sentence if index == len(sentences) - 1 else sentence + " "
-        yield plan.ready
+        yield from sentence_stream(plan.ready)
         return
     provider = conversation_provider() if plan.utterance.strip() else silence_provider()
     yield from provider.stream_reply(plan.context, live=live)

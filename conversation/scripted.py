@@ -196,6 +196,14 @@ def split_sentences(text: str) -> list[str]:
     return [piece for piece in _SENTENCE_END.split(text.strip()) if piece]
 
 
+def sentence_stream(reply: Reply) -> Iterator[str | Reply]:
+    """A whole reply streamed as a provider streams: its sentences (joined, they are its text), then the reply."""
+    sentences = split_sentences(reply.text)
+    for index, sentence in enumerate(sentences):
+        yield sentence if index == len(sentences) - 1 else sentence + " "
+    yield reply
+
+
 def _sentence(text: str) -> str:
     text = " ".join(str(text).split())
     if not text:
@@ -975,8 +983,4 @@ class ScriptedProvider:
 
         ``live`` changes nothing: the scripted answer never breaks off.
         """
-        reply = self.reply(context)
-        sentences = split_sentences(reply.text)
-        for index, sentence in enumerate(sentences):
-            yield sentence if index == len(sentences) - 1 else sentence + " "
-        yield reply
+        yield from sentence_stream(self.reply(context))
