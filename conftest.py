@@ -1,6 +1,8 @@
-"""Fixtures shared by every app's tests: two tenants, their users and agents."""
+"""Fixtures shared by every app's tests: two tenants, their users and agents; the served app."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
@@ -88,3 +90,12 @@ def staff_user(db):
     from accounts.models import User
 
     return User.objects.create_superuser("staff@salesagents.test", "staff-pass-123")
+
+
+@pytest.fixture
+def relay_server(settings) -> Iterator[str]:
+    """The app under uvicorn for relay tests (``calls.tests.relay_phone.relay_served``): its ws:// base."""
+    from calls.tests.relay_phone import relay_served
+
+    with relay_served(settings) as base:
+        yield base

@@ -125,7 +125,11 @@ class SimulatedPhone:
         """The person says ``text`` (an empty string is silence)."""
         if self.relay_socket and self.agent.voice_mode == AIAgent.VoiceMode.RELAY:
             return relay_step(phone=self, call_sid=call_sid, text=text, server=relay_server())
-        last = CallTurn.objects.filter(call__twilio_call_sid=call_sid).order_by("-sequence").first()
+        last = (
+            CallTurn.objects.filter(call__ai_agent=self.agent, call__twilio_call_sid=call_sid)
+            .order_by("-sequence")
+            .first()
+        )
         params = {"CallSid": call_sid, "CallStatus": "in-progress"}
         if text:
             params |= {"SpeechResult": text, "Confidence": "0.93"}

@@ -16,7 +16,6 @@ from agents.services import training_add
 from calls import providers, telephony
 from calls.telephony import webhook_auth_token, webhook_path
 from calls.tests.fake_twilio import FakeTwilioServer
-from calls.tests.relay_phone import relay_served
 from integrations.llm.resilience import shared_breaker
 from integrations.tests.fake_openai import FakeOpenAIServer
 from integrations.twilio import TwilioGateway
@@ -158,10 +157,3 @@ def relay_agent(trained_agent):
     trained_agent.voice_mode = "relay"
     trained_agent.save(update_fields=["voice_mode"])
     return trained_agent
-
-
-@pytest.fixture
-def relay_server(settings) -> Iterator[str]:
-    """The app under uvicorn for relay tests (``relay_phone.relay_served``): its ws:// base."""
-    with relay_served(settings) as base:
-        yield base

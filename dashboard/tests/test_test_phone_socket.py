@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -22,7 +21,6 @@ from websockets.sync.client import ClientConnection, connect
 
 from agents.services import training_add
 from calls.models import CallSession, CallTurn
-from calls.tests.relay_phone import relay_served
 from customers.tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,12 +43,6 @@ def relay_agent(agent_a):
     agent_a.voice_mode = "relay"
     agent_a.save(update_fields=["voice_mode"])
     return agent_a
-
-
-@pytest.fixture
-def server(settings) -> Iterator[str]:
-    with relay_served(settings) as base:
-        yield base
 
 
 def session_cookie(client, user) -> str:
@@ -80,9 +72,9 @@ def until(socket: ClientConnection, kind: str) -> list[dict]:
 
 @time_machine.travel(MONDAY_10AM)
 def test_a_test_call_to_a_relay_agent_streams_the_reply_with_its_time_to_first_word_and_ends(
-    server, relay_agent, user_a, client
+    relay_server, relay_agent, user_a, client
 ):
-    with open_phone(server, relay_agent, cookie=session_cookie(client, user_a)) as phone:
+    with open_phone(relay_server, relay_agent, cookie=session_cookie(client, user_a)) as phone:
         phone.send(json.dumps({"type": "dial", "from": "+1 212 555 0123"}))
         call = receive(phone)
         assert call["type"] == "call" and "AI assistant" in call["said"][0]
@@ -109,8 +101,8 @@ def test_a_test_call_to_a_relay_agent_streams_the_reply_with_its_time_to_first_w
     assert turns[2].first_token_ms is not None  # the relay socket's own figure, stored
 
 
-def test_barge_in_stops_the_reply_and_the_hang_up_ends_the_call(server, relay_agent, user_a, client):
-    with open_phone(server, relay_agent, cookie=session_cookie(client, user_a)) as phone:
+def test_barge_in_stops_the_reply_and_the_hang_up_ends_the_call(relay_server, relay_agent, user_a, client):
+    with open_phone(relay_server, relay_agent, cookie=session_cookie(client, user_a)) as phone:
         phone.send(json.dumps({"type": "dial", "from": "+12125550123"}))
         sid = receive(phone)["callSid"]
         phone.send(json.dumps({"type": "say", "text": "How much does it cost per month?"}))
@@ -122,7 +114,7 @@ def test_barge_in_stops_the_reply_and_the_hang_up_ends_the_call(server, relay_ag
 
 
 def test_another_clients_agent_anonymous_users_and_other_origins_are_refused(
-    server, relay_agent, agent_b, user_a, user_b, client
+    relay_server, relay_agent, agent_b, user_a, user_b, client
 ):
     refused = {
         "anonymous": (relay_agent, None, None),
@@ -132,13 +124,13 @@ def test_another_clients_agent_anonymous_users_and_other_origins_are_refused(
     }
     for name, (agent, cookie, origin) in refused.items():
         with pytest.raises(InvalidStatus) as refusal:
-            open_phone(server, agent, cookie=cookie, origin=origin)
+            open_phone(relay_server, agent, cookie=cookie, origin=origin)
         assert refusal.value.response.status_code == 403, name
     assert not CallSession.objects.exists()
 
 
-def test_a_gather_agent_is_not_called_over_the_socket(server, agent_a, user_a, client):
-    with open_phone(server, agent_a, cookie=session_cookie(client, user_a)) as phone:
+def test_a_gather_agent_is_not_called_over_the_socket(relay_server, agent_a, user_a, client):
+    with open_phone(relay_server, agent_a, cookie=session_cookie(client, user_a)) as phone:
         phone.send(json.dumps({"type": "dial", "from": "+12125550123"}))
         assert receive(phone) == {"type": "error", "message": "This agent does not use ConversationRelay."}
         phone.send("x" * 5000)
@@ -164,8 +156,8 @@ def test_the_simulator_page_of_a_relay_agent_carries_the_socket_phone_and_a_gath
     assert "data-relay-phone" not in page and "relay_phone.js" not in page
 
 
-def test_keys_are_sent_as_dtmf_and_answered_and_closing_the_page_hangs_up(server, relay_agent, user_a, client):
-    with open_phone(server, relay_agent, cookie=session_cookie(client, user_a)) as phone:
+def test_keys_are_sent_as_dtmf_and_answered_and_closing_the_page_hangs_up(relay_server, relay_agent, user_a, client):
+    with open_phone(relay_server, relay_agent, cookie=session_cookie(client, user_a)) as phone:
         phone.send(json.dumps({"type": "dial", "from": "+12125550123"}))
         sid = receive(phone)["callSid"]
         phone.send(json.dumps({"type": "press", "digits": "1x"}))  # "x" is no key: dropped
@@ -179,8 +171,8 @@ def test_keys_are_sent_as_dtmf_and_answered_and_closing_the_page_hangs_up(server
         time.sleep(0.05)
 
 
-def test_steps_out_of_order_and_bad_numbers_are_answered_with_an_error(server, relay_agent, user_a, client):
-    with open_phone(server, relay_agent, cookie=session_cookie(client, user_a)) as phone:
+def test_steps_out_of_order_and_bad_numbers_are_answered_with_an_error(relay_server, relay_agent, user_a, client):
+    with open_phone(relay_server, relay_agent, cookie=session_cookie(client, user_a)) as phone:
         phone.send(json.dumps({"type": "say", "text": "hello"}))
         assert receive(phone) == {"type": "error", "message": "There is no call in progress."}
         phone.send(json.dumps({"type": "dial", "from": "not a number"}))
@@ -196,7 +188,7 @@ def test_steps_out_of_order_and_bad_numbers_are_answered_with_an_error(server, r
 
 @time_machine.travel(MONDAY_10AM)
 def test_the_page_without_script_speaks_to_a_relay_agent_over_its_socket_one_step_at_a_time(
-    server, relay_agent, user_a, client, settings
+    relay_server, relay_agent, user_a, client, settings
 ):
     htmx = {"HTTP_HX_REQUEST": "true"}
     client.force_login(user_a)

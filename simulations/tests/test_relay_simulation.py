@@ -7,12 +7,9 @@ is the gather agent's. Only the socket records a turn's time to first token.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from calls.models import CallSession, CallTurn
-from calls.tests.relay_phone import relay_served
 from simulations.models import SimulationRun
 from simulations.personas import PERSONA_KEYS
 
@@ -27,14 +24,8 @@ def relay_demo_agent(demo_agent):
     return demo_agent
 
 
-@pytest.fixture
-def server(settings) -> Iterator[str]:
-    with relay_served(settings) as base:
-        yield base
-
-
 def test_a_relay_agent_reaches_every_persona_goal_with_each_line_spoken_over_its_socket(
-    server, relay_demo_agent, demo_api
+    relay_server, relay_demo_agent, demo_api
 ):
     started = demo_api.post(URL, {}, format="json")  # the task runs (eagerly) once the start commits
     assert started.status_code == 202, started.content
